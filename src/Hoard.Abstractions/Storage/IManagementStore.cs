@@ -1,0 +1,143 @@
+namespace Hoard.Abstractions.Storage;
+
+/// <summary>
+/// The control plane's state. One interface, several backends chosen by connection string;
+/// every backend passes the conformance suite in tests/Hoard.Conformance.
+/// </summary>
+public interface IManagementStore : IAsyncDisposable
+{
+    /// <summary>Creates or upgrades the schema to the latest version.</summary>
+    Task MigrateAsync(CancellationToken cancellationToken);
+
+    IIdentityStore Identity { get; }
+
+    IInstanceStore Instances { get; }
+
+    ITaskStore Tasks { get; }
+
+    ICatalogStore Catalog { get; }
+}
+
+public interface IIdentityStore
+{
+    Task<ProjectRecord?> GetProjectAsync(string idOrName, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<ProjectRecord>> ListProjectsAsync(string? name, CancellationToken cancellationToken);
+
+    /// <summary>Inserts a project; false when a project of that name exists in the domain.</summary>
+    Task<bool> InsertProjectAsync(ProjectRecord project, CancellationToken cancellationToken);
+
+    Task<bool> DeleteProjectAsync(string id, CancellationToken cancellationToken);
+
+    Task<UserRecord?> GetUserAsync(string idOrName, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<UserRecord>> ListUsersAsync(string? name, CancellationToken cancellationToken);
+
+    Task<bool> InsertUserAsync(UserRecord user, CancellationToken cancellationToken);
+
+    Task<bool> DeleteUserAsync(string id, CancellationToken cancellationToken);
+
+    Task<RoleRecord?> GetRoleAsync(string idOrName, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<RoleRecord>> ListRolesAsync(string? name, CancellationToken cancellationToken);
+
+    Task<bool> InsertRoleAsync(RoleRecord role, CancellationToken cancellationToken);
+
+    Task AssignRoleAsync(RoleAssignment assignment, CancellationToken cancellationToken);
+
+    Task<bool> UnassignRoleAsync(RoleAssignment assignment, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<RoleRecord>> ListRolesForAsync(string projectId, string userId, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<RoleAssignment>> ListAssignmentsAsync(string? projectId, string? userId, CancellationToken cancellationToken);
+
+    Task InsertTokenAsync(TokenRecord token, CancellationToken cancellationToken);
+
+    Task<TokenRecord?> GetTokenAsync(string tokenHash, CancellationToken cancellationToken);
+
+    Task<bool> DeleteTokenAsync(string tokenHash, CancellationToken cancellationToken);
+
+    /// <summary>Removes expired tokens; returns how many.</summary>
+    Task<int> PurgeExpiredTokensAsync(DateTimeOffset now, CancellationToken cancellationToken);
+}
+
+public interface IInstanceStore
+{
+    /// <summary>Inserts the instance and the task that builds it in one transaction.</summary>
+    Task InsertWithTaskAsync(InstanceRecord instance, TaskRecord task, CancellationToken cancellationToken);
+
+    Task<InstanceRecord?> GetAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Live instances of a project (all projects when null), oldest first, starting after
+    /// <paramref name="marker"/>; at most <paramref name="limit"/>.
+    /// </summary>
+    Task<IReadOnlyList<InstanceRecord>> ListAsync(string? projectId, string? marker, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Applies a partial update; false when the instance does not exist.</summary>
+    Task<bool> UpdateAsync(string id, InstanceChange change, CancellationToken cancellationToken);
+
+    /// <summary>Applies a partial update only while the instance's task is <paramref name="expectedTask"/>.</summary>
+    Task<bool> UpdateIfTaskAsync(string id, string expectedTask, InstanceChange change, CancellationToken cancellationToken);
+
+    /// <summary>Addresses held by live instances of a pool.</summary>
+    Task<IReadOnlyList<string>> ListAddressesAsync(string pool, CancellationToken cancellationToken);
+
+    /// <summary>Sets the instance's address; false when another live instance of the pool holds it.</summary>
+    Task<bool> TryAssignAddressAsync(string id, string pool, string address, int port, CancellationToken cancellationToken);
+
+    /// <summary>Counts live instances per project (all when null).</summary>
+    Task<int> CountAsync(string? projectId, CancellationToken cancellationToken);
+}
+
+public interface ITaskStore
+{
+    /// <summary>Inserts a task for an instance and sets the instance's task status, atomically.</summary>
+    /// <returns>False when the instance's task status was not <paramref name="expectedInstanceTask"/>.</returns>
+    Task<bool> InsertForInstanceAsync(TaskRecord task, string expectedInstanceTask, string newInstanceTask, CancellationToken cancellationToken);
+
+    Task<TaskRecord?> GetAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Tasks not done or failed: pending ones and running ones whose lease may have lapsed.</summary>
+    Task<IReadOnlyList<TaskRecord>> ListUnfinishedAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Takes the lease if the task still has the owner and lease the caller saw (compare and set).
+    /// </summary>
+    Task<bool> TryClaimAsync(string id, string? expectedOwner, DateTimeOffset? expectedLeaseUntil, string owner, DateTimeOffset leaseUntil, CancellationToken cancellationToken);
+
+    /// <summary>Extends the lease; false when the caller no longer holds it.</summary>
+    Task<bool> RenewAsync(string id, string owner, DateTimeOffset leaseUntil, CancellationToken cancellationToken);
+
+    /// <summary>Records progress; false when the caller no longer holds the lease.</summary>
+    Task<bool> AdvanceAsync(string id, string owner, int step, CancellationToken cancellationToken);
+
+    /// <summary>Finishes the task (done or failed) and releases the lease.</summary>
+    Task<bool> FinishAsync(string id, string owner, string state, string? error, CancellationToken cancellationToken);
+}
+
+/// <summary>Flavors and datastores: what can be asked for.</summary>
+public interface ICatalogStore
+{
+    Task UpsertFlavorAsync(FlavorRecord flavor, CancellationToken cancellationToken);
+
+    Task<FlavorRecord?> GetFlavorAsync(string id, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<FlavorRecord>> ListFlavorsAsync(CancellationToken cancellationToken);
+
+    Task UpsertDatastoreAsync(DatastoreRecord datastore, CancellationToken cancellationToken);
+
+    Task UpsertDatastoreVersionAsync(DatastoreVersionRecord version, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<DatastoreRecord>> ListDatastoresAsync(CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<DatastoreVersionRecord>> ListDatastoreVersionsAsync(string? datastoreId, CancellationToken cancellationToken);
+}
+
+/// <summary>Opens a management store for the connection strings of one scheme.</summary>
+public interface IManagementStoreFactory
+{
+    string Scheme { get; }
+
+    IManagementStore Open(Uri connection);
+}

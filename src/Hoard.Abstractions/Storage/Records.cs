@@ -1,0 +1,167 @@
+namespace Hoard.Abstractions.Storage;
+
+public sealed record ProjectRecord(string Id, string Name, string DomainId, string Description, bool Enabled);
+
+public sealed record UserRecord(
+    string Id,
+    string Name,
+    string DomainId,
+    string? DefaultProjectId,
+    string PasswordHash,
+    bool Enabled);
+
+public sealed record RoleRecord(string Id, string Name);
+
+/// <summary>A role a user holds on a project.</summary>
+public sealed record RoleAssignment(string ProjectId, string UserId, string RoleId);
+
+/// <summary>An issued token. Only a hash of the token string is stored.</summary>
+public sealed record TokenRecord(
+    string TokenHash,
+    string UserId,
+    string ProjectId,
+    DateTimeOffset IssuedAt,
+    DateTimeOffset ExpiresAt);
+
+public sealed record FlavorRecord(string Id, string Name, int RamMb, int Vcpus, int DiskGb);
+
+public sealed record DatastoreRecord(string Id, string Name, string? DefaultVersionId);
+
+public sealed record DatastoreVersionRecord(
+    string Id,
+    string DatastoreId,
+    string Name,
+    string Version,
+    bool Active);
+
+/// <summary>
+/// The long-running work an instance is doing, with Trove's InstanceTasks names (instance/tasks.py).
+/// </summary>
+public static class InstanceTasks
+{
+    public const string None = "NONE";
+    public const string Building = "BUILDING";
+    public const string Deleting = "DELETING";
+    public const string Rebooting = "REBOOTING";
+    public const string BuildingErrorServer = "BUILDING_ERROR_SERVER";
+    public const string BuildingErrorTimeout = "BUILDING_ERROR_TIMEOUT_GA";
+
+    public static bool IsError(string task) => task.Contains("ERROR", StringComparison.Ordinal);
+}
+
+/// <summary>The compute resource's own state, as Nova reports a server's.</summary>
+public static class ServerStatuses
+{
+    public const string Build = "BUILD";
+    public const string Active = "ACTIVE";
+    public const string Error = "ERROR";
+    public const string Deleted = "DELETED";
+}
+
+public sealed record InstanceRecord
+{
+    public required string Id { get; init; }
+
+    public required string Name { get; init; }
+
+    public required string ProjectId { get; init; }
+
+    public required string FlavorId { get; init; }
+
+    public required string DatastoreVersionId { get; init; }
+
+    public int? VolumeSize { get; init; }
+
+    public required string TaskStatus { get; init; }
+
+    public required string ServiceStatus { get; init; }
+
+    public required string ServerStatus { get; init; }
+
+    public required string Pool { get; init; }
+
+    public string? Address { get; init; }
+
+    public int? Port { get; init; }
+
+    /// <summary>SHA-256 (hex) of the guest secret the instance authenticates with.</summary>
+    public required string SecretHash { get; init; }
+
+    public bool RootEnabled { get; init; }
+
+    public string? FaultMessage { get; init; }
+
+    public string? FaultDetails { get; init; }
+
+    public DateTimeOffset? FaultAt { get; init; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    public required DateTimeOffset UpdatedAt { get; init; }
+
+    public DateTimeOffset? ServiceStatusUpdatedAt { get; init; }
+
+    public bool Deleted { get; init; }
+}
+
+/// <summary>A partial update of an instance; null fields stay as they are.</summary>
+public sealed record InstanceChange
+{
+    public string? Name { get; init; }
+
+    public string? TaskStatus { get; init; }
+
+    public string? ServiceStatus { get; init; }
+
+    public string? ServerStatus { get; init; }
+
+    public string? Address { get; init; }
+
+    public int? Port { get; init; }
+
+    public bool? RootEnabled { get; init; }
+
+    /// <summary>Set to record a fault; an empty string clears it.</summary>
+    public string? FaultMessage { get; init; }
+
+    public string? FaultDetails { get; init; }
+
+    public bool? Deleted { get; init; }
+}
+
+public static class TaskStates
+{
+    public const string Pending = "pending";
+    public const string Running = "running";
+    public const string Done = "done";
+    public const string Failed = "failed";
+}
+
+/// <summary>A durable task: one long operation, resumable step by step under a lease.</summary>
+public sealed record TaskRecord
+{
+    public required string Id { get; init; }
+
+    public required string Kind { get; init; }
+
+    public required string InstanceId { get; init; }
+
+    public required string State { get; init; }
+
+    public int Step { get; init; }
+
+    public string? LeaseOwner { get; init; }
+
+    public DateTimeOffset? LeaseUntil { get; init; }
+
+    public int Attempts { get; init; }
+
+    public string? Error { get; init; }
+
+    /// <summary>Task arguments as JSON.</summary>
+    public string Payload { get; init; } = "{}";
+
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    public required DateTimeOffset UpdatedAt { get; init; }
+}

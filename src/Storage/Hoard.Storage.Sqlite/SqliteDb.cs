@@ -1,0 +1,73 @@
+using Microsoft.Data.Sqlite;
+
+namespace Hoard.Storage.Sqlite;
+
+/// <summary>Opens pooled connections with the pragmas Hoard relies on, and runs parameterised SQL.</summary>
+internal sealed class SqliteDb(string connectionString)
+{
+    public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var pragma = connection.CreateCommand();
+        // WAL with synchronous=NORMAL survives a crash of the process (what Hoard promises for
+        // acknowledged requests); only losing power may lose the last transactions.
+        pragma.CommandText = "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+        await pragma.ExecuteNonQueryAsync(cancellationToken);
+        return connection;
+    }
+
+    public async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, sql, parameters);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<List<T>> QueryAsync<T>(string sql, Func<SqliteDataReader, T> map, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<T>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(map(reader));
+        }
+
+        return rows;
+    }
+
+    public async Task<T?> QuerySingleAsync<T>(string sql, Func<SqliteDataReader, T> map, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+        where T : class
+    {
+        var rows = await QueryAsync(sql, map, cancellationToken, parameters);
+        return rows.Count > 0 ? rows[0] : null;
+    }
+
+    public static SqliteCommand Command(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+
+        return command;
+    }
+
+    public static long Ms(DateTimeOffset t) => t.ToUnixTimeMilliseconds();
+
+    public static long? Ms(DateTimeOffset? t) => t?.ToUnixTimeMilliseconds();
+
+    public static DateTimeOffset Time(SqliteDataReader r, int i) => DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(i));
+
+    public static DateTimeOffset? TimeOrNull(SqliteDataReader r, int i) => r.IsDBNull(i) ? null : Time(r, i);
+
+    public static string? StringOrNull(SqliteDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
+
+    public static int? IntOrNull(SqliteDataReader r, int i) => r.IsDBNull(i) ? null : r.GetInt32(i);
+
+    public static bool IsUniqueViolation(SqliteException e) => e.SqliteErrorCode == 19; // SQLITE_CONSTRAINT
+}

@@ -1,0 +1,159 @@
+using Hoard.Abstractions.Storage;
+using Microsoft.Data.Sqlite;
+using static Hoard.Storage.Sqlite.SqliteDb;
+
+namespace Hoard.Storage.Sqlite;
+
+internal sealed class SqliteInstanceStore(SqliteDb db) : IInstanceStore
+{
+    private const string Columns =
+        "id, name, project_id, flavor_id, datastore_version_id, volume_size, task_status, service_status, server_status, " +
+        "pool, address, port, secret_hash, root_enabled, fault_message, fault_details, fault_at, created_at, updated_at, " +
+        "service_status_updated_at, deleted";
+
+    public async Task InsertWithTaskAsync(InstanceRecord instance, TaskRecord task, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await using (var insert = Command(
+            connection,
+            $"INSERT INTO instances ({Columns}) VALUES ($id, $name, $project, $flavor, $dsv, $vol, $task, $svc, $srv, $pool, $addr, $port, $secret, $root, NULL, NULL, NULL, $created, $updated, $created, 0)",
+            ("$id", instance.Id), ("$name", instance.Name), ("$project", instance.ProjectId), ("$flavor", instance.FlavorId),
+            ("$dsv", instance.DatastoreVersionId), ("$vol", instance.VolumeSize), ("$task", instance.TaskStatus),
+            ("$svc", instance.ServiceStatus), ("$srv", instance.ServerStatus), ("$pool", instance.Pool), ("$addr", instance.Address),
+            ("$port", instance.Port), ("$secret", instance.SecretHash), ("$root", instance.RootEnabled),
+            ("$created", Ms(instance.CreatedAt)), ("$updated", Ms(instance.UpdatedAt))))
+        {
+            insert.Transaction = tx;
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using (var insertTask = SqliteTaskStore.InsertCommand(connection, task))
+        {
+            insertTask.Transaction = tx;
+            await insertTask.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    public Task<InstanceRecord?> GetAsync(string id, CancellationToken cancellationToken) =>
+        db.QuerySingleAsync($"SELECT {Columns} FROM instances WHERE id = $id AND deleted = 0", Read, cancellationToken, ("$id", id));
+
+    public async Task<IReadOnlyList<InstanceRecord>> ListAsync(string? projectId, string? marker, int limit, CancellationToken cancellationToken) =>
+        await db.QueryAsync(
+            $"""
+            SELECT {Columns} FROM instances
+            WHERE deleted = 0 AND ($p IS NULL OR project_id = $p)
+              AND seq > COALESCE((SELECT seq FROM instances WHERE id = $m), 0)
+            ORDER BY seq LIMIT $l
+            """,
+            Read,
+            cancellationToken,
+            ("$p", projectId), ("$m", marker), ("$l", limit));
+
+    public Task<bool> UpdateAsync(string id, InstanceChange change, CancellationToken cancellationToken) =>
+        UpdateCoreAsync(id, null, change, cancellationToken);
+
+    public Task<bool> UpdateIfTaskAsync(string id, string expectedTask, InstanceChange change, CancellationToken cancellationToken) =>
+        UpdateCoreAsync(id, expectedTask, change, cancellationToken);
+
+    private async Task<bool> UpdateCoreAsync(string id, string? expectedTask, InstanceChange change, CancellationToken cancellationToken)
+    {
+        var now = Ms(DateTimeOffset.UtcNow);
+        var sets = new List<string> { "updated_at = $now" };
+        var parameters = new List<(string, object?)> { ("$id", id), ("$now", now), ("$expected", expectedTask) };
+        void Set(string column, string parameter, object? value)
+        {
+            sets.Add($"{column} = {parameter}");
+            parameters.Add((parameter, value));
+        }
+
+        if (change.Name is not null) Set("name", "$name", change.Name);
+        if (change.TaskStatus is not null) Set("task_status", "$task", change.TaskStatus);
+        if (change.ServiceStatus is not null)
+        {
+            Set("service_status", "$svc", change.ServiceStatus);
+            sets.Add("service_status_updated_at = $now");
+        }
+
+        if (change.ServerStatus is not null) Set("server_status", "$srv", change.ServerStatus);
+        if (change.Address is not null) Set("address", "$addr", change.Address);
+        if (change.Port is not null) Set("port", "$port", change.Port);
+        if (change.RootEnabled is not null) Set("root_enabled", "$root", change.RootEnabled);
+        if (change.FaultMessage is not null)
+        {
+            var clear = change.FaultMessage.Length == 0;
+            Set("fault_message", "$fm", clear ? null : change.FaultMessage);
+            Set("fault_details", "$fd", clear ? null : change.FaultDetails ?? string.Empty);
+            Set("fault_at", "$fa", clear ? null : now);
+        }
+
+        if (change.Deleted is true)
+        {
+            // A deleted instance gives its address back to the pool.
+            Set("deleted", "$del", true);
+            sets.Add("address = NULL");
+        }
+
+        var sql = $"UPDATE instances SET {string.Join(", ", sets)} WHERE id = $id AND deleted = 0 AND ($expected IS NULL OR task_status = $expected)";
+        return await db.ExecuteAsync(sql, cancellationToken, [.. parameters]) > 0;
+    }
+
+    public async Task<IReadOnlyList<string>> ListAddressesAsync(string pool, CancellationToken cancellationToken) =>
+        await db.QueryAsync(
+            "SELECT address FROM instances WHERE pool = $pool AND deleted = 0 AND address IS NOT NULL",
+            r => r.GetString(0),
+            cancellationToken,
+            ("$pool", pool));
+
+    public async Task<bool> TryAssignAddressAsync(string id, string pool, string address, int port, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await db.ExecuteAsync(
+                "UPDATE instances SET address = $a, port = $port, updated_at = $now WHERE id = $id AND pool = $pool AND deleted = 0",
+                cancellationToken,
+                ("$a", address), ("$port", port), ("$now", Ms(DateTimeOffset.UtcNow)), ("$id", id), ("$pool", pool)) > 0;
+        }
+        catch (SqliteException e) when (IsUniqueViolation(e))
+        {
+            return false;
+        }
+    }
+
+    public async Task<int> CountAsync(string? projectId, CancellationToken cancellationToken)
+    {
+        var rows = await db.QueryAsync(
+            "SELECT COUNT(*) FROM instances WHERE deleted = 0 AND ($p IS NULL OR project_id = $p)",
+            r => r.GetInt32(0),
+            cancellationToken,
+            ("$p", projectId));
+        return rows[0];
+    }
+
+    private static InstanceRecord Read(SqliteDataReader r) => new()
+    {
+        Id = r.GetString(0),
+        Name = r.GetString(1),
+        ProjectId = r.GetString(2),
+        FlavorId = r.GetString(3),
+        DatastoreVersionId = r.GetString(4),
+        VolumeSize = IntOrNull(r, 5),
+        TaskStatus = r.GetString(6),
+        ServiceStatus = r.GetString(7),
+        ServerStatus = r.GetString(8),
+        Pool = r.GetString(9),
+        Address = StringOrNull(r, 10),
+        Port = IntOrNull(r, 11),
+        SecretHash = r.GetString(12),
+        RootEnabled = r.GetBoolean(13),
+        FaultMessage = StringOrNull(r, 14),
+        FaultDetails = StringOrNull(r, 15),
+        FaultAt = TimeOrNull(r, 16),
+        CreatedAt = Time(r, 17),
+        UpdatedAt = Time(r, 18),
+        ServiceStatusUpdatedAt = TimeOrNull(r, 19),
+        Deleted = r.GetBoolean(20),
+    };
+}

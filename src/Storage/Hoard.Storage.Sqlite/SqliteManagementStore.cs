@@ -1,0 +1,82 @@
+using Hoard.Abstractions.Plugins;
+using Hoard.Abstractions.Storage;
+using Microsoft.Data.Sqlite;
+
+[assembly: HoardPlugin("sqlite", PluginKind.Store, typeof(Hoard.Storage.Sqlite.SqliteStorePlugin))]
+
+namespace Hoard.Storage.Sqlite;
+
+/// <summary>The embedded default management store: one SQLite file in WAL mode.</summary>
+public sealed class SqliteManagementStore : IManagementStore
+{
+    private readonly SqliteDb _db;
+    private readonly string _connectionString;
+
+    public SqliteManagementStore(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (directory is not null)
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+        _db = new SqliteDb(_connectionString);
+        Identity = new SqliteIdentityStore(_db);
+        Instances = new SqliteInstanceStore(_db);
+        Tasks = new SqliteTaskStore(_db);
+        Catalog = new SqliteCatalogStore(_db);
+    }
+
+    public IIdentityStore Identity { get; }
+
+    public IInstanceStore Instances { get; }
+
+    public ITaskStore Tasks { get; }
+
+    public ICatalogStore Catalog { get; }
+
+    public async Task MigrateAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _db.OpenAsync(cancellationToken);
+        await using (var wal = connection.CreateCommand())
+        {
+            wal.CommandText = "PRAGMA journal_mode = WAL";
+            await wal.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await SqliteMigrator.MigrateAsync(connection, cancellationToken);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        SqliteConnection.ClearAllPools();
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>Opens the SQLite store for a <c>sqlite:///absolute/path.db</c> connection string.</summary>
+public sealed class SqliteStorePlugin : IManagementStoreFactory
+{
+    public string Scheme => "sqlite";
+
+    public IManagementStore Open(Uri connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var path = Uri.UnescapeDataString(connection.AbsolutePath);
+        if (string.IsNullOrEmpty(path) || path == "/")
+        {
+            throw new ArgumentException($"sqlite connection string '{connection}' names no file; use sqlite:///absolute/path.db");
+        }
+
+        return new SqliteManagementStore(path);
+    }
+}
