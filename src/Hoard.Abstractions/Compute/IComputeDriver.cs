@@ -51,3 +51,24 @@ public interface IComputeDriver
     /// <summary>The key the pool's agent authenticates its connection with.</summary>
     string AgentKey { get; }
 }
+
+/// <summary>A pool as configured: its name, its driver URI (local:///path, kubernetes://ctx/ns) and options.</summary>
+public sealed record ComputePoolSpec
+{
+    public required string Name { get; init; }
+
+    public required Uri Uri { get; init; }
+
+    /// <summary>The URL the pool's guest agents dial to reach the control plane.</summary>
+    public required string ControlPlaneUrl { get; init; }
+
+    public IReadOnlyDictionary<string, string> Options { get; init; } = new Dictionary<string, string>();
+}
+
+/// <summary>Creates the driver of pools whose URI has this scheme.</summary>
+public interface IComputeDriverFactory
+{
+    string Scheme { get; }
+
+    IComputeDriver Create(ComputePoolSpec pool, Microsoft.Extensions.Logging.ILoggerFactory loggerFactory);
+}

@@ -1,0 +1,201 @@
+using System.Text.Json.Nodes;
+using Hoard.Api.Views;
+using Hoard.Core;
+using Hoard.Core.Instances;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Hoard.Api.Apis;
+
+/// <summary>Trove's instance routes: list, detail, create, show, update, delete, actions and root.</summary>
+public static class InstancesApi
+{
+    public static RouteGroupBuilder MapInstancesApi(this RouteGroupBuilder tenant)
+    {
+        tenant.MapGet("/instances", (HttpContext http, InstanceService instances, ViewBuilder views, string? marker, string? limit, CancellationToken ct) =>
+            ListAsync(http, instances, views, marker, limit, detail: false, ct));
+        tenant.MapGet("/instances/detail", (HttpContext http, InstanceService instances, ViewBuilder views, string? marker, string? limit, CancellationToken ct) =>
+            ListAsync(http, instances, views, marker, limit, detail: true, ct));
+        tenant.MapPost("/instances", CreateAsync);
+        tenant.MapGet("/instances/{id}", async (HttpContext http, string id, InstanceService instances, ViewBuilder views, CancellationToken ct) =>
+        {
+            var caller = http.Caller();
+            var instance = await instances.GetAsync(caller.ProjectId, id, ct);
+            return Results.Json(new { instance = views.Instance(instance, detail: true, caller.IsAdmin) }, TroveHttp.Json);
+        });
+        tenant.MapPut("/instances/{id}", (HttpContext http, string id, InstanceService instances, CancellationToken ct) =>
+            UpdateAsync(http, id, instances, allowAccess: true, ct));
+        tenant.MapPatch("/instances/{id}", (HttpContext http, string id, InstanceService instances, CancellationToken ct) =>
+            UpdateAsync(http, id, instances, allowAccess: false, ct));
+        tenant.MapDelete("/instances/{id}", async (HttpContext http, string id, InstanceService instances, CancellationToken ct) =>
+        {
+            await instances.DeleteAsync(http.Caller().ProjectId, id, ct);
+            return Results.StatusCode(202);
+        });
+        tenant.MapPost("/instances/{id}/action", ActionAsync);
+
+        tenant.MapGet("/instances/{id}/root", async (HttpContext http, string id, InstanceService instances, CancellationToken ct) =>
+            Results.Json(new { rootEnabled = await instances.RootEnabledAsync(http.Caller().ProjectId, id, ct) }));
+        tenant.MapPost("/instances/{id}/root", async (HttpContext http, string id, InstanceService instances, CancellationToken ct) =>
+        {
+            var body = await TroveHttp.ReadOptionalObjectAsync(http.Request, ct);
+            var validation = new Validation();
+            var password = body.ContainsKey("password") ? validation.NonEmptyString(body, string.Empty, "password", required: true, maxLength: 128) : null;
+            validation.ThrowIfFailed();
+            var user = await instances.EnableRootAsync(http.Caller().ProjectId, id, password, ct);
+            return Results.Json(new { user = new { name = user.Name, password = user.Password } });
+        });
+        tenant.MapDelete("/instances/{id}/root", async (HttpContext http, string id, InstanceService instances, CancellationToken ct) =>
+        {
+            await instances.DisableRootAsync(http.Caller().ProjectId, id, ct);
+            return Results.NoContent();
+        });
+        return tenant;
+    }
+
+    private static async Task<IResult> ListAsync(HttpContext http, InstanceService instances, ViewBuilder views, string? marker, string? limit, bool detail, CancellationToken ct)
+    {
+        int? pageLimit = null;
+        if (limit is not null)
+        {
+            if (!int.TryParse(limit, out var parsed) || parsed < 1)
+            {
+                throw ApiException.BadRequest($"limit '{limit}' is not a positive integer.");
+            }
+
+            pageLimit = parsed;
+        }
+
+        var caller = http.Caller();
+        var (page, next) = await instances.ListAsync(caller.ProjectId, marker, pageLimit, ct);
+        var items = page.Select(i => views.Instance(i, detail, caller.IsAdmin)).ToList();
+        if (next is null)
+        {
+            return Results.Json(new { instances = items }, TroveHttp.Json);
+        }
+
+        var path = detail ? "instances/detail" : "instances";
+        var query = limit is null ? $"marker={next}" : $"limit={limit}&marker={next}";
+        var links = new[] { new { rel = "next", href = $"{views.PublicUrl}/v1.0/{caller.ProjectId}/{path}?{query}" } };
+        return Results.Json(new { instances = items, links }, TroveHttp.Json);
+    }
+
+    private static async Task<IResult> CreateAsync(HttpContext http, InstanceService instances, ViewBuilder views, CancellationToken ct)
+    {
+        var body = await TroveHttp.ReadObjectAsync(http.Request, ct);
+        var v = new Validation();
+        var instance = v.RequiredObject(body, string.Empty, "instance");
+        v.ThrowIfFailed();
+        const string path = "instance";
+        var name = v.NonEmptyString(instance!, path, "name", required: true);
+        var flavor = v.FlavorRef(instance!, path);
+        int? volumeSize = null;
+        if (v.OptionalObject(instance!, path, "volume") is { } volume)
+        {
+            volumeSize = v.VolumeSize(volume, Validation.Path(path, "volume"));
+        }
+
+        string? datastoreType = null;
+        string? datastoreVersion = null;
+        if (v.OptionalObject(instance!, path, "datastore") is { } datastore)
+        {
+            var dsPath = Validation.Path(path, "datastore");
+            datastoreType = v.NonEmptyString(datastore, dsPath, "type", required: false);
+            datastoreVersion = v.NonEmptyString(datastore, dsPath, "version", required: false);
+        }
+
+        CheckArrayOfObjects(v, instance!, path, "databases");
+        CheckArrayOfObjects(v, instance!, path, "users");
+        CheckArrayOfObjects(v, instance!, path, "nics");
+        v.OptionalObject(instance!, path, "access");
+        v.ThrowIfFailed();
+
+        var caller = http.Caller();
+        var (created, password) = await instances.CreateAsync(
+            caller,
+            new CreateInstanceRequest { Name = name!, FlavorRef = flavor, VolumeSize = volumeSize, DatastoreType = datastoreType, DatastoreVersion = datastoreVersion },
+            ct);
+        return Results.Json(new { instance = views.Instance(created, detail: true, caller.IsAdmin, password) }, TroveHttp.Json);
+    }
+
+    private static void CheckArrayOfObjects(Validation v, JsonObject parent, string path, string key)
+    {
+        if (!parent.TryGetPropertyValue(key, out var node))
+        {
+            return;
+        }
+
+        var at = Validation.Path(path, key);
+        if (node is not JsonArray array)
+        {
+            v.Fail(at, $"{Validation.Repr(node)} is not of type 'array'");
+            return;
+        }
+
+        for (var i = 0; i < array.Count; i++)
+        {
+            if (array[i] is not JsonObject)
+            {
+                v.Fail($"{at}[{i}]", $"{Validation.Repr(array[i])} is not of type 'object'");
+            }
+        }
+    }
+
+    private static async Task<IResult> UpdateAsync(HttpContext http, string id, InstanceService instances, bool allowAccess, CancellationToken ct)
+    {
+        var body = await TroveHttp.ReadObjectAsync(http.Request, ct);
+        var v = new Validation();
+        var instance = v.RequiredObject(body, string.Empty, "instance");
+        v.ThrowIfFailed();
+        string[] allowed = allowAccess
+            ? ["name", "replica_of", "configuration", "datastore_version", "access"]
+            : ["name", "replica_of", "slave_of", "configuration", "datastore_version"];
+        v.NoAdditionalProperties(instance!, "instance", allowed);
+        var name = instance!.ContainsKey("name") ? v.NonEmptyString(instance, "instance", "name", required: true) : null;
+        v.ThrowIfFailed();
+        if (instance.Count(p => p.Key != "name") > 1)
+        {
+            throw ApiException.BadRequest("Only one attribute (except 'name') is allowed to update.");
+        }
+
+        var caller = http.Caller();
+        var current = await instances.GetAsync(caller.ProjectId, id, ct);
+        foreach (var key in instance.Select(p => p.Key).Where(k => k != "name"))
+        {
+            throw ApiException.NotImplemented($"Updating '{key}' is not supported for {current.Id} yet.");
+        }
+
+        if (name is not null)
+        {
+            await instances.RenameAsync(caller.ProjectId, id, name, ct);
+        }
+
+        return Results.StatusCode(202);
+    }
+
+    private static async Task<IResult> ActionAsync(HttpContext http, string id, InstanceService instances, CancellationToken ct)
+    {
+        var body = await TroveHttp.ReadObjectAsync(http.Request, ct);
+        var caller = http.Caller();
+        var action = body.Select(p => p.Key).FirstOrDefault();
+        switch (action)
+        {
+            case "restart":
+                if (body["restart"] is not JsonObject)
+                {
+                    throw ApiException.BadRequest($"Validation error: restart {Validation.Repr(body["restart"])} is not of type 'object'");
+                }
+
+                await instances.RestartAsync(caller.ProjectId, id, ct);
+                return Results.StatusCode(202);
+            case "resize" or "promote_to_replica_source" or "eject_replica_source" or "reset_status":
+                _ = await instances.GetAsync(caller.ProjectId, id, ct);
+                throw ApiException.NotImplemented($"Action '{action}' is not supported yet.");
+            case null:
+                throw ApiException.BadRequest("Validation error: the body names no action; one of restart, resize, promote_to_replica_source, eject_replica_source, reset_status is expected.");
+            default:
+                throw ApiException.BadRequest($"Validation error: unknown action '{action}'; one of restart, resize, promote_to_replica_source, eject_replica_source, reset_status is expected.");
+        }
+    }
+}

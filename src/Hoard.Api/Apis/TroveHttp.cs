@@ -1,0 +1,86 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Hoard.Core;
+using Hoard.Core.Identity;
+using Microsoft.AspNetCore.Http;
+
+namespace Hoard.Api.Apis;
+
+/// <summary>Request and response plumbing shared by the Trove routes: errors, bodies, the caller.</summary>
+public static class TroveHttp
+{
+    public const string AuthContextKey = "hoard.auth";
+    public const int MaxBodyBytes = 1024 * 1024;
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 32 };
+
+    public static IResult Error(ApiException e) =>
+        Results.Json(new Dictionary<string, object> { [e.Fault] = new { code = e.Status, message = e.Message } }, Json, statusCode: e.Status);
+
+    public static IResult Error(int status, string fault, string message) => Error(new ApiException(status, fault, message));
+
+    /// <summary>The caller, set by the authentication filter of the /v1.0/{tenant} group.</summary>
+    public static AuthContext Caller(this HttpContext http) => (AuthContext)http.Items[AuthContextKey]!;
+
+    /// <summary>
+    /// Reads the body as a JSON object. A body that is not JSON, too deep, too large or not an object is
+    /// a 400 naming the problem (Trove answers some of these with a 500).
+    /// </summary>
+    public static async Task<JsonObject> ReadObjectAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength is > MaxBodyBytes)
+        {
+            throw new ApiException(413, "overLimit", $"Request body is larger than {MaxBodyBytes} bytes.");
+        }
+
+        using var buffer = new MemoryStream();
+        try
+        {
+            await request.Body.CopyToAsync(buffer, cancellationToken);
+        }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException e) when (e.StatusCode == 413)
+        {
+            throw new ApiException(413, "overLimit", $"Request body is larger than {MaxBodyBytes} bytes.");
+        }
+
+        if (buffer.Length == 0)
+        {
+            throw ApiException.BadRequest("Malformed request body: the body is empty; a JSON object is expected.");
+        }
+
+        JsonNode? node;
+        try
+        {
+            node = JsonNode.Parse(buffer.ToArray(), documentOptions: DocumentOptions);
+        }
+        catch (JsonException e)
+        {
+            throw ApiException.BadRequest($"Malformed request body: {e.Message}");
+        }
+        catch (ArgumentException e)
+        {
+            throw ApiException.BadRequest($"Malformed request body: {e.Message}");
+        }
+
+        return node as JsonObject ?? throw ApiException.BadRequest("Malformed request body: a JSON object is expected.");
+    }
+
+    /// <summary>Reads an optional body: empty means an empty object (root enable, for one, takes none).</summary>
+    public static async Task<JsonObject> ReadOptionalObjectAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength is 0 || (request.ContentLength is null && request.Headers.TransferEncoding.Count == 0))
+        {
+            return [];
+        }
+
+        return await ReadObjectAsync(request, cancellationToken);
+    }
+
+    /// <summary>Trove's timestamp format: UTC, seconds, no zone.</summary>
+    public static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
+}

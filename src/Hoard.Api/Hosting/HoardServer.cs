@@ -1,0 +1,165 @@
+using Hoard.Abstractions.Compute;
+using Hoard.Abstractions.Plugins;
+using Hoard.Abstractions.Storage;
+using Hoard.Api.Apis;
+using Hoard.Api.Guests;
+using Hoard.Api.Identity;
+using Hoard.Api.Views;
+using Hoard.Core;
+using Hoard.Core.Catalog;
+using Hoard.Core.Configuration;
+using Hoard.Core.Guests;
+using Hoard.Core.Identity;
+using Hoard.Core.Instances;
+using Hoard.Core.Tasks;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Hoard.Api.Hosting;
+
+/// <summary>Builds the control plane: the API, identity, task engine, conductor and guest endpoint in one process.</summary>
+public static class HoardServer
+{
+    public static WebApplication Build(HoardOptions options, IManagementStore store, PluginRegistry plugins, Action<ILoggingBuilder>? logging = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "hoard" });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "yyyy-MM-dd HH:mm:ss.fff ";
+            o.UseUtcTimestamp = true;
+        });
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        logging?.Invoke(builder.Logging);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(System.Net.IPAddress.Parse(options.ListenHost == "localhost" ? "127.0.0.1" : options.ListenHost), options.ListenPort);
+            k.Limits.MaxRequestBodySize = TroveHttp.MaxBodyBytes;
+            k.AddServerHeader = false;
+        });
+
+        var services = builder.Services;
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(options);
+        services.AddSingleton(store);
+        services.AddSingleton(plugins);
+        services.AddSingleton(GuestSecrets.LoadOrCreate(Path.Combine(options.DataDir, "master.key")));
+        services.AddSingleton<IdentityService>();
+        services.AddSingleton<CatalogService>();
+        services.AddSingleton(sp => new ViewBuilder(sp.GetRequiredService<CatalogService>(), options.PublicUrl, options.Region));
+        services.AddSingleton(sp => new ComputePools(CreatePools(options, plugins, sp.GetRequiredService<ILoggerFactory>())));
+        services.AddSingleton<Conductor>();
+        services.AddSingleton<GuestHub>();
+        services.AddSingleton<AgentSupervisor>();
+        services.AddSingleton<InstanceTaskContext>();
+        services.AddSingleton<ITaskHandler, CreateInstanceHandler>();
+        services.AddSingleton<ITaskHandler, DeleteInstanceHandler>();
+        services.AddSingleton<ITaskHandler, RestartInstanceHandler>();
+        services.AddSingleton<TaskEngine>();
+        services.AddSingleton<InstanceService>();
+        services.AddHostedService<ControlPlaneLoops>();
+
+        var app = builder.Build();
+        app.UseExceptionHandler(errors => errors.Run(WriteErrorAsync));
+        app.UseWebSockets();
+        app.MapVersionsApi();
+        app.MapIdentityApi();
+        app.MapGuestEndpoint();
+        var tenant = app.MapGroup("/v1.0/{tenant}").AddEndpointFilter(TenantFilter.AuthenticateAsync);
+        tenant.MapInstancesApi();
+        tenant.MapCatalogApi();
+        app.MapFallback((HttpContext http) => TroveHttp.Error(404, "itemNotFound", "The resource could not be found."));
+        return app;
+    }
+
+    /// <summary>Prepares the store and the catalogue before the server listens.</summary>
+    public static async Task<bool> InitializeAsync(WebApplication app, string adminPassword, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var services = app.Services;
+        await services.GetRequiredService<IManagementStore>().MigrateAsync(cancellationToken);
+        var created = await services.GetRequiredService<IdentityService>().BootstrapAsync(adminPassword, cancellationToken);
+        await services.GetRequiredService<CatalogService>().RegisterAsync(cancellationToken);
+        await services.GetRequiredService<Conductor>().LoadAsync(cancellationToken);
+        return created;
+    }
+
+    private static List<IComputeDriver> CreatePools(HoardOptions options, PluginRegistry plugins, ILoggerFactory loggerFactory)
+    {
+        var factory = plugins.Get<IComputeDriverFactory>(PluginKind.Compute, "local");
+        var spec = new ComputePoolSpec
+        {
+            Name = options.LocalPool,
+            Uri = new Uri("local://" + options.LocalPoolDir),
+            ControlPlaneUrl = ControlPlaneUrl(options),
+            Options = new Dictionary<string, string>
+            {
+                ["address_range"] = options.LocalAddressRange,
+                ["guest_command"] = options.GuestCommand,
+            },
+        };
+        return [factory.Create(spec, loggerFactory)];
+    }
+
+    /// <summary>Local agents dial the listen address directly, whatever public_url says.</summary>
+    private static string ControlPlaneUrl(HoardOptions o)
+    {
+        var host = o.ListenHost is "0.0.0.0" or "localhost" ? "127.0.0.1" : o.ListenHost is "::" ? "::1" : o.ListenHost;
+        return host.Contains(':', StringComparison.Ordinal) ? $"http://[{host}]:{o.ListenPort}" : $"http://{host}:{o.ListenPort}";
+    }
+
+    private static async Task WriteErrorAsync(HttpContext http)
+    {
+        var error = http.Features.Get<IExceptionHandlerFeature>()?.Error;
+        var result = error switch
+        {
+            ApiException api => TroveHttp.Error(api),
+            BadHttpRequestException bad => TroveHttp.Error(bad.StatusCode, bad.StatusCode == 413 ? "overLimit" : "badRequest", bad.Message),
+            GuestCallException guest => TroveHttp.Error(422, "unprocessableEntity", $"The guest could not complete the request: {guest.Message}"),
+            _ => TroveHttp.Error(500, "instanceFault", $"Internal Server Error. Please keep this ID to help us figure out what went wrong: ({http.TraceIdentifier})."),
+        };
+        await result.ExecuteAsync(http);
+    }
+}
+
+/// <summary>Runs the task engine, the heartbeat sweep and agent supervision for the life of the server.</summary>
+internal sealed class ControlPlaneLoops(TaskEngine engine, Conductor conductor, AgentSupervisor supervisor) : BackgroundService
+{
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(
+            Task.Run(() => engine.RunAsync(stoppingToken), stoppingToken),
+            Task.Run(() => conductor.RunAsync(stoppingToken), stoppingToken),
+            Task.Run(() => supervisor.RunAsync(stoppingToken), stoppingToken))
+        .ContinueWith(_ => { }, TaskScheduler.Default);
+}
+
+/// <summary>Authenticates Trove calls by X-Auth-Token and keeps each caller inside its own project.</summary>
+internal static class TenantFilter
+{
+    public static async ValueTask<object?> AuthenticateAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        var identity = http.RequestServices.GetRequiredService<IdentityService>();
+        var caller = await identity.ValidateAsync(http.Request.Headers["X-Auth-Token"].ToString(), http.RequestAborted);
+        if (caller is null)
+        {
+            return TroveHttp.Error(401, "unauthorized", "The request you have made requires authentication.");
+        }
+
+        var tenant = http.Request.RouteValues["tenant"] as string;
+        if (tenant != caller.ProjectId)
+        {
+            return TroveHttp.Error(403, "forbidden", $"User with tenant id {caller.ProjectId} cannot access this resource.");
+        }
+
+        http.Items[TroveHttp.AuthContextKey] = caller;
+        return await next(context);
+    }
+}

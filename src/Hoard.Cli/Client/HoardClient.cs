@@ -1,0 +1,114 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Hoard.Cli.Client;
+
+/// <summary>An error answer from Hoard, with the message it gave.</summary>
+public sealed class HoardApiException(HttpStatusCode status, string message) : Exception(message)
+{
+    public HttpStatusCode Status { get; } = status;
+}
+
+/// <summary>Talks to Hoard's API as the stock clients do: a Keystone token, then the catalog's database endpoint.</summary>
+public sealed class HoardClient : IDisposable
+{
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(60) };
+    private string? _endpoint;
+
+    public static async Task<HoardClient> ConnectAsync(ClientSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var client = new HoardClient();
+        var body = new
+        {
+            auth = new
+            {
+                identity = new { methods = new[] { "password" }, password = new { user = new { name = settings.UserName, domain = new { name = "Default" }, password = settings.Password } } },
+                scope = new { project = new { name = settings.ProjectName, domain = new { name = "Default" } } },
+            },
+        };
+        using var response = await client._http.PostAsJsonAsync(settings.AuthUrl + "/auth/tokens", body, cancellationToken);
+        if (response.StatusCode != HttpStatusCode.Created)
+        {
+            client.Dispose();
+            throw new HoardApiException(response.StatusCode, $"authentication at {settings.AuthUrl} failed ({(int)response.StatusCode})");
+        }
+
+        var token = response.Headers.GetValues("X-Subject-Token").First();
+        var json = await response.Content.ReadFromJsonAsync<JsonObject>(cancellationToken);
+        client._endpoint = json?["token"]?["catalog"]?.AsArray()
+            .FirstOrDefault(s => s?["type"]?.GetValue<string>() == "database")?["endpoints"]?.AsArray()
+            .FirstOrDefault(e => e?["interface"]?.GetValue<string>() == "public")?["url"]?.GetValue<string>()
+            ?? throw new HoardApiException(HttpStatusCode.NotFound, "the token's catalog has no database endpoint");
+        client._http.DefaultRequestHeaders.Add("X-Auth-Token", token);
+        return client;
+    }
+
+    public async Task<JsonObject?> SendAsync(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, _endpoint + path);
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body);
+        }
+
+        using var response = await _http.SendAsync(request, cancellationToken);
+        var text = await response.Content.ReadAsStringAsync(cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new HoardApiException(response.StatusCode, ErrorMessage(text) ?? $"{(int)response.StatusCode} {response.ReasonPhrase}");
+        }
+
+        return text.Length == 0 ? null : JsonNode.Parse(text) as JsonObject;
+    }
+
+    public Task<JsonObject?> GetAsync(string path, CancellationToken cancellationToken) => SendAsync(HttpMethod.Get, path, null, cancellationToken);
+
+    /// <summary>Finds an instance by id or, failing that, by name (as the openstack client does).</summary>
+    public async Task<JsonObject> FindInstanceAsync(string idOrName, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await GetAsync($"/instances/{Uri.EscapeDataString(idOrName)}", cancellationToken))!["instance"]!.AsObject();
+        }
+        catch (HoardApiException e) when (e.Status == HttpStatusCode.NotFound)
+        {
+            string? marker = null;
+            var matches = new List<JsonObject>();
+            do
+            {
+                var page = await GetAsync("/instances" + (marker is null ? string.Empty : $"?marker={marker}"), cancellationToken);
+                matches.AddRange(page!["instances"]!.AsArray().OfType<JsonObject>().Where(i => i["name"]?.GetValue<string>() == idOrName));
+                marker = page["links"]?.AsArray().FirstOrDefault(l => l?["rel"]?.GetValue<string>() == "next") is { } next
+                    ? new Uri(next["href"]!.GetValue<string>()).Query.Split("marker=")[1]
+                    : null;
+            }
+            while (marker is not null);
+
+            return matches.Count switch
+            {
+                1 => (await GetAsync($"/instances/{matches[0]["id"]}", cancellationToken))!["instance"]!.AsObject(),
+                0 => throw new HoardApiException(HttpStatusCode.NotFound, $"no instance with id or name '{idOrName}'"),
+                _ => throw new HoardApiException(HttpStatusCode.Conflict, $"{matches.Count} instances are named '{idOrName}'; use the id"),
+            };
+        }
+    }
+
+    private static string? ErrorMessage(string text)
+    {
+        try
+        {
+            var json = JsonNode.Parse(text) as JsonObject;
+            var inner = json?.FirstOrDefault().Value as JsonObject;
+            return inner?["message"]?.GetValue<string>() ?? json?["message"]?.GetValue<string>();
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    public void Dispose() => _http.Dispose();
+}

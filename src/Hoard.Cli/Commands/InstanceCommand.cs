@@ -1,0 +1,210 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Hoard.Cli.Client;
+using Spectre.Console;
+
+namespace Hoard.Cli.Commands;
+
+/// <summary>`hoard instance create|list|show|delete`.</summary>
+public static class InstanceCommand
+{
+    public static Command Create()
+    {
+        var instance = new Command("instance", "Create, list, show and delete database instances.");
+        instance.Subcommands.Add(CreateCommand());
+        instance.Subcommands.Add(ListCommand());
+        instance.Subcommands.Add(ShowCommand());
+        instance.Subcommands.Add(DeleteCommand());
+        return instance;
+    }
+
+    private static Command CreateCommand()
+    {
+        var name = new Argument<string>("name") { Description = "Name of the new instance." };
+        var datastore = new Option<string>("--datastore") { Description = "Datastore type, e.g. redis.", Required = true };
+        var version = new Option<string?>("--datastore-version") { Description = "Datastore version (default: the newest installed)." };
+        var flavor = new Option<string>("--flavor") { Description = "Flavor id or name, e.g. 2 or m1.small.", Required = true };
+        var size = new Option<int?>("--size") { Description = "Volume size in GB, for datastores with volumes." };
+        var wait = new Option<bool>("--wait") { Description = "Wait until the instance is ACTIVE (or ERROR), showing progress." };
+        var command = new Command("create", "Create an instance.") { name, datastore, version, flavor, size, wait };
+        command.SetAction((parse, ct) => Cli.RunAsync(async client =>
+        {
+            var body = new JsonObject
+            {
+                ["name"] = parse.GetValue(name),
+                ["flavorRef"] = parse.GetValue(flavor),
+                ["datastore"] = new JsonObject { ["type"] = parse.GetValue(datastore), ["version"] = parse.GetValue(version) },
+            };
+            if (parse.GetValue(size) is { } gb)
+            {
+                body["volume"] = new JsonObject { ["size"] = gb };
+            }
+
+            var created = (await client.SendAsync(HttpMethod.Post, "/instances", new JsonObject { ["instance"] = body }, ct))!["instance"]!.AsObject();
+            var id = created["id"]!.GetValue<string>();
+            if (!parse.GetValue(wait))
+            {
+                Cli.PrintInstance(created);
+                return 0;
+            }
+
+            var final = await WaitAsync(client, id, "create", s => s is "ACTIVE" or "ERROR", ct);
+            Cli.PrintInstance(final);
+            return final["status"]?.GetValue<string>() == "ACTIVE" ? 0 : 1;
+        }));
+        return command;
+    }
+
+    /// <summary>Polls the instance, showing its status and elapsed time, until <paramref name="done"/> says so.</summary>
+    internal static async Task<JsonObject> WaitAsync(HoardClient client, string id, string what, Func<string, bool> done, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        JsonObject? current = null;
+        await AnsiConsole.Status().Spinner(Spinner.Known.Dots).StartAsync($"{what}: waiting for {id}", async ctx =>
+        {
+            var delay = TimeSpan.FromMilliseconds(20);
+            while (true)
+            {
+                try
+                {
+                    current = (await client.GetAsync($"/instances/{id}", ct))!["instance"]!.AsObject();
+                }
+                catch (HoardApiException e) when (e.Status == System.Net.HttpStatusCode.NotFound && what == "delete")
+                {
+                    current = new JsonObject { ["id"] = id, ["status"] = "DELETED" };
+                }
+
+                var status = current["status"]?.GetValue<string>() ?? "?";
+                ctx.Status($"{what}: {id} is [bold]{Markup.Escape(status)}[/] ({clock.Elapsed.TotalSeconds:0.0} s)");
+                if (done(status))
+                {
+                    return;
+                }
+
+                await Task.Delay(delay, ct);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 500));
+            }
+        });
+        AnsiConsole.MarkupLine($"{what}: {Markup.Escape(id)} is [bold]{Markup.Escape(current!["status"]?.GetValue<string>() ?? "?")}[/] after {clock.Elapsed.TotalSeconds:0.00} s");
+        return current!;
+    }
+
+    private static Command ListCommand()
+    {
+        var command = new Command("list", "List instances.");
+        command.SetAction((parse, ct) => Cli.RunAsync(async client =>
+        {
+            var table = new Table().AddColumns("ID", "Name", "Datastore", "Version", "Status", "Address", "Flavor");
+            string? marker = null;
+            do
+            {
+                var page = await client.GetAsync("/instances" + (marker is null ? string.Empty : $"?marker={marker}"), ct);
+                foreach (var i in page!["instances"]!.AsArray().OfType<JsonObject>())
+                {
+                    table.AddRow(
+                        Markup.Escape(Cli.Str(i["id"])),
+                        Markup.Escape(Cli.Str(i["name"])),
+                        Markup.Escape(Cli.Str(i["datastore"]?["type"])),
+                        Markup.Escape(Cli.Str(i["datastore"]?["version"])),
+                        Markup.Escape(Cli.Str(i["status"])),
+                        Markup.Escape(i["ip"] is JsonArray ip && ip.Count > 0 ? Cli.Str(ip[0]) : string.Empty),
+                        Markup.Escape(Cli.Str(i["flavor"]?["id"])));
+                }
+
+                marker = page["links"]?.AsArray().FirstOrDefault(l => Cli.Str(l?["rel"]) == "next") is { } next
+                    ? new Uri(Cli.Str(next["href"])).Query.Split("marker=")[1]
+                    : null;
+            }
+            while (marker is not null);
+
+            AnsiConsole.Write(table);
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command ShowCommand()
+    {
+        var id = new Argument<string>("instance") { Description = "Instance id or name." };
+        var command = new Command("show", "Show an instance.") { id };
+        command.SetAction((parse, ct) => Cli.RunAsync(async client =>
+        {
+            Cli.PrintInstance(await client.FindInstanceAsync(parse.GetValue(id)!, ct));
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command DeleteCommand()
+    {
+        var id = new Argument<string>("instance") { Description = "Instance id or name." };
+        var wait = new Option<bool>("--wait") { Description = "Wait until the instance is gone." };
+        var command = new Command("delete", "Delete an instance and everything it had.") { id, wait };
+        command.SetAction((parse, ct) => Cli.RunAsync(async client =>
+        {
+            var instance = await client.FindInstanceAsync(parse.GetValue(id)!, ct);
+            var instanceId = Cli.Str(instance["id"]);
+            await client.SendAsync(HttpMethod.Delete, $"/instances/{instanceId}", null, ct);
+            if (parse.GetValue(wait))
+            {
+                await WaitAsync(client, instanceId, "delete", s => s is "DELETED" or "ERROR", ct);
+            }
+            else
+            {
+                Console.WriteLine($"Deleting {instanceId}.");
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+}
+
+/// <summary>What the commands share: connecting, error reporting, printing.</summary>
+internal static class Cli
+{
+    public static async Task<int> RunAsync(Func<HoardClient, Task<int>> action)
+    {
+        try
+        {
+            using var client = await HoardClient.ConnectAsync(ClientSettings.Load(), CancellationToken.None);
+            return await action(client);
+        }
+        catch (HoardApiException e)
+        {
+            await Console.Error.WriteLineAsync($"hoard: {e.Message} (HTTP {(int)e.Status})");
+            return 1;
+        }
+        catch (Exception e) when (e is InvalidOperationException or HttpRequestException)
+        {
+            await Console.Error.WriteLineAsync($"hoard: {e.Message}");
+            return 1;
+        }
+    }
+
+    public static string Str(JsonNode? node) => node switch
+    {
+        null => string.Empty,
+        JsonValue v when v.TryGetValue<string>(out var s) => s,
+        _ => node.ToJsonString(),
+    };
+
+    public static void PrintInstance(JsonObject instance)
+    {
+        var table = new Table().AddColumns("Field", "Value");
+        foreach (var (key, value) in instance.Where(p => p.Key != "links"))
+        {
+            var text = value switch
+            {
+                JsonObject o when o.ContainsKey("id") => Str(o["id"]),
+                JsonObject o => string.Join(", ", o.Where(p => p.Key != "links").Select(p => $"{p.Key}={Str(p.Value)}")),
+                JsonArray a => string.Join(", ", a.Select(x => x is JsonObject ox ? Str(ox["address"] ?? ox["id"]) : Str(x))),
+                _ => Str(value),
+            };
+            table.AddRow(Markup.Escape(key), Markup.Escape(text));
+        }
+
+        AnsiConsole.Write(table);
+    }
+}

@@ -1,0 +1,143 @@
+using System.Globalization;
+using System.Text;
+
+namespace Hoard.Core.Configuration;
+
+/// <summary>One option: where it lives, its type, its default and what it is for.</summary>
+public sealed record OptionDefinition(string Section, string Name, string Type, string Default, string Help)
+{
+    /// <summary>The environment variable that overrides it: HOARD_SECTION_NAME.</summary>
+    public string EnvironmentVariable =>
+        $"HOARD_{Section.ToUpperInvariant()}_{Name.ToUpperInvariant()}";
+}
+
+/// <summary>
+/// Hoard's configuration: every known option with its default, overridden by the INI file, overridden in
+/// turn by environment variables (HOARD_SECTION_NAME), overridden by command-line flags.
+/// </summary>
+public sealed class HoardConfiguration
+{
+    private readonly Dictionary<(string, string), string> _values = [];
+
+    public static IReadOnlyList<OptionDefinition> Options { get; } =
+    [
+        new("DEFAULT", "listen", "host:port", "127.0.0.1:8779", "Address the API listens on (Trove's port is 8779)."),
+        new("DEFAULT", "data_dir", "path", "~/.hoard", "Where Hoard keeps its store, pools and admin-openrc."),
+        new("DEFAULT", "public_url", "url", "", "Base URL clients reach the API at; empty means http://<listen>."),
+        new("DEFAULT", "region", "string", "RegionOne", "Region name in the service catalog."),
+        new("DEFAULT", "token_expiration", "seconds", "3600", "Lifetime of an identity token."),
+        new("DEFAULT", "password_hash_iterations", "integer", "210000", "PBKDF2-SHA512 iterations for stored passwords."),
+        new("DEFAULT", "instances_page_size", "integer", "20", "Most instances returned by one list call, as Trove's option of that name."),
+        new("DEFAULT", "agent_heartbeat_interval", "seconds", "2", "How often a guest agent reports the status of its instances."),
+        new("DEFAULT", "agent_heartbeat_expiry", "seconds", "60", "After this long without a heartbeat an instance shows FAILED_TIMEOUT_GUESTAGENT (ERROR)."),
+        new("DEFAULT", "agent_restart_after", "seconds", "10", "The control plane restarts a pool's agent that has not connected or heartbeated for this long."),
+        new("DEFAULT", "task_lease", "seconds", "15", "Lease on a running task; another control plane takes over a task whose lease lapsed."),
+        new("DEFAULT", "max_concurrent_tasks", "integer", "32", "Tasks one control plane runs at once."),
+        new("database", "connection", "uri", "", "Management store connection string; empty means sqlite:///<data_dir>/hoard.db."),
+        new("local", "pool", "string", "default", "Name of the local compute pool."),
+        new("local", "pool_dir", "path", "", "Directory of the local pool; empty means <data_dir>/pools/<pool>."),
+        new("local", "address_range", "cidr", "127.42.0.0/16", "Loopback addresses given to instances, one each (Linux routes all of 127.0.0.0/8 to lo)."),
+        new("local", "guest_command", "path", "", "The guest agent executable; empty means hoard-guest next to hoard."),
+        new("redis", "tcp_ports", "list", "6379,16379", "Ports a Redis instance listens on."),
+        new("redis", "root_on_create", "bool", "false", "Enable root (an ACL user with all permissions) when an instance is created."),
+        new("redis", "usage_timeout", "seconds", "60", "How long a Redis create may take before the instance goes to ERROR."),
+    ];
+
+    public HoardConfiguration()
+    {
+        foreach (var option in Options)
+        {
+            _values[(option.Section.ToUpperInvariant(), option.Name)] = option.Default;
+        }
+    }
+
+    /// <summary>Builds the configuration from defaults, an optional INI file and the environment.</summary>
+    public static HoardConfiguration Load(string? iniPath, IReadOnlyDictionary<string, string?> environment)
+    {
+        var config = new HoardConfiguration();
+        if (iniPath is not null)
+        {
+            if (!File.Exists(iniPath))
+            {
+                throw new ConfigurationException($"configuration file '{iniPath}' does not exist");
+            }
+
+            foreach (var (section, values) in IniFile.Parse(File.ReadAllText(iniPath), iniPath))
+            {
+                foreach (var (key, value) in values)
+                {
+                    config.Set(section, key, value, iniPath);
+                }
+            }
+        }
+
+        foreach (var option in Options)
+        {
+            if (environment.TryGetValue(option.EnvironmentVariable, out var value) && value is not null)
+            {
+                config.Set(option.Section, option.Name, value, option.EnvironmentVariable);
+            }
+        }
+
+        return config;
+    }
+
+    /// <summary>Sets an option; unknown options of known sections are an error, so typos are caught.</summary>
+    public void Set(string section, string name, string value, string source)
+    {
+        var key = (section.ToUpperInvariant(), name.ToLowerInvariant());
+        if (!_values.ContainsKey(key))
+        {
+            if (Options.Any(o => o.Section.Equals(section, StringComparison.OrdinalIgnoreCase)))
+            {
+                throw new ConfigurationException($"{source}: unknown option '{name}' in [{section}]; 'hoard config sample' lists them all");
+            }
+
+            // Sections Hoard does not know yet (for plugins added later) are kept, not rejected.
+        }
+
+        _values[key] = value;
+    }
+
+    public string GetString(string section, string name) =>
+        _values.TryGetValue((section.ToUpperInvariant(), name), out var v) ? v : string.Empty;
+
+    public int GetInt(string section, string name)
+    {
+        var raw = GetString(section, name);
+        return int.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v)
+            ? v
+            : throw new ConfigurationException($"[{section}] {name} = '{raw}' is not an integer");
+    }
+
+    public bool GetBool(string section, string name)
+    {
+        var raw = GetString(section, name).ToLowerInvariant();
+        return raw switch
+        {
+            "true" or "1" or "yes" or "on" => true,
+            "false" or "0" or "no" or "off" or "" => false,
+            _ => throw new ConfigurationException($"[{section}] {name} = '{raw}' is not a boolean"),
+        };
+    }
+
+    /// <summary>The text of a sample configuration file: every option, commented out at its default, with its help.</summary>
+    public static string Sample()
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("# Hoard configuration. Every option is shown at its default.");
+        sb.AppendLine("# Environment variables HOARD_<SECTION>_<OPTION> override this file; command-line flags override both.");
+        foreach (var group in Options.GroupBy(o => o.Section))
+        {
+            sb.AppendLine();
+            sb.Append('[').Append(group.Key).AppendLine("]");
+            foreach (var option in group)
+            {
+                sb.Append("# ").Append(option.Help).Append(" (").Append(option.Type).Append("; env ").Append(option.EnvironmentVariable).AppendLine(")");
+                sb.Append('#').Append(option.Name).Append(" = ").AppendLine(option.Default);
+            }
+        }
+
+        return sb.ToString();
+    }
+}

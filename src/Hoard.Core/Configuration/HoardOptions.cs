@@ -1,0 +1,163 @@
+using System.Net;
+
+namespace Hoard.Core.Configuration;
+
+/// <summary>The resolved, validated options the control plane runs with.</summary>
+public sealed record HoardOptions
+{
+    public required string ListenHost { get; init; }
+
+    public required int ListenPort { get; init; }
+
+    public required string DataDir { get; init; }
+
+    public required string PublicUrl { get; init; }
+
+    public required string Region { get; init; }
+
+    public required TimeSpan TokenExpiration { get; init; }
+
+    public required int PasswordHashIterations { get; init; }
+
+    public required int InstancesPageSize { get; init; }
+
+    public required TimeSpan HeartbeatInterval { get; init; }
+
+    public required TimeSpan HeartbeatExpiry { get; init; }
+
+    public required TimeSpan AgentRestartAfter { get; init; }
+
+    public required TimeSpan TaskLease { get; init; }
+
+    public required int MaxConcurrentTasks { get; init; }
+
+    public required string StoreConnection { get; init; }
+
+    public required string LocalPool { get; init; }
+
+    public required string LocalPoolDir { get; init; }
+
+    public required string LocalAddressRange { get; init; }
+
+    public required string GuestCommand { get; init; }
+
+    public required HoardConfiguration Raw { get; init; }
+
+    public static HoardOptions From(HoardConfiguration config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var (host, port) = ParseListen(config.GetString("DEFAULT", "listen"));
+        var dataDir = ExpandHome(config.GetString("DEFAULT", "data_dir"));
+        var publicUrl = config.GetString("DEFAULT", "public_url");
+        if (publicUrl.Length == 0)
+        {
+            publicUrl = $"http://{(host.Contains(':', StringComparison.Ordinal) ? $"[{host}]" : host)}:{port}";
+        }
+        else if (!Uri.TryCreate(publicUrl, UriKind.Absolute, out _))
+        {
+            throw new ConfigurationException($"[DEFAULT] public_url = '{publicUrl}' is not an absolute URL");
+        }
+
+        var store = config.GetString("database", "connection");
+        if (store.Length == 0)
+        {
+            store = "sqlite://" + Path.Combine(dataDir, "hoard.db");
+        }
+
+        var pool = config.GetString("local", "pool");
+        var poolDir = config.GetString("local", "pool_dir");
+        var range = config.GetString("local", "address_range");
+        _ = LoopbackRange.Parse(range);
+
+        return new HoardOptions
+        {
+            ListenHost = host,
+            ListenPort = port,
+            DataDir = dataDir,
+            PublicUrl = publicUrl.TrimEnd('/'),
+            Region = config.GetString("DEFAULT", "region"),
+            TokenExpiration = Seconds(config, "DEFAULT", "token_expiration", 1),
+            PasswordHashIterations = Positive(config, "DEFAULT", "password_hash_iterations"),
+            InstancesPageSize = Positive(config, "DEFAULT", "instances_page_size"),
+            HeartbeatInterval = Seconds(config, "DEFAULT", "agent_heartbeat_interval", 1),
+            HeartbeatExpiry = Seconds(config, "DEFAULT", "agent_heartbeat_expiry", 1),
+            AgentRestartAfter = Seconds(config, "DEFAULT", "agent_restart_after", 1),
+            TaskLease = Seconds(config, "DEFAULT", "task_lease", 2),
+            MaxConcurrentTasks = Positive(config, "DEFAULT", "max_concurrent_tasks"),
+            StoreConnection = store,
+            LocalPool = pool,
+            LocalPoolDir = poolDir.Length > 0 ? ExpandHome(poolDir) : Path.Combine(dataDir, "pools", pool),
+            LocalAddressRange = range,
+            GuestCommand = config.GetString("local", "guest_command"),
+            Raw = config,
+        };
+    }
+
+    public static (string Host, int Port) ParseListen(string listen)
+    {
+        var colon = listen.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(listen[(colon + 1)..], out var port) || port is < 1 or > 65535)
+        {
+            throw new ConfigurationException($"listen address '{listen}' is not HOST:PORT");
+        }
+
+        var host = listen[..colon].Trim('[', ']');
+        if (host != "localhost" && !IPAddress.TryParse(host, out _))
+        {
+            throw new ConfigurationException($"listen address '{listen}': '{host}' is not an IP address");
+        }
+
+        return (host, port);
+    }
+
+    private static string ExpandHome(string path) =>
+        Path.GetFullPath(path.StartsWith('~')
+            ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), path.TrimStart('~', '/'))
+            : path);
+
+    private static TimeSpan Seconds(HoardConfiguration c, string section, string name, int min)
+    {
+        var v = c.GetInt(section, name);
+        return v >= min ? TimeSpan.FromSeconds(v) : throw new ConfigurationException($"[{section}] {name} must be at least {min}");
+    }
+
+    private static int Positive(HoardConfiguration c, string section, string name)
+    {
+        var v = c.GetInt(section, name);
+        return v > 0 ? v : throw new ConfigurationException($"[{section}] {name} must be positive");
+    }
+}
+
+/// <summary>A range of loopback addresses, such as 127.42.0.0/16, handed out one per instance.</summary>
+public sealed record LoopbackRange(uint First, uint Last)
+{
+    public static LoopbackRange Parse(string cidr)
+    {
+        var slash = cidr.IndexOf('/', StringComparison.Ordinal);
+        if (slash < 0 || !IPAddress.TryParse(cidr[..slash], out var ip) || !int.TryParse(cidr[(slash + 1)..], out var bits)
+            || bits is < 8 or > 30 || ip.GetAddressBytes() is not [127, ..])
+        {
+            throw new ConfigurationException($"address range '{cidr}' is not a loopback CIDR such as 127.42.0.0/16");
+        }
+
+        var b = ip.GetAddressBytes();
+        var value = (uint)(b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]);
+        var mask = uint.MaxValue << (32 - bits);
+        var network = value & mask;
+        return new LoopbackRange(network + 1, (network | ~mask) - 1);
+    }
+
+    /// <summary>Addresses in order, skipping those whose last octet is 0 or 255.</summary>
+    public IEnumerable<string> Addresses()
+    {
+        for (var v = First; v <= Last; v++)
+        {
+            if ((v & 0xff) is 0 or 255)
+            {
+                continue;
+            }
+
+            yield return $"{v >> 24}.{(v >> 16) & 0xff}.{(v >> 8) & 0xff}.{v & 0xff}";
+        }
+    }
+}

@@ -1,0 +1,253 @@
+using System.Text.Json;
+using Hoard.Abstractions.Datastores;
+using Hoard.Abstractions.Guest;
+using Hoard.Abstractions.Plugins;
+using Hoard.Abstractions.Storage;
+using Hoard.Core.Catalog;
+using Hoard.Core.Configuration;
+using Hoard.Core.Guests;
+using Hoard.Core.Identity;
+using Hoard.Core.Tasks;
+
+namespace Hoard.Core.Instances;
+
+/// <summary>A validated create request.</summary>
+public sealed record CreateInstanceRequest
+{
+    public required string Name { get; init; }
+
+    public required string? FlavorRef { get; init; }
+
+    public int? VolumeSize { get; init; }
+
+    public string? DatastoreType { get; init; }
+
+    public string? DatastoreVersion { get; init; }
+}
+
+/// <summary>What instance operations the API offers, with Trove's rules and messages.</summary>
+public sealed class InstanceService(
+    IManagementStore store,
+    CatalogService catalog,
+    ComputePools pools,
+    GuestHub hub,
+    GuestSecrets secrets,
+    PluginRegistry plugins,
+    HoardOptions options,
+    TaskEngine engine,
+    TimeProvider time)
+{
+    public static readonly TimeSpan GuestCallTimeout = TimeSpan.FromSeconds(30);
+
+    public async Task<(InstanceRecord Instance, string? RootPassword)> CreateAsync(AuthContext auth, CreateInstanceRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(auth);
+        ArgumentNullException.ThrowIfNull(request);
+        var flavor = request.FlavorRef is null ? null : catalog.FindFlavor(request.FlavorRef);
+        if (flavor is null)
+        {
+            throw ApiException.BadRequest($"Resource {request.FlavorRef ?? "None"} cannot be found.");
+        }
+
+        var datastore = ResolveDatastore(request.DatastoreType);
+        var version = ResolveVersion(datastore, request.DatastoreVersion);
+        var plugin = plugins.Get<IDatastorePlugin>(PluginKind.Datastore, datastore.Name);
+        if (request.VolumeSize is not null && !plugin.ServerOptions.VolumeSupport)
+        {
+            throw ApiException.NotImplemented("Volume support is not enabled.");
+        }
+
+        var now = time.GetUtcNow();
+        var id = Guid.NewGuid().ToString();
+        var pool = pools.Choose();
+        var instance = new InstanceRecord
+        {
+            Id = id,
+            Name = request.Name,
+            ProjectId = auth.ProjectId,
+            FlavorId = flavor.Id,
+            DatastoreVersionId = version.Id,
+            VolumeSize = request.VolumeSize,
+            TaskStatus = InstanceTasks.Building,
+            ServiceStatus = ServiceStatus.New.ToTroveName(),
+            ServerStatus = ServerStatuses.Build,
+            Pool = pool.Pool,
+            SecretHash = Secrets.Sha256Hex(secrets.GuestSecret(id)),
+            RootEnabled = RootOnCreate(datastore.Name),
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        var task = NewTask(InstanceTaskKinds.Create, id, now);
+
+        // The request is acknowledged once this commits: from here the task engine owns it, across restarts.
+        await store.Instances.InsertWithTaskAsync(instance, task, cancellationToken);
+        engine.Wake();
+        return (instance, instance.RootEnabled ? secrets.RootPassword(id) : null);
+    }
+
+    public async Task<InstanceRecord> GetAsync(string projectId, string id, CancellationToken cancellationToken)
+    {
+        var instance = await store.Instances.GetAsync(id, cancellationToken);
+        // Another project's instance is indistinguishable from a missing one.
+        return instance is not null && instance.ProjectId == projectId
+            ? instance
+            : throw ApiException.NotFound($"Resource {id} cannot be found.");
+    }
+
+    /// <summary>One page, and the marker of the next page when there is one.</summary>
+    public async Task<(IReadOnlyList<InstanceRecord> Page, string? NextMarker)> ListAsync(string projectId, string? marker, int? limit, CancellationToken cancellationToken)
+    {
+        var size = Math.Min(limit ?? options.InstancesPageSize, options.InstancesPageSize);
+        var rows = await store.Instances.ListAsync(projectId, marker, size + 1, cancellationToken);
+        if (rows.Count > size)
+        {
+            var page = rows.Take(size).ToList();
+            return (page, page[^1].Id);
+        }
+
+        return (rows, null);
+    }
+
+    public async Task DeleteAsync(string projectId, string id, CancellationToken cancellationToken)
+    {
+        var instance = await GetAsync(projectId, id, cancellationToken);
+        if (instance.TaskStatus == InstanceTasks.Deleting)
+        {
+            return; // already being deleted: the same answer, no second task
+        }
+
+        if (instance.TaskStatus == InstanceTasks.Building)
+        {
+            throw ApiException.Unprocessable($"Instance {id} is not ready. (Status is BUILD).");
+        }
+
+        if (instance.TaskStatus == InstanceTasks.Rebooting)
+        {
+            throw ApiException.Unprocessable($"Instance {id} is not currently available for an action to be performed (task status was REBOOTING).");
+        }
+
+        var task = NewTask(InstanceTaskKinds.Delete, id, time.GetUtcNow());
+        if (!await store.Tasks.InsertForInstanceAsync(task, instance.TaskStatus, InstanceTasks.Deleting, cancellationToken))
+        {
+            throw ApiException.Unprocessable($"Instance {id} changed while it was being deleted; try again.");
+        }
+
+        engine.Wake();
+    }
+
+    public async Task RenameAsync(string projectId, string id, string name, CancellationToken cancellationToken)
+    {
+        _ = await GetAsync(projectId, id, cancellationToken);
+        await store.Instances.UpdateAsync(id, new InstanceChange { Name = name }, cancellationToken);
+    }
+
+    public async Task RestartAsync(string projectId, string id, CancellationToken cancellationToken)
+    {
+        var instance = await ReadyForActionAsync(projectId, id, cancellationToken);
+        var task = NewTask(InstanceTaskKinds.Restart, id, time.GetUtcNow());
+        if (!await store.Tasks.InsertForInstanceAsync(task, InstanceTasks.None, InstanceTasks.Rebooting, cancellationToken))
+        {
+            throw NotAvailable(instance);
+        }
+
+        engine.Wake();
+    }
+
+    public async Task<bool> RootEnabledAsync(string projectId, string id, CancellationToken cancellationToken) =>
+        (await GetAsync(projectId, id, cancellationToken)).RootEnabled;
+
+    public async Task<RootCredentials> EnableRootAsync(string projectId, string id, string? password, CancellationToken cancellationToken)
+    {
+        await ReadyForRootAsync(projectId, id, cancellationToken);
+        var result = await hub.CallAsync(id, GuestMethods.EnableRoot, new { password }, GuestCallTimeout, cancellationToken);
+        var credentials = result.Deserialize<RootCredentials>(WebJson)
+            ?? throw new GuestCallException("the guest returned no root credentials");
+        await store.Instances.UpdateAsync(id, new InstanceChange { RootEnabled = true }, cancellationToken);
+        return credentials;
+    }
+
+    public async Task DisableRootAsync(string projectId, string id, CancellationToken cancellationToken)
+    {
+        var instance = await ReadyForRootAsync(projectId, id, cancellationToken);
+        if (!instance.RootEnabled)
+        {
+            throw ApiException.NotFound("Root user has never been enabled on the instance.");
+        }
+
+        await hub.CallAsync(id, GuestMethods.DisableRoot, null, GuestCallTimeout, cancellationToken);
+    }
+
+    private async Task<InstanceRecord> ReadyForRootAsync(string projectId, string id, CancellationToken cancellationToken)
+    {
+        var instance = await GetAsync(projectId, id, cancellationToken);
+        if (instance.TaskStatus != InstanceTasks.None || ServiceStatusNames.Parse(instance.ServiceStatus) != ServiceStatus.Running)
+        {
+            throw ApiException.Unprocessable($"Instance {id} is not ready, status: {ServiceStatusNames.Parse(instance.ServiceStatus).ToTroveName().ToLowerInvariant()}.");
+        }
+
+        return instance;
+    }
+
+    private async Task<InstanceRecord> ReadyForActionAsync(string projectId, string id, CancellationToken cancellationToken)
+    {
+        var instance = await GetAsync(projectId, id, cancellationToken);
+        return InstanceStatus.IsReadyForAction(instance) ? instance : throw NotAvailable(instance);
+    }
+
+    private static ApiException NotAvailable(InstanceRecord instance) =>
+        instance.TaskStatus != InstanceTasks.None
+            ? ApiException.Unprocessable($"Instance {instance.Id} is not currently available for an action to be performed (task status was {instance.TaskStatus}).")
+            : ApiException.Unprocessable($"Instance {instance.Id} is not currently available for an action to be performed (instance status was {InstanceStatus.ApiStatus(instance)}).");
+
+    private DatastoreRecord ResolveDatastore(string? type)
+    {
+        if (type is null)
+        {
+            var only = catalog.Datastores.Where(d => d.DefaultVersionId is not null).ToList();
+            return only.Count == 1
+                ? only[0]
+                : throw ApiException.BadRequest("Please specify datastore. No default datastore is defined.");
+        }
+
+        return catalog.FindDatastore(type) ?? throw ApiException.NotFound($"Datastore '{type}' cannot be found.");
+    }
+
+    private DatastoreVersionRecord ResolveVersion(DatastoreRecord datastore, string? name)
+    {
+        if (name is null)
+        {
+            var defaultVersion = datastore.DefaultVersionId is null ? null : catalog.FindVersion(datastore, datastore.DefaultVersionId);
+            return defaultVersion ?? throw ApiException.BadRequest($"Default version for datastore '{datastore.Name}' not found.");
+        }
+
+        var version = catalog.FindVersion(datastore, name) ?? throw ApiException.BadRequest($"Datastore version '{name}' cannot be found.");
+        return version.Active ? version : throw ApiException.BadRequest($"Datastore version '{name}' is not active.");
+    }
+
+    private bool RootOnCreate(string datastore)
+    {
+        var configured = options.Raw.GetString(datastore, "root_on_create");
+        return configured.Length > 0
+            ? options.Raw.GetBool(datastore, "root_on_create")
+            : plugins.Get<IDatastorePlugin>(PluginKind.Datastore, datastore).ServerOptions.RootOnCreate;
+    }
+
+    private static TaskRecord NewTask(string kind, string instanceId, DateTimeOffset now) => new()
+    {
+        Id = Guid.NewGuid().ToString(),
+        Kind = kind,
+        InstanceId = instanceId,
+        State = TaskStates.Pending,
+        CreatedAt = now,
+        UpdatedAt = now,
+    };
+
+    internal static readonly JsonSerializerOptions WebJson = new(JsonSerializerDefaults.Web);
+}
+
+public static class InstanceTaskKinds
+{
+    public const string Create = "instance.create";
+    public const string Delete = "instance.delete";
+    public const string Restart = "instance.restart";
+}

@@ -1,0 +1,248 @@
+using Hoard.Abstractions.Compute;
+using Hoard.Abstractions.Datastores;
+using Hoard.Abstractions.Guest;
+using Hoard.Abstractions.Plugins;
+using Hoard.Abstractions.Storage;
+using Hoard.Core.Catalog;
+using Hoard.Core.Configuration;
+using Hoard.Core.Guests;
+using Hoard.Core.Tasks;
+
+namespace Hoard.Core.Instances;
+
+/// <summary>What the instance task handlers share.</summary>
+public sealed class InstanceTaskContext(
+    IManagementStore store,
+    CatalogService catalog,
+    ComputePools pools,
+    GuestHub hub,
+    Conductor conductor,
+    GuestSecrets secrets,
+    PluginRegistry plugins,
+    HoardOptions options,
+    TimeProvider time)
+{
+    public IManagementStore Store { get; } = store;
+
+    public CatalogService Catalog { get; } = catalog;
+
+    public ComputePools Pools { get; } = pools;
+
+    public GuestHub Hub { get; } = hub;
+
+    public Conductor Conductor { get; } = conductor;
+
+    public GuestSecrets Secrets { get; } = secrets;
+
+    public HoardOptions Options { get; } = options;
+
+    public TimeProvider Time { get; } = time;
+
+    public async Task<InstanceRecord> LoadAsync(string id, CancellationToken cancellationToken) =>
+        await Store.Instances.GetAsync(id, cancellationToken) ?? throw new InvalidOperationException($"instance {id} is gone");
+
+    /// <summary>How long a create of this datastore may take: [datastore] usage_timeout, else the plugin's default.</summary>
+    public TimeSpan UsageTimeout(string datastore)
+    {
+        var configured = Options.Raw.GetString(datastore, "usage_timeout");
+        var seconds = configured.Length > 0
+            ? Options.Raw.GetInt(datastore, "usage_timeout")
+            : plugins.Get<IDatastorePlugin>(PluginKind.Datastore, datastore).ServerOptions.UsageTimeout;
+        return TimeSpan.FromSeconds(seconds);
+    }
+
+    /// <summary>Makes sure the pool's agent runs and has claimed the instance.</summary>
+    public async Task EnsureClaimedAsync(InstanceRecord instance, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (Hub.IsClaimed(instance.Id))
+        {
+            return;
+        }
+
+        var driver = Pools.Get(instance.Pool);
+        if (!Hub.IsConnected(instance.Pool))
+        {
+            await driver.EnsureAgentAsync(cancellationToken);
+        }
+
+        await Hub.AdoptAsync(instance.Id, instance.Pool, timeout, cancellationToken);
+    }
+}
+
+/// <summary>
+/// Builds an instance: an address, a place in the pool with its guest-info, the guest's claim, prepare.
+/// </summary>
+public sealed class CreateInstanceHandler(InstanceTaskContext c) : ITaskHandler
+{
+    public string Kind => InstanceTaskKinds.Create;
+
+    public async Task RunAsync(TaskRun run, CancellationToken cancellationToken)
+    {
+        var instance = await c.LoadAsync(run.Task.InstanceId, cancellationToken);
+        var version = c.Catalog.FindVersionById(instance.DatastoreVersionId)
+            ?? throw new InvalidOperationException($"datastore version {instance.DatastoreVersionId} is not registered");
+        var flavor = await c.Store.Catalog.GetFlavorAsync(instance.FlavorId, cancellationToken)
+            ?? throw new InvalidOperationException($"flavor {instance.FlavorId} is gone");
+        var deadline = instance.CreatedAt + c.UsageTimeout(version.Datastore.Name);
+        using var timeout = new CancellationTokenSource(Remaining(deadline));
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        var token = linked.Token;
+        var driver = c.Pools.Get(instance.Pool);
+        var port = DefaultPort(version.Datastore.Name);
+        try
+        {
+            if (run.Step < 1)
+            {
+                instance = await AssignAddressAsync(instance, driver, port, token);
+                await run.AdvanceAsync(1, token);
+            }
+
+            if (run.Step < 2)
+            {
+                await driver.ProvisionAsync(
+                    new ComputeRequest
+                    {
+                        InstanceId = instance.Id,
+                        Datastore = version.Datastore.Name,
+                        Version = version.Version.Name,
+                        Port = instance.Port ?? port,
+                        RamMb = flavor.RamMb,
+                        Vcpus = flavor.Vcpus,
+                        GuestSecret = c.Secrets.GuestSecret(instance.Id),
+                    },
+                    instance.Address!,
+                    token);
+                await c.Store.Instances.UpdateAsync(instance.Id, new InstanceChange { ServiceStatus = ServiceStatus.Building.ToTroveName() }, token);
+                await run.AdvanceAsync(2, token);
+            }
+
+            await c.EnsureClaimedAsync(instance, Remaining(deadline), token);
+            var rootPassword = instance.RootEnabled ? c.Secrets.RootPassword(instance.Id) : null;
+            await c.Hub.CallAsync(instance.Id, GuestMethods.Prepare, new { root_password = rootPassword }, Remaining(deadline), token);
+            c.Conductor.Note(instance.Id, ServiceStatus.Running);
+            await c.Store.Instances.UpdateIfTaskAsync(
+                instance.Id,
+                InstanceTasks.Building,
+                new InstanceChange { TaskStatus = InstanceTasks.None, ServiceStatus = ServiceStatus.Running.ToTroveName(), ServerStatus = ServerStatuses.Active },
+                cancellationToken);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"instance did not become ready within the {version.Datastore.Name} usage_timeout");
+        }
+    }
+
+    public async Task FailAsync(TaskRecord task, Exception error, CancellationToken cancellationToken)
+    {
+        var timedOut = error is TimeoutException || (error is GuestCallException && error.Message.Contains("within", StringComparison.Ordinal));
+        await c.Store.Instances.UpdateAsync(
+            task.InstanceId,
+            new InstanceChange
+            {
+                TaskStatus = timedOut ? InstanceTasks.BuildingErrorTimeout : InstanceTasks.BuildingErrorServer,
+                ServerStatus = ServerStatuses.Error,
+                FaultMessage = timedOut ? "Timed out waiting for the instance to become ready." : "The instance could not be built.",
+                FaultDetails = error.Message,
+            },
+            cancellationToken);
+    }
+
+    private async Task<InstanceRecord> AssignAddressAsync(InstanceRecord instance, IComputeDriver driver, int port, CancellationToken cancellationToken)
+    {
+        if (instance.Address is not null)
+        {
+            return instance;
+        }
+
+        // Concurrent creates race for the lowest free address; the store's unique index decides, losers retry.
+        for (var attempt = 0; attempt < 64; attempt++)
+        {
+            var inUse = (await c.Store.Instances.ListAddressesAsync(instance.Pool, cancellationToken)).ToHashSet(StringComparer.Ordinal);
+            var address = driver.PickAddress(inUse);
+            if (await c.Store.Instances.TryAssignAddressAsync(instance.Id, instance.Pool, address, port, cancellationToken))
+            {
+                return instance with { Address = address, Port = port };
+            }
+        }
+
+        throw new InvalidOperationException($"no free address in pool {instance.Pool}");
+    }
+
+    private int DefaultPort(string datastore)
+    {
+        var configured = c.Options.Raw.GetString(datastore, "tcp_ports");
+        var first = configured.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault();
+        return int.TryParse(first, out var port) ? port : throw new InvalidOperationException($"[{datastore}] tcp_ports names no port");
+    }
+
+    private TimeSpan Remaining(DateTimeOffset deadline)
+    {
+        var left = deadline - c.Time.GetUtcNow();
+        return left > TimeSpan.FromMilliseconds(1) ? left : TimeSpan.FromMilliseconds(1);
+    }
+}
+
+/// <summary>Deletes an instance: the guest stops and removes it, the driver removes its place, the record goes.</summary>
+public sealed class DeleteInstanceHandler(InstanceTaskContext c) : ITaskHandler
+{
+    private static readonly TimeSpan AgentTimeout = TimeSpan.FromSeconds(60);
+
+    public string Kind => InstanceTaskKinds.Delete;
+
+    public async Task RunAsync(TaskRun run, CancellationToken cancellationToken)
+    {
+        var instance = await c.LoadAsync(run.Task.InstanceId, cancellationToken);
+        var driver = c.Pools.Get(instance.Pool);
+        if (run.Step < 1)
+        {
+            if (driver.ListProvisioned().Contains(instance.Id))
+            {
+                await c.EnsureClaimedAsync(instance, AgentTimeout, cancellationToken);
+                await c.Hub.CallAsync(instance.Id, GuestMethods.Destroy, null, AgentTimeout, cancellationToken);
+            }
+
+            c.Hub.Forget(instance.Id);
+            await run.AdvanceAsync(1, cancellationToken);
+        }
+
+        if (run.Step < 2)
+        {
+            await driver.DestroyAsync(instance.Id, cancellationToken);
+            await run.AdvanceAsync(2, cancellationToken);
+        }
+
+        await c.Store.Instances.UpdateAsync(instance.Id, new InstanceChange { Deleted = true, ServiceStatus = ServiceStatus.Deleted.ToTroveName(), ServerStatus = ServerStatuses.Deleted }, cancellationToken);
+        c.Conductor.Forget(instance.Id);
+    }
+
+    public Task FailAsync(TaskRecord task, Exception error, CancellationToken cancellationToken) =>
+        c.Store.Instances.UpdateAsync(
+            task.InstanceId,
+            new InstanceChange { TaskStatus = InstanceTasks.None, ServerStatus = ServerStatuses.Error, FaultMessage = "The instance could not be deleted.", FaultDetails = error.Message },
+            cancellationToken);
+}
+
+/// <summary>Restarts the database of an instance through its guest.</summary>
+public sealed class RestartInstanceHandler(InstanceTaskContext c) : ITaskHandler
+{
+    public string Kind => InstanceTaskKinds.Restart;
+
+    public async Task RunAsync(TaskRun run, CancellationToken cancellationToken)
+    {
+        var instance = await c.LoadAsync(run.Task.InstanceId, cancellationToken);
+        await c.EnsureClaimedAsync(instance, InstanceService.GuestCallTimeout, cancellationToken);
+        await c.Hub.CallAsync(instance.Id, GuestMethods.Restart, null, InstanceService.GuestCallTimeout, cancellationToken);
+        c.Conductor.Note(instance.Id, ServiceStatus.Running);
+        await c.Store.Instances.UpdateIfTaskAsync(
+            instance.Id,
+            InstanceTasks.Rebooting,
+            new InstanceChange { TaskStatus = InstanceTasks.None, ServiceStatus = ServiceStatus.Running.ToTroveName() },
+            cancellationToken);
+    }
+
+    public Task FailAsync(TaskRecord task, Exception error, CancellationToken cancellationToken) =>
+        c.Store.Instances.UpdateAsync(
+            task.InstanceId,
+            new InstanceChange { TaskStatus = InstanceTasks.None, ServiceStatus = ServiceStatus.Shutdown.ToTroveName(), FaultMessage = "The instance could not be restarted.", FaultDetails = error.Message },
+            cancellationToken);
+}

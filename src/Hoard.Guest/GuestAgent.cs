@@ -1,0 +1,447 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net.WebSockets;
+using System.Text.Json;
+using Hoard.Abstractions.Datastores;
+using Hoard.Abstractions.Guest;
+using Hoard.Abstractions.Plugins;
+using Microsoft.Extensions.Logging;
+
+namespace Hoard.Guest;
+
+/// <summary>
+/// The guest agent: serves the guest RPC for every instance of its pool over one WebSocket it dials to
+/// the control plane, and supervises each instance's server process, restarting one that dies.
+/// Databases run in their own sessions, so they outlive the agent; a restarted agent re-adopts them
+/// from the pool directory.
+/// </summary>
+public sealed class GuestAgent
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    private readonly GuestAgentOptions _options;
+    private readonly PluginRegistry _plugins;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, InstanceSlot> _slots = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, IDatastoreManager> _managers = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private ClientWebSocket? _socket;
+    private TimeSpan _heartbeatInterval;
+
+    public GuestAgent(GuestAgentOptions options, PluginRegistry plugins, ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        _plugins = plugins;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger<GuestAgent>();
+        _heartbeatInterval = options.HeartbeatInterval;
+    }
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(_options.InstancesDir);
+        foreach (var dir in Directory.EnumerateDirectories(_options.InstancesDir))
+        {
+            TryLoad(dir);
+        }
+
+        Log.Started(_logger, _options.Pool, _slots.Count);
+        var supervise = SuperviseAsync(cancellationToken);
+        var heartbeat = HeartbeatAsync(cancellationToken);
+        await ConnectLoopAsync(cancellationToken);
+        await Task.WhenAll(supervise, heartbeat).ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    private InstanceSlot? TryLoad(string dir)
+    {
+        try
+        {
+            var infoPath = Path.Combine(dir, GuestInfo.FileName);
+            if (!File.Exists(infoPath))
+            {
+                return null;
+            }
+
+            var info = JsonSerializer.Deserialize<GuestInfo>(File.ReadAllText(infoPath))
+                ?? throw new InvalidDataException($"{infoPath} is empty");
+            var instance = new GuestInstance
+            {
+                Id = info.Id,
+                Datastore = info.Datastore,
+                Version = info.Version,
+                Directory = dir,
+                Address = info.Address,
+                Port = info.Port,
+                RamMb = info.RamMb,
+            };
+
+            // A datastore's manager is made only when the agent runs an instance of it.
+            var manager = _managers.GetOrAdd(info.Datastore, name => _plugins.Get<IDatastorePlugin>(PluginKind.Datastore, name).CreateManager(_loggerFactory));
+            var slot = _slots.GetOrAdd(info.Id, _ => new InstanceSlot(instance, info.Secret, manager));
+            slot.Status = slot.Prepared && manager.IsProcessAlive(instance) ? ServiceStatus.Running : slot.Prepared ? ServiceStatus.Shutdown : ServiceStatus.Building;
+            return slot;
+        }
+        catch (Exception e) when (e is IOException or JsonException or InvalidDataException or KeyNotFoundException)
+        {
+            Log.LoadFailed(_logger, e, dir);
+            return null;
+        }
+    }
+
+    private async Task ConnectLoopAsync(CancellationToken cancellationToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(50);
+        var url = new UriBuilder(_options.ControlPlane) { Scheme = _options.ControlPlane.Scheme == "https" ? "wss" : "ws", Path = "/guest/v1" }.Uri;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            using var socket = new ClientWebSocket();
+            socket.Options.SetRequestHeader("Authorization", "Bearer " + (await File.ReadAllTextAsync(_options.KeyPath, cancellationToken)).Trim());
+            socket.Options.SetRequestHeader("X-Hoard-Pool", _options.Pool);
+            socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(10);
+            try
+            {
+                await socket.ConnectAsync(url, cancellationToken);
+                _socket = socket;
+                delay = TimeSpan.FromMilliseconds(50);
+                Log.Connected(_logger, url);
+                await SendAsync(new GuestMessage { Type = GuestMessageTypes.Hello, Pool = _options.Pool, Instances = [.. _slots.Keys] }, cancellationToken);
+                foreach (var slot in _slots.Values)
+                {
+                    await SendAsync(new GuestMessage { Type = GuestMessageTypes.Claim, Instance = slot.Instance.Id, Secret = slot.Secret }, cancellationToken);
+                }
+
+                await ReceiveLoopAsync(socket, cancellationToken);
+                Log.Disconnected(_logger, "closed");
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is WebSocketException or IOException or HttpRequestException or InvalidOperationException)
+            {
+                Log.Disconnected(_logger, e.Message);
+            }
+            finally
+            {
+                _socket = null;
+            }
+
+            try
+            {
+                await Task.Delay(delay, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, _options.MaxReconnectDelay.TotalMilliseconds));
+        }
+    }
+
+    private async Task ReceiveLoopAsync(ClientWebSocket socket, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[16 * 1024];
+        using var message = new MemoryStream();
+        while (socket.State == WebSocketState.Open)
+        {
+            message.SetLength(0);
+            WebSocketReceiveResult result;
+            do
+            {
+                result = await socket.ReceiveAsync(buffer, cancellationToken);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return;
+                }
+
+                message.Write(buffer, 0, result.Count);
+            }
+            while (!result.EndOfMessage);
+
+            var frame = JsonSerializer.Deserialize<GuestMessage>(message.GetBuffer().AsSpan(0, (int)message.Length));
+            if (frame is not null)
+            {
+                Dispatch(frame, cancellationToken);
+            }
+        }
+    }
+
+    private void Dispatch(GuestMessage frame, CancellationToken cancellationToken)
+    {
+        switch (frame.Type)
+        {
+            case GuestMessageTypes.Welcome:
+                if (frame.Args is { } args && args.TryGetProperty("heartbeat_interval_ms", out var ms))
+                {
+                    _heartbeatInterval = TimeSpan.FromMilliseconds(ms.GetInt32());
+                }
+
+                break;
+            case GuestMessageTypes.Adopt when frame.Instance is not null:
+                _ = AdoptAsync(frame.Instance, cancellationToken);
+                break;
+            case GuestMessageTypes.Claimed when frame.Error is not null && frame.Instance is not null:
+                Log.ClaimRefused(_logger, frame.Instance, frame.Error);
+                if (frame.Method == GuestMethods.Destroy && _slots.TryGetValue(frame.Instance, out var orphan))
+                {
+                    Log.DestroyingOrphan(_logger, frame.Instance);
+                    _ = DestroyAsync(orphan, cancellationToken);
+                }
+
+                break;
+            case GuestMessageTypes.Call:
+                _ = CallAsync(frame, cancellationToken);
+                break;
+        }
+    }
+
+    private async Task AdoptAsync(string instanceId, CancellationToken cancellationToken)
+    {
+        if (!Guid.TryParse(instanceId, out _))
+        {
+            return;
+        }
+
+        var slot = _slots.TryGetValue(instanceId, out var existing) ? existing : TryLoad(Path.Combine(_options.InstancesDir, instanceId));
+        if (slot is not null)
+        {
+            await SendAsync(new GuestMessage { Type = GuestMessageTypes.Claim, Instance = instanceId, Secret = slot.Secret }, cancellationToken);
+        }
+    }
+
+    private async Task CallAsync(GuestMessage call, CancellationToken cancellationToken)
+    {
+        var id = call.Instance ?? string.Empty;
+        var clock = Stopwatch.StartNew();
+        GuestMessage reply;
+        try
+        {
+            if (!_slots.TryGetValue(id, out var slot))
+            {
+                throw new InvalidOperationException($"this agent does not run instance {id}");
+            }
+
+            var result = await RunAsync(slot, call.Method ?? string.Empty, call.Args, cancellationToken);
+            reply = new GuestMessage { Type = GuestMessageTypes.Reply, CallId = call.CallId, Instance = id, Result = JsonSerializer.SerializeToElement(result, Json) };
+            Log.CallDone(_logger, id, call.Method ?? string.Empty, clock.ElapsedMilliseconds);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Log.CallFailed(_logger, e, id, call.Method ?? string.Empty);
+            reply = new GuestMessage { Type = GuestMessageTypes.Reply, CallId = call.CallId, Instance = id, Error = e.Message };
+        }
+
+        try
+        {
+            await SendAsync(reply, cancellationToken);
+        }
+        catch (Exception e) when (e is WebSocketException or InvalidOperationException or IOException)
+        {
+            // The control plane went away; it retries the step and gets the same (idempotent) answer.
+        }
+    }
+
+    private async Task<object?> RunAsync(InstanceSlot slot, string method, JsonElement? args, CancellationToken cancellationToken)
+    {
+        var instance = slot.Instance;
+        var manager = slot.Manager;
+        if (method == GuestMethods.Destroy)
+        {
+            await DestroyAsync(slot, cancellationToken);
+            return new { destroyed = true };
+        }
+
+        await slot.Gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (slot.Destroyed)
+            {
+                throw new InvalidOperationException($"instance {instance.Id} was destroyed");
+            }
+
+            switch (method)
+            {
+                case GuestMethods.Prepare:
+                    await manager.PrepareAsync(instance, cancellationToken);
+                    if (StringArg(args, "root_password") is { } rootPassword)
+                    {
+                        await manager.EnableRootAsync(instance, rootPassword, cancellationToken);
+                    }
+
+                    slot.MarkPrepared();
+                    await SetStatusAsync(slot, ServiceStatus.Running, cancellationToken);
+                    return new { status = ServiceStatus.Running.ToTroveName() };
+                case GuestMethods.Restart:
+                    await SetStatusAsync(slot, ServiceStatus.Restarting, cancellationToken);
+                    await manager.StopAsync(instance, cancellationToken);
+                    await manager.StartAsync(instance, cancellationToken);
+                    await SetStatusAsync(slot, ServiceStatus.Running, cancellationToken);
+                    return new { status = ServiceStatus.Running.ToTroveName() };
+                case GuestMethods.EnableRoot:
+                    var credentials = await manager.EnableRootAsync(instance, StringArg(args, "password"), cancellationToken);
+                    return new { name = credentials.Name, password = credentials.Password };
+                case GuestMethods.DisableRoot:
+                    await manager.DisableRootAsync(instance, cancellationToken);
+                    return new { };
+                case GuestMethods.Status:
+                    return new { status = (await manager.ProbeAsync(instance, cancellationToken)).ToTroveName() };
+                default:
+                    throw new InvalidOperationException($"unknown guest method '{method}'");
+            }
+        }
+        finally
+        {
+            slot.Gate.Release();
+        }
+    }
+
+    private async Task DestroyAsync(InstanceSlot slot, CancellationToken cancellationToken)
+    {
+        await slot.Gate.WaitAsync(cancellationToken);
+        try
+        {
+            slot.Destroyed = true;
+            if (slot.Manager.IsProcessAlive(slot.Instance))
+            {
+                await slot.Manager.StopAsync(slot.Instance, cancellationToken);
+            }
+
+            if (Directory.Exists(slot.Instance.Directory))
+            {
+                Directory.Delete(slot.Instance.Directory, recursive: true);
+            }
+
+            _slots.TryRemove(slot.Instance.Id, out _);
+            Log.Destroyed(_logger, slot.Instance.Id);
+        }
+        finally
+        {
+            slot.Gate.Release();
+        }
+    }
+
+    private async Task SuperviseAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.SupervisionInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                foreach (var slot in _slots.Values)
+                {
+                    if (!slot.Destroyed && slot.Prepared && slot.Gate.CurrentCount > 0 && !slot.Manager.IsProcessAlive(slot.Instance))
+                    {
+                        _ = RecoverAsync(slot, cancellationToken);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task RecoverAsync(InstanceSlot slot, CancellationToken cancellationToken)
+    {
+        if (!await slot.Gate.WaitAsync(0, cancellationToken))
+        {
+            return;
+        }
+
+        try
+        {
+            if (slot.Destroyed || slot.Manager.IsProcessAlive(slot.Instance))
+            {
+                return;
+            }
+
+            Log.Restarting(_logger, slot.Instance.Id);
+            await SetStatusAsync(slot, ServiceStatus.Crashed, cancellationToken);
+            await slot.Manager.StartAsync(slot.Instance, cancellationToken);
+            await SetStatusAsync(slot, ServiceStatus.Running, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Log.RestartFailed(_logger, e, slot.Instance.Id);
+        }
+        finally
+        {
+            slot.Gate.Release();
+        }
+    }
+
+    /// <summary>Records a status and, when it changed, tells the control plane at once rather than at the next heartbeat.</summary>
+    private async Task SetStatusAsync(InstanceSlot slot, ServiceStatus status, CancellationToken cancellationToken)
+    {
+        if (slot.Status == status)
+        {
+            return;
+        }
+
+        slot.Status = status;
+        await TrySendAsync(new GuestMessage { Type = GuestMessageTypes.Heartbeat, Statuses = new() { [slot.Instance.Id] = status.ToTroveName() } }, cancellationToken);
+    }
+
+    private async Task HeartbeatAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(_heartbeatInterval, cancellationToken);
+                var statuses = new Dictionary<string, string>(StringComparer.Ordinal);
+                foreach (var slot in _slots.Values)
+                {
+                    if (!slot.Destroyed && slot.Prepared)
+                    {
+                        // Between supervision passes the pid check is the cheapest honest answer.
+                        if (slot.Gate.CurrentCount > 0 && slot.Status == ServiceStatus.Running && !slot.Manager.IsProcessAlive(slot.Instance))
+                        {
+                            slot.Status = ServiceStatus.Crashed;
+                        }
+
+                        statuses[slot.Instance.Id] = slot.Status.ToTroveName();
+                    }
+                }
+
+                await TrySendAsync(new GuestMessage { Type = GuestMessageTypes.Heartbeat, Statuses = statuses }, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task TrySendAsync(GuestMessage message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await SendAsync(message, cancellationToken);
+        }
+        catch (Exception e) when (e is WebSocketException or InvalidOperationException or IOException)
+        {
+            // Not connected: the next heartbeat after reconnecting carries the news.
+        }
+    }
+
+    private async Task SendAsync(GuestMessage message, CancellationToken cancellationToken)
+    {
+        var socket = _socket ?? throw new InvalidOperationException("not connected to the control plane");
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(message);
+        await _sendLock.WaitAsync(cancellationToken);
+        try
+        {
+            await socket.SendAsync(bytes, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    private static string? StringArg(JsonElement? args, string name) =>
+        args is { ValueKind: JsonValueKind.Object } a && a.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+}

@@ -1,0 +1,27 @@
+using Hoard.Abstractions.Datastores;
+
+namespace Hoard.Guest;
+
+/// <summary>One instance the agent runs: what it is, which manager runs it, and what it should be doing.</summary>
+internal sealed class InstanceSlot(GuestInstance instance, string secret, IDatastoreManager manager)
+{
+    /// <summary>Written after a successful prepare: from then on the agent keeps the server running.</summary>
+    public const string PreparedMarker = ".prepared";
+
+    public GuestInstance Instance { get; } = instance;
+
+    public string Secret { get; } = secret;
+
+    public IDatastoreManager Manager { get; } = manager;
+
+    /// <summary>Serialises operations on the instance (prepare, restart, destroy, supervision restarts).</summary>
+    public SemaphoreSlim Gate { get; } = new(1, 1);
+
+    public ServiceStatus Status { get; set; } = ServiceStatus.Building;
+
+    public bool Destroyed { get; set; }
+
+    public bool Prepared => File.Exists(Path.Combine(Instance.Directory, PreparedMarker));
+
+    public void MarkPrepared() => File.WriteAllText(Path.Combine(Instance.Directory, PreparedMarker), string.Empty);
+}
