@@ -26,14 +26,22 @@ public sealed class PluginRegistry
         }
     }
 
-    /// <summary>Scans the directory the application runs from.</summary>
+    /// <summary>The assembly name prefixes that hold plugins, one per extension point (see the src/ folders).</summary>
+    public static readonly string[] PluginAssemblyPrefixes = ["Hoard.Datastores.", "Hoard.Storage.", "Hoard.Compute.", "Hoard.Profiling."];
+
+    /// <summary>Scans the plugin assemblies in the directory the application runs from.</summary>
     public static PluginRegistry FromApplicationDirectory()
     {
         var assemblies = new List<Assembly>();
         foreach (var file in Directory.EnumerateFiles(AppContext.BaseDirectory, "Hoard.*.dll"))
         {
-            var name = AssemblyName.GetAssemblyName(file);
-            assemblies.Add(Assembly.Load(name));
+            var name = Path.GetFileNameWithoutExtension(file);
+            if (!PluginAssemblyPrefixes.Any(p => name.StartsWith(p, StringComparison.Ordinal)))
+            {
+                continue;
+            }
+
+            assemblies.Add(System.Runtime.Loader.AssemblyLoadContext.Default.LoadFromAssemblyPath(file));
         }
 
         return new PluginRegistry(assemblies);

@@ -160,6 +160,14 @@ internal static class TenantFilter
         }
 
         http.Items[TroveHttp.AuthContextKey] = caller;
-        return await next(context);
+        try
+        {
+            return await next(context);
+        }
+        catch (ApiException e)
+        {
+            // A refusal is an answer, not a server error: no stack trace in the log.
+            return TroveHttp.Error(e);
+        }
     }
 }

@@ -1,0 +1,252 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+
+namespace Hoard.Testing;
+
+/// <summary>
+/// A real `hoard serve` in its own temp data dir, on a free port and its own loopback range. Disposing it
+/// kills the control plane, its guest agent and every database it started, and removes the directory.
+/// </summary>
+public sealed class HoardServer : IAsyncDisposable
+{
+    private Process? _process;
+    private readonly Dictionary<string, string> _env;
+
+    private HoardServer(string dataDir, int port, string addressRange, Dictionary<string, string> env)
+    {
+        DataDir = dataDir;
+        Port = port;
+        AddressRange = addressRange;
+        _env = env;
+    }
+
+    public string DataDir { get; }
+
+    public int Port { get; }
+
+    public string AddressRange { get; }
+
+    public string BaseUrl => $"http://127.0.0.1:{Port}";
+
+    public string AdminPassword => _env["HOARD_ADMIN_PASSWORD"];
+
+    public string PoolDir => Path.Combine(DataDir, "pools", "default");
+
+    public string LogPath => Path.Combine(DataDir, "serve.log");
+
+    /// <summary>What admin-openrc exports, for running the stock clients.</summary>
+    public IReadOnlyDictionary<string, string> AdminEnvironment => new Dictionary<string, string>
+    {
+        ["OS_AUTH_URL"] = $"{BaseUrl}/identity/v3",
+        ["OS_IDENTITY_API_VERSION"] = "3",
+        ["OS_AUTH_TYPE"] = "password",
+        ["OS_USERNAME"] = "admin",
+        ["OS_PASSWORD"] = AdminPassword,
+        ["OS_PROJECT_NAME"] = "admin",
+        ["OS_USER_DOMAIN_NAME"] = "Default",
+        ["OS_PROJECT_DOMAIN_NAME"] = "Default",
+        ["OS_REGION_NAME"] = "RegionOne",
+    };
+
+    /// <summary>The hoard executable under test: $HOARD_BIN, else the repo's artifacts/bin/hoard (./test.sh publishes it).</summary>
+    public static string Executable
+    {
+        get
+        {
+            if (Environment.GetEnvironmentVariable("HOARD_BIN") is { Length: > 0 } bin)
+            {
+                return bin;
+            }
+
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Hoard.sln")))
+            {
+                dir = dir.Parent;
+            }
+
+            var path = dir is null ? null : Path.Combine(dir.FullName, "artifacts", "bin", "hoard");
+            return path is not null && File.Exists(path)
+                ? path
+                : throw new InvalidOperationException("hoard is not built: run ./test.sh, or dotnet publish src/Hoard.Cli -c Release -o artifacts/bin");
+        }
+    }
+
+    public static async Task<HoardServer> StartAsync(IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var dataDir = Path.Combine(Path.GetTempPath(), "hoard-test-" + Guid.NewGuid().ToString("N")[..10]);
+        Directory.CreateDirectory(dataDir);
+        var range = $"127.{Random.Shared.Next(100, 200)}.{Random.Shared.Next(1, 255)}.0/24";
+        var env = new Dictionary<string, string>
+        {
+            ["HOARD_ADMIN_PASSWORD"] = "adm-" + Guid.NewGuid().ToString("N"),
+            ["HOARD_LOCAL_ADDRESS_RANGE"] = range,
+            // Tests log in many times; the production default cost is measured, not needed here.
+            ["HOARD_DEFAULT_PASSWORD_HASH_ITERATIONS"] = "1000",
+            ["HOARD_DEFAULT_AGENT_HEARTBEAT_INTERVAL"] = "1",
+        };
+        foreach (var (k, v) in settings ?? new Dictionary<string, string>())
+        {
+            env[k] = v;
+        }
+
+        var server = new HoardServer(dataDir, FreePort(), range, env);
+        await server.StartProcessAsync();
+        return server;
+    }
+
+    /// <summary>Starts (or restarts, after a kill) the control plane and waits until it answers.</summary>
+    public async Task StartProcessAsync()
+    {
+        var start = new ProcessStartInfo(Executable)
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var a in new[] { "serve", "--listen", $"127.0.0.1:{Port}", "--data-dir", DataDir })
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        foreach (var (k, v) in _env)
+        {
+            start.Environment[k] = v;
+        }
+
+        var log = new StreamWriter(LogPath, append: true) { AutoFlush = true };
+        _process = Process.Start(start)!;
+        _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        _process.Exited += (_, _) => { lock (log) log.Dispose(); };
+        _process.EnableRaisingEvents = true;
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"hoard serve exited with {_process.ExitCode}:\n{ReadLog()}");
+            }
+
+            try
+            {
+                using var response = await http.GetAsync(BaseUrl + "/");
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"hoard serve did not answer within 60 s:\n{ReadLog()}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    public int ServePid => _process?.Id ?? 0;
+
+    /// <summary>SIGKILLs the control plane (its agent and databases are in their own sessions and live on).</summary>
+    public async Task KillAsync()
+    {
+        if (_process is { HasExited: false })
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync().Within(Timeouts.Short);
+        }
+    }
+
+    public string ReadLog()
+    {
+        try
+        {
+            using var stream = new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            return new StreamReader(stream).ReadToEnd();
+        }
+        catch (IOException)
+        {
+            return string.Empty;
+        }
+    }
+
+    public string ReadAgentLog()
+    {
+        var path = Path.Combine(PoolDir, "agent.log");
+        return File.Exists(path) ? File.ReadAllText(path) : string.Empty;
+    }
+
+    public int? AgentPid()
+    {
+        var path = Path.Combine(PoolDir, "agent.pid");
+        return File.Exists(path) && int.TryParse(File.ReadAllText(path).Trim(), out var pid) && Directory.Exists($"/proc/{pid}") ? pid : null;
+    }
+
+    /// <summary>redis-server processes started for this server's pool.</summary>
+    public IReadOnlyList<int> DatabasePids() => ProcessRunner.FindProcesses("redis-server", AddressRange[..AddressRange.LastIndexOf('.')] + ".");
+
+    /// <summary>Logs in with a password and returns a token and the project id.</summary>
+    public async Task<(string Token, string ProjectId)> LoginAsync(string user, string password, string project)
+    {
+        using var http = new HttpClient();
+        var body = new
+        {
+            auth = new
+            {
+                identity = new { methods = new[] { "password" }, password = new { user = new { name = user, domain = new { name = "Default" }, password } } },
+                scope = new { project = new { name = project, domain = new { name = "Default" } } },
+            },
+        };
+        using var response = await http.PostAsJsonAsync($"{BaseUrl}/identity/v3/auth/tokens", body).Within(Timeouts.Short);
+        if (response.StatusCode != HttpStatusCode.Created)
+        {
+            throw new InvalidOperationException($"login of {user} failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+
+        var json = await response.Content.ReadFromJsonAsync<JsonObject>();
+        return (response.Headers.GetValues("X-Subject-Token").First(), json!["token"]!["project"]!["id"]!.GetValue<string>());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
+        if (AgentPid() is { } agent)
+        {
+            ProcessRunner.Kill(agent);
+        }
+
+        foreach (var pid in DatabasePids())
+        {
+            ProcessRunner.Kill(pid);
+        }
+
+        _process?.Dispose();
+        try
+        {
+            Directory.Delete(DataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
