@@ -7,7 +7,7 @@ cd "$here"
   redis-server:redis-server redis-cli:redis-tools setsid:util-linux \
   openstack:python3-openstackclient /usr/lib/python3/dist-packages/troveclient/__init__.py:python3-troveclient
 
-dotnet build Hoard.sln -c Release --nologo -v quiet
+dotnet build Hoard.slnx -c Release --nologo -v quiet
 # The end-to-end tests run the same hoard the README's ./hoard runs.
 dotnet publish src/Hoard.Cli/Hoard.Cli.csproj -c Release -o artifacts/bin --nologo -v quiet
 export HOARD_BIN="$here/artifacts/bin/hoard"
@@ -15,7 +15,7 @@ export HOARD_BIN="$here/artifacts/bin/hoard"
 results="$here/artifacts/test-results"
 rm -rf "$results"
 status=0
-dotnet test Hoard.sln -c Release --no-build --nologo --logger "trx" --results-directory "$results" "$@" || status=$?
+dotnet test Hoard.slnx -c Release --no-build --nologo --logger "trx" --results-directory "$results" "$@" || status=$?
 
 # One closing line for CI: totals over every test project.
 python3 - "$results" <<'PY' || true

@@ -62,7 +62,7 @@ public sealed class HoardServer : IAsyncDisposable
             }
 
             var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Hoard.sln")))
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Hoard.slnx")))
             {
                 dir = dir.Parent;
             }
