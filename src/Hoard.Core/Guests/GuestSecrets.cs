@@ -10,6 +10,8 @@ namespace Hoard.Core.Guests;
 /// </summary>
 public sealed class GuestSecrets(byte[] masterKey)
 {
+    private readonly byte[] _key = [.. masterKey];
+
     public const int KeyBytes = 32;
 
     /// <summary>Reads the key file, creating it (mode 0600) on first start.</summary>
@@ -37,7 +39,7 @@ public sealed class GuestSecrets(byte[] masterKey)
 
     private string Derive(string purpose, string instanceId)
     {
-        var mac = HMACSHA256.HashData(masterKey, Encoding.UTF8.GetBytes(purpose + "\n" + instanceId));
+        var mac = HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes(purpose + "\n" + instanceId));
         return Convert.ToBase64String(mac).TrimEnd('=').Replace('+', 'x').Replace('/', 'y');
     }
 }
