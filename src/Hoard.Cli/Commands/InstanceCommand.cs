@@ -34,8 +34,13 @@ public static class InstanceCommand
             {
                 ["name"] = parse.GetValue(name),
                 ["flavorRef"] = parse.GetValue(flavor),
-                ["datastore"] = new JsonObject { ["type"] = parse.GetValue(datastore), ["version"] = parse.GetValue(version) },
+                ["datastore"] = new JsonObject { ["type"] = parse.GetValue(datastore) },
             };
+            if (parse.GetValue(version) is { } v)
+            {
+                body["datastore"]!["version"] = v;
+            }
+
             if (parse.GetValue(size) is { } gb)
             {
                 body["volume"] = new JsonObject { ["size"] = gb };

@@ -1,0 +1,53 @@
+using Hoard.Testing;
+using Xunit;
+
+namespace Hoard.Cli.Tests;
+
+/// <summary>The ./hoard user verbs, with the same OS_* variables the stock clients read.</summary>
+public sealed class HoardCliTests : IAsyncLifetime
+{
+    private HoardServer _server = null!;
+
+    public async Task InitializeAsync() => _server = await HoardServer.StartAsync();
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    private Task<ProcessResult> HoardAsync(params string[] args) =>
+        ProcessRunner.RunAsync(HoardServer.Executable, args, new Dictionary<string, string>(_server.AdminEnvironment) { ["COLUMNS"] = "200" });
+
+    [RequiresBinaryFact("redis-server", "redis-cli")]
+    public async Task Create_wait_list_root_and_delete()
+    {
+        var created = await HoardAsync("instance", "create", "cli-db", "--datastore", "redis", "--flavor", "m1.tiny", "--wait");
+        Assert.True(created.ExitCode == 0, created.ToString());
+        Assert.Contains("is ACTIVE after", created.Stdout, StringComparison.Ordinal);
+
+        var list = await HoardAsync("instance", "list");
+        Assert.Contains("cli-db", list.Stdout, StringComparison.Ordinal);
+        Assert.Contains("ACTIVE", list.Stdout, StringComparison.Ordinal);
+
+        var root = await HoardAsync("root", "enable", "cli-db");
+        Assert.True(root.ExitCode == 0, root.ToString());
+        var password = root.Stdout.Split('\n').Select(l => l.Split('│', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            .First(cells => cells.Length == 2 && cells[0] == "password")[1];
+        var shown = await HoardAsync("instance", "show", "cli-db");
+        var address = shown.Stdout.Split('\n').Select(l => l.Split('│', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            .First(cells => cells.Length == 2 && cells[0] == "ip")[1];
+        var ping = await ProcessRunner.RunAsync("redis-cli", ["-h", address, "--user", "root", "--pass", password, "--no-auth-warning", "PING"]);
+        Assert.Equal("PONG", ping.Stdout.Trim());
+
+        var deleted = await HoardAsync("instance", "delete", "cli-db", "--wait");
+        Assert.True(deleted.ExitCode == 0, deleted.ToString());
+        var missing = await HoardAsync("instance", "show", "cli-db");
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("no instance with id or name 'cli-db'", missing.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Bad_requests_are_reported_with_the_servers_message()
+    {
+        var result = await HoardAsync("instance", "create", "x", "--datastore", "nosuch", "--flavor", "2");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("Datastore 'nosuch' cannot be found. (HTTP 404)", result.Stderr, StringComparison.Ordinal);
+    }
+}
