@@ -70,6 +70,12 @@ public sealed class StockClientTests : IAsyncLifetime
         Assert.Empty(ProcessRunner.FindProcesses("redis-server", address + ":"));
         var ping = await ProcessRunner.RunAsync("redis-cli", ["-h", address, "PING"]);
         Assert.Contains("Connection refused", ping.Stdout + ping.Stderr, StringComparison.Ordinal);
+
+        // No password ever reaches a log.
+        var logs = _server.ReadLog() + _server.ReadAgentLog();
+        Assert.NotEmpty(logs);
+        Assert.DoesNotContain(password, logs, StringComparison.Ordinal);
+        Assert.DoesNotContain(_server.AdminPassword, logs, StringComparison.Ordinal);
     }
 
     [RequiresBinaryFact("openstack")]

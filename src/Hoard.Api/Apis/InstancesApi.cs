@@ -22,7 +22,7 @@ public static class InstancesApi
         {
             var caller = http.Caller();
             var instance = await instances.GetAsync(caller.ProjectId, id, ct);
-            return Results.Json(new { instance = views.Instance(instance, detail: true, caller.IsAdmin) }, TroveHttp.Json);
+            return Results.Json(new InstanceEnvelope(views.Instance(instance, detail: true, caller.IsAdmin)), TroveJsonContext.Default.InstanceEnvelope);
         });
         tenant.MapPut("/instances/{id}", (HttpContext http, string id, InstanceService instances, CancellationToken ct) =>
             UpdateAsync(http, id, instances, allowAccess: true, ct));
@@ -69,16 +69,21 @@ public static class InstancesApi
 
         var caller = http.Caller();
         var (page, next) = await instances.ListAsync(caller.ProjectId, marker, pageLimit, ct);
-        var items = page.Select(i => views.Instance(i, detail, caller.IsAdmin)).ToList();
-        if (next is null)
+        var items = new InstanceView[page.Count];
+        for (var i = 0; i < items.Length; i++)
         {
-            return Results.Json(new { instances = items }, TroveHttp.Json);
+            items[i] = views.Instance(page[i], detail, caller.IsAdmin);
         }
 
-        var path = detail ? "instances/detail" : "instances";
-        var query = limit is null ? $"marker={next}" : $"limit={limit}&marker={next}";
-        var links = new[] { new { rel = "next", href = $"{views.PublicUrl}/v1.0/{caller.ProjectId}/{path}?{query}" } };
-        return Results.Json(new { instances = items, links }, TroveHttp.Json);
+        Link[]? links = null;
+        if (next is not null)
+        {
+            var path = detail ? "instances/detail" : "instances";
+            var query = limit is null ? $"marker={next}" : $"limit={limit}&marker={next}";
+            links = [new Link($"{views.PublicUrl}/v1.0/{caller.ProjectId}/{path}?{query}", "next")];
+        }
+
+        return Results.Json(new InstanceListView(items, links), TroveJsonContext.Default.InstanceListView);
     }
 
     private static async Task<IResult> CreateAsync(HttpContext http, InstanceService instances, ViewBuilder views, CancellationToken ct)
@@ -116,7 +121,7 @@ public static class InstancesApi
             caller,
             new CreateInstanceRequest { Name = name!, FlavorRef = flavor, VolumeSize = volumeSize, DatastoreType = datastoreType, DatastoreVersion = datastoreVersion },
             ct);
-        return Results.Json(new { instance = views.Instance(created, detail: true, caller.IsAdmin, password) }, TroveHttp.Json);
+        return Results.Json(new InstanceEnvelope(views.Instance(created, detail: true, caller.IsAdmin, password)), TroveJsonContext.Default.InstanceEnvelope);
     }
 
     private static void CheckArrayOfObjects(Validation v, JsonObject parent, string path, string key)

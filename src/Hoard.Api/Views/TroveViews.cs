@@ -24,6 +24,10 @@ public sealed record FaultView(
     [property: JsonPropertyName("created")] string Created,
     [property: JsonPropertyName("details")] string? Details);
 
+public sealed record AccessView([property: JsonPropertyName("is_public")] bool? IsPublic);
+
+public sealed record VolumeView([property: JsonPropertyName("size")] int Size);
+
 /// <summary>An instance as Trove's InstanceView / InstanceDetailView shows it (instance/views.py).</summary>
 public sealed record InstanceView
 {
@@ -35,9 +39,9 @@ public sealed record InstanceView
     [JsonPropertyName("flavor")] public required IdLinks Flavor { get; init; }
     [JsonPropertyName("datastore")] public required DatastoreRef Datastore { get; init; }
     [JsonPropertyName("region")] public required string Region { get; init; }
-    [JsonPropertyName("access")] public required Dictionary<string, object> Access { get; init; }
+    [JsonPropertyName("access")] public required AccessView Access { get; init; }
     [JsonPropertyName("tenant_id")] public string? TenantId { get; init; }
-    [JsonPropertyName("volume")] public Dictionary<string, object>? Volume { get; init; }
+    [JsonPropertyName("volume")] public VolumeView? Volume { get; init; }
     [JsonPropertyName("ip")] public IReadOnlyList<string>? Ip { get; init; }
     [JsonPropertyName("addresses")] public IReadOnlyList<AddressView>? Addresses { get; init; }
     [JsonPropertyName("port")] public int? Port { get; init; }
@@ -47,6 +51,19 @@ public sealed record InstanceView
     [JsonPropertyName("fault")] public FaultView? Fault { get; init; }
     [JsonPropertyName("password")] public string? Password { get; init; }
 }
+
+/// <summary>Source-generated serialisation for the hot list and show responses.</summary>
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(InstanceView))]
+[JsonSerializable(typeof(InstanceListView))]
+[JsonSerializable(typeof(InstanceEnvelope))]
+public sealed partial class TroveJsonContext : JsonSerializerContext;
+
+public sealed record InstanceListView(
+    [property: JsonPropertyName("instances")] IReadOnlyList<InstanceView> Instances,
+    [property: JsonPropertyName("links")] IReadOnlyList<Link>? Links);
+
+public sealed record InstanceEnvelope([property: JsonPropertyName("instance")] InstanceView Instance);
 
 /// <summary>Builds Trove's views and links from records.</summary>
 public sealed class ViewBuilder(CatalogService catalog, string publicUrl, string region)
@@ -74,9 +91,9 @@ public sealed class ViewBuilder(CatalogService catalog, string publicUrl, string
             Flavor = new IdLinks(i.FlavorId, Links(i.ProjectId, "flavors", i.FlavorId)),
             Datastore = new DatastoreRef(version?.Datastore.Name, version?.Version.Name, detail ? version?.Version.Version : null),
             Region = region,
-            Access = hasAddress ? new Dictionary<string, object> { ["is_public"] = false } : [],
+            Access = new AccessView(hasAddress ? false : null),
             TenantId = admin ? i.ProjectId : null,
-            Volume = i.VolumeSize is { } size ? new Dictionary<string, object> { ["size"] = size } : null,
+            Volume = i.VolumeSize is { } size ? new VolumeView(size) : null,
             Ip = hasAddress ? [i.Address!] : null,
             Addresses = hasAddress ? [new AddressView(i.Address!, "private")] : null,
             Port = hasAddress ? i.Port : null,

@@ -5,6 +5,14 @@ namespace Hoard.Storage.Sqlite;
 /// <summary>Opens pooled connections with the pragmas Hoard relies on, and runs parameterised SQL.</summary>
 internal sealed class SqliteDb(string connectionString)
 {
+    /// <summary>A connection for reads: no pragmas to run, as reads need none of them (hot path of every list).</summary>
+    public async Task<SqliteConnection> OpenForReadAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        return connection;
+    }
+
     public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(connectionString);
@@ -26,7 +34,7 @@ internal sealed class SqliteDb(string connectionString)
 
     public async Task<List<T>> QueryAsync<T>(string sql, Func<SqliteDataReader, T> map, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenForReadAsync(cancellationToken);
         await using var command = Command(connection, sql, parameters);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var rows = new List<T>();
