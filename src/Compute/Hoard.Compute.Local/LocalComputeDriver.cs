@@ -32,6 +32,7 @@ public sealed partial class LocalComputeDriver : IComputeDriver
     private readonly string _controlPlaneUrl;
     private readonly ILogger _logger;
     private readonly Lock _agentStart = new();
+    private long _lastStartTicks;
 
     public LocalComputeDriver(string pool, string poolDir, string addressRange, string guestCommand, string controlPlaneUrl, ILogger logger)
     {
@@ -109,7 +110,8 @@ public sealed partial class LocalComputeDriver : IComputeDriver
         // setsid -f returns as soon as it forked, so holding a plain lock across the launch is brief.
         lock (_agentStart)
         {
-            if (AgentPid() is not null)
+            // An agent started moments ago has not written its pid file yet; do not start a second one.
+            if (AgentPid() is not null || Environment.TickCount64 - _lastStartTicks < 5000)
             {
                 return false;
             }
@@ -146,6 +148,7 @@ public sealed partial class LocalComputeDriver : IComputeDriver
                 throw new InvalidOperationException($"starting the guest agent failed with exit code {launcher.ExitCode}; see {Path.Combine(_poolDir, LogFile)}");
             }
 
+            _lastStartTicks = Environment.TickCount64;
             LogAgentStarted(Pool);
             return true;
         }

@@ -1,37 +1,85 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Security.Cryptography;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.Versioning;
+using System.Text;
+using System.Text.RegularExpressions;
 using Hoard.Abstractions.Datastores;
+using Hoard.Datastores.Redis.Resp;
 using Microsoft.Extensions.Logging;
 
 namespace Hoard.Datastores.Redis;
 
 /// <summary>
-/// Runs Redis instances for a guest agent. Everything of an instance lives in its directory:
-/// redis.conf, users.acl (ACL users, kept across restarts), admin.secret (the agent's own password,
-/// 0600), redis.pid, redis.log and data/ (the append-only file). Redis always requires a password,
-/// listens only on the instance's address, and daemonizes into its own session, so it outlives the agent.
+/// Runs a guest's Redis instances: one daemonized redis-server per instance, with its config, ACL
+/// file, admin secret, pidfile, log and data under the instance's directory.
 /// </summary>
-public sealed partial class RedisManager(string serverBinary, ILogger<RedisManager> logger) : IDatastoreManager
+/// <remarks>
+/// One manager serves every instance of an agent, up to hundreds, so it keeps nothing per instance
+/// in memory: no connection, no thread, no timer. Each call reads what it needs from the instance's
+/// files and /proc, and talks to the server over a fresh, short-lived connection.
+/// </remarks>
+[SupportedOSPlatform("linux")]
+public sealed partial class RedisManager : IDatastoreManager
 {
-    /// <summary>The ACL user the agent administers the instance with.</summary>
-    public const string AdminUser = "hoard-admin";
+    private const int LogTailLines = 20;
+    private const int LogReadLimit = 64 * 1024;
 
-    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(15);
-    private const string PasswordAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    // Start-up polling: redis-server answers ~15-20 ms after launch, so poll every 1-2 ms at first
+    // (a refused loopback connect costs microseconds), then back off for slow starts (a big AOF).
+    private static readonly TimeSpan FirstPollDelay = TimeSpan.FromMilliseconds(1);
+    private static readonly TimeSpan FastPollDelayCap = TimeSpan.FromMilliseconds(2);
+    private static readonly TimeSpan FastPollPeriod = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan SlowPollDelayCap = TimeSpan.FromMilliseconds(50);
+
+    // One start-up attempt waits this long for an answer before trying again.
+    private static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan KillTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan LauncherOutputTimeout = TimeSpan.FromSeconds(1);
+
+    private readonly RedisManagerOptions _options;
+    private readonly ILogger _logger;
+
+    public RedisManager(RedisManagerOptions options, ILogger<RedisManager> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(logger);
+        options.Validate();
+        _options = options;
+        _logger = logger;
+    }
 
     public async Task PrepareAsync(GuestInstance instance, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(instance);
-        Directory.CreateDirectory(Path.Combine(instance.Directory, "data"));
-        var password = AdminPassword(instance, create: true);
-        WriteFile(Path.Combine(instance.Directory, "redis.conf"), Config(instance));
-        var acl = Path.Combine(instance.Directory, "users.acl");
-        if (!File.Exists(acl))
+        EndPointOf(instance);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(instance.RamMb);
+        var files = InstanceFiles.For(instance);
+        if (!Directory.Exists(files.Directory))
         {
-            // No anonymous access at all: the default user is off; the agent has its own user.
-            WriteFile(acl, $"user default off\nuser {AdminUser} on >{password} ~* &* +@all\n");
+            throw new DirectoryNotFoundException($"the directory of redis instance {instance.Id} does not exist: {files.Directory}");
+        }
+
+        _logger.Preparing(instance.Id, instance.Address, instance.Port);
+        Directory.CreateDirectory(files.DataDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+        if (await AtomicFile.WriteAsync(files.AdminSecret, Secrets.GeneratePassword() + "\n", overwrite: false, cancellationToken))
+        {
+            _logger.AdminSecretGenerated(instance.Id);
+        }
+
+        var password = await ReadAdminPasswordAsync(instance, files, cancellationToken);
+
+        // Rewritten on every prepare (a resize changes maxmemory), but only when it changed.
+        var config = RedisConfig.Render(instance, files);
+        if (!File.Exists(files.Config) || await File.ReadAllTextAsync(files.Config, cancellationToken) != config)
+        {
+            await AtomicFile.WriteAsync(files.Config, config, overwrite: true, cancellationToken);
+        }
+
+        // Written once: from then on Redis owns it (ACL SAVE), so root's user survives a prepare.
+        if (await AtomicFile.WriteAsync(files.AclFile, RedisConfig.RenderInitialAcl(password), overwrite: false, cancellationToken))
+        {
+            _logger.AclFileWritten(instance.Id);
         }
 
         await StartAsync(instance, cancellationToken);
@@ -39,240 +87,449 @@ public sealed partial class RedisManager(string serverBinary, ILogger<RedisManag
 
     public async Task StartAsync(GuestInstance instance, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(instance);
-        if (IsProcessAlive(instance) && await ProbeAsync(instance, cancellationToken) == ServiceStatus.Running)
+        var endPoint = EndPointOf(instance);
+        var files = InstanceFiles.For(instance);
+        if (!File.Exists(files.Config))
         {
-            return;
+            throw new InvalidOperationException($"redis instance {instance.Id} is not prepared: {files.Config} does not exist");
         }
 
-        if (!IsProcessAlive(instance))
+        var password = await ReadAdminPasswordAsync(instance, files, cancellationToken);
+        var started = Stopwatch.GetTimestamp();
+        var logOffset = LogLength(files);
+        var pid = LivePid(instance, files);
+        if (pid is int running)
         {
-            var clock = Stopwatch.StartNew();
-            using var launcher = Process.Start(new ProcessStartInfo(serverBinary)
-            {
-                ArgumentList = { Path.Combine(instance.Directory, "redis.conf") },
-                UseShellExecute = false,
-                RedirectStandardInput = true,
-                WorkingDirectory = instance.Directory,
-            }) ?? throw new InvalidOperationException("could not start redis-server");
-            launcher.StandardInput.Close();
-
-            // With daemonize the launcher forks the server into its own session and exits at once.
-            await launcher.WaitForExitAsync(cancellationToken);
-            if (launcher.ExitCode != 0)
-            {
-                throw new InvalidOperationException($"redis-server exited with {launcher.ExitCode}: {LogTail(instance)}");
-            }
-
-            LogStarting(instance.Id, clock.ElapsedMilliseconds);
+            // Started earlier, perhaps by an agent that has since restarted: wait for that one
+            // (it may still be loading its data) rather than start a second server.
+            _logger.AlreadyRunning(instance.Id, running);
+        }
+        else
+        {
+            RemoveStalePidFile(instance, files);
+            _logger.Starting(instance.Id);
+            await LaunchAsync(instance, files, logOffset, cancellationToken);
         }
 
-        await WaitReadyAsync(instance, cancellationToken);
+        pid = await WaitUntilServingAsync(instance, files, endPoint, password, pid, logOffset, started, cancellationToken);
+        _logger.Serving(instance.Id, pid, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
     public async Task StopAsync(GuestInstance instance, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(instance);
-        var pid = Pid(instance);
-        if (pid is null)
+        var endPoint = EndPointOf(instance);
+        var files = InstanceFiles.For(instance);
+        if (LivePid(instance, files) is not int pid)
         {
+            RemoveStalePidFile(instance, files);
+            _logger.AlreadyStopped(instance.Id);
             return;
         }
 
+        var started = Stopwatch.GetTimestamp();
+        _logger.Stopping(instance.Id, pid);
         try
         {
-            await using var client = await RespClient.ConnectAsync(instance.Address, instance.Port, AdminUser, AdminPassword(instance, create: false), cancellationToken);
-            await client.CommandAsync(cancellationToken, "SHUTDOWN");
+            var password = await ReadAdminPasswordAsync(instance, files, cancellationToken);
+            await RequestShutdownAsync(endPoint, password, started, cancellationToken);
         }
-        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or RedisServerException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
-            // SHUTDOWN closes the connection without a reply; a server that does not answer is killed below.
+            // Hung, or the admin user is gone: SIGTERM makes Redis flush the AOF and exit all the same.
+            _logger.ShutdownCommandFailed(instance.Id, pid, e);
+            SignalIfStillOurs(instance, files, pid, ServerProcess.SigTerm);
         }
 
-        var deadline = DateTime.UtcNow + StopTimeout;
-        while (IsAlive(pid.Value, instance) && DateTime.UtcNow < deadline)
+        var remaining = _options.StopTimeout - Stopwatch.GetElapsedTime(started);
+        if (!await WaitForExitAsync(instance, files, pid, remaining, cancellationToken))
         {
-            await Task.Delay(5, cancellationToken);
+            _logger.Killing(instance.Id, pid, _options.StopTimeout);
+            SignalIfStillOurs(instance, files, pid, ServerProcess.SigKill);
+            if (!await WaitForExitAsync(instance, files, pid, KillTimeout, cancellationToken))
+            {
+                throw new InvalidOperationException($"redis instance {instance.Id} (pid {pid}) is still alive after SIGKILL");
+            }
         }
 
-        if (IsAlive(pid.Value, instance))
-        {
-            LogKilling(instance.Id, pid.Value);
-            using var process = Process.GetProcessById(pid.Value);
-            process.Kill();
-        }
+        // Redis removes its pidfile on a clean exit; after SIGKILL the file stays behind.
+        RemoveStalePidFile(instance, files);
+        _logger.Stopped(instance.Id, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
-    public bool IsProcessAlive(GuestInstance instance) => Pid(instance) is { } pid && IsAlive(pid, instance);
+    public bool IsProcessAlive(GuestInstance instance)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        return LivePid(instance, InstanceFiles.For(instance)) is not null;
+    }
 
     public async Task<ServiceStatus> ProbeAsync(GuestInstance instance, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(instance);
-        if (!IsProcessAlive(instance))
+        var endPoint = EndPointOf(instance);
+        var files = InstanceFiles.For(instance);
+        if (LivePid(instance, files) is null)
         {
             return ServiceStatus.Shutdown;
         }
 
         try
         {
-            await using var client = await RespClient.ConnectAsync(instance.Address, instance.Port, AdminUser, AdminPassword(instance, create: false), cancellationToken);
-            return await client.CommandAsync(cancellationToken, "PING") as string == "PONG" ? ServiceStatus.Running : ServiceStatus.Unknown;
+            var password = await ReadAdminPasswordAsync(instance, files, cancellationToken);
+            await PingAsync(endPoint, password, _options.ProbeTimeout, cancellationToken);
+            return ServiceStatus.Running;
         }
-        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or RedisServerException)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
-            return ServiceStatus.Blocked;
+            // Alive but not answering: loading, hung, or its admin user was tampered with.
+            _logger.ProbeFailed(instance.Id, e);
+            return ServiceStatus.Unknown;
         }
     }
 
     public async Task<RootCredentials> EnableRootAsync(GuestInstance instance, string? password, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(instance);
-        password ??= RandomNumberGenerator.GetString(PasswordAlphabet, 24);
-        if (password.Any(char.IsWhiteSpace))
+        if (password is not null)
         {
-            throw new ArgumentException("a Redis password cannot contain white space");
+            ArgumentException.ThrowIfNullOrEmpty(password);
         }
 
-        await using var client = await RespClient.ConnectAsync(instance.Address, instance.Port, AdminUser, AdminPassword(instance, create: false), cancellationToken);
-        await client.CommandAsync(cancellationToken, "ACL", "SETUSER", "root", "reset", "on", ">" + password, "~*", "&*", "+@all");
-        await client.CommandAsync(cancellationToken, "ACL", "SAVE");
-        return new RootCredentials("root", password);
+        var rootPassword = password ?? Secrets.GeneratePassword();
+
+        // "reset" makes the result independent of what root was before; the password goes over as
+        // its hash, so it never appears in a command Redis could echo back or log.
+        await RunAdminCommandsAsync(
+            instance,
+            [
+                ["ACL", "SETUSER", RedisConfig.RootUser, "reset", "on", "#" + RedisConfig.PasswordHash(rootPassword), "~*", "&*", "+@all"],
+                ["ACL", "SAVE"],
+            ],
+            cancellationToken);
+        _logger.RootEnabled(instance.Id);
+        return new RootCredentials(RedisConfig.RootUser, rootPassword);
     }
 
     public async Task DisableRootAsync(GuestInstance instance, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(instance);
-        await using var client = await RespClient.ConnectAsync(instance.Address, instance.Port, AdminUser, AdminPassword(instance, create: false), cancellationToken);
-        await client.CommandAsync(cancellationToken, "ACL", "DELUSER", "root");
-        await client.CommandAsync(cancellationToken, "ACL", "SAVE");
+        // ACL DELUSER also disconnects root's open connections; deleting an absent user is fine.
+        await RunAdminCommandsAsync(instance, [["ACL", "DELUSER", RedisConfig.RootUser], ["ACL", "SAVE"]], cancellationToken);
+        _logger.RootDisabled(instance.Id);
     }
 
-    private async Task WaitReadyAsync(GuestInstance instance, CancellationToken cancellationToken)
+    private static IPEndPoint EndPointOf(GuestInstance instance)
     {
-        var password = AdminPassword(instance, create: false);
-        var deadline = DateTime.UtcNow + ReadyTimeout;
-        var delay = TimeSpan.FromMilliseconds(1);
+        ArgumentNullException.ThrowIfNull(instance);
+        if (!IPAddress.TryParse(instance.Address, out var address))
+        {
+            throw new ArgumentException($"redis instance {instance.Id} has address '{instance.Address}', which is not an IP address", nameof(instance));
+        }
+
+        if (instance.Port is < IPEndPoint.MinPort + 1 or > IPEndPoint.MaxPort)
+        {
+            throw new ArgumentException($"redis instance {instance.Id} has port {instance.Port}, which is not a TCP port", nameof(instance));
+        }
+
+        return new IPEndPoint(address, instance.Port);
+    }
+
+    private static int? LivePid(GuestInstance instance, InstanceFiles files) =>
+        ServerProcess.TryReadPid(files.PidFile) is int pid && ServerProcess.IsInstanceServer(pid, instance.Address, instance.Port, files.Config)
+            ? pid
+            : null;
+
+    private static async Task<string> ReadAdminPasswordAsync(GuestInstance instance, InstanceFiles files, CancellationToken cancellationToken) =>
+        await AtomicFile.ReadTrimmedAsync(files.AdminSecret, cancellationToken)
+        ?? throw new InvalidOperationException($"redis instance {instance.Id} has no admin secret ({files.AdminSecret}); prepare it first");
+
+    private void RemoveStalePidFile(GuestInstance instance, InstanceFiles files)
+    {
+        if (File.Exists(files.PidFile))
+        {
+            var pid = ServerProcess.TryReadPid(files.PidFile);
+            File.Delete(files.PidFile);
+            _logger.StalePidFileRemoved(instance.Id, pid);
+        }
+    }
+
+    private static void SignalIfStillOurs(GuestInstance instance, InstanceFiles files, int pid, int signal)
+    {
+        // Re-checked right before signalling: never signal a process that reused the pid.
+        if (ServerProcess.IsInstanceServer(pid, instance.Address, instance.Port, files.Config))
+        {
+            ServerProcess.Signal(pid, signal);
+        }
+    }
+
+    private async Task LaunchAsync(GuestInstance instance, InstanceFiles files, long logOffset, CancellationToken cancellationToken)
+    {
+        var serverPath = _options.ServerPath
+            ?? throw new InvalidOperationException($"redis-server is not installed: found none on PATH nor at {RedisServerBinary.DefaultPath} (set {RedisServerBinary.OverrideVariable})");
+        var start = new ProcessStartInfo(serverPath)
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = files.Directory,
+        };
+        start.ArgumentList.Add(files.Config);
+
+        Process launcher;
+        try
+        {
+            launcher = Process.Start(start) ?? throw new InvalidOperationException($"could not start {serverPath}");
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new InvalidOperationException($"could not start {serverPath} for redis instance {instance.Id}: {e.Message}", e);
+        }
+
+        using (launcher)
+        {
+            // The launcher reads the config (errors go to its stderr), forks the daemon and exits;
+            // the daemon calls setsid() and points its stdio at /dev/null, which closes our pipes.
+            var output = launcher.StandardOutput.ReadToEndAsync(cancellationToken);
+            var errors = launcher.StandardError.ReadToEndAsync(cancellationToken);
+            await launcher.WaitForExitAsync(cancellationToken);
+            var said = await CollectOutputAsync(output, errors);
+            if (launcher.ExitCode != 0)
+            {
+                throw StartFailure(instance, files, logOffset, $"redis-server exited with code {launcher.ExitCode}: {said}");
+            }
+        }
+    }
+
+    private static async Task<string> CollectOutputAsync(Task<string> output, Task<string> errors)
+    {
+        try
+        {
+            await Task.WhenAll(output, errors).WaitAsync(LauncherOutputTimeout);
+        }
+        catch (Exception)
+        {
+            // Whatever arrived is enough for an error message. (Normally both pipes close at once:
+            // the launcher has exited and the daemon has pointed its stdio at /dev/null.)
+        }
+
+        var text = string.Join(
+            '\n',
+            new[] { errors, output }.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result.Trim()).Where(t => t.Length > 0));
+        return text.Length == 0 ? "(no output)" : text;
+    }
+
+    private async Task<int?> WaitUntilServingAsync(
+        GuestInstance instance,
+        InstanceFiles files,
+        IPEndPoint endPoint,
+        string password,
+        int? pid,
+        long logOffset,
+        long started,
+        CancellationToken cancellationToken)
+    {
+        var delay = FirstPollDelay;
+        var lastProblem = "no answer yet";
         while (true)
         {
-            try
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            var remaining = _options.StartTimeout - elapsed;
+            if (remaining <= TimeSpan.Zero)
             {
-                await using var client = await RespClient.ConnectAsync(instance.Address, instance.Port, AdminUser, password, cancellationToken);
-                if (await client.CommandAsync(cancellationToken, "PING") as string == "PONG")
-                {
-                    return;
-                }
-            }
-            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException || (e is RedisServerException && e.Message.StartsWith("LOADING", StringComparison.Ordinal)))
-            {
-                // not listening yet, or still loading its data
+                throw StartFailure(instance, files, logOffset, $"no answer from {endPoint} within {_options.StartTimeout.TotalSeconds:F0} s (last: {lastProblem})");
             }
 
-            if (DateTime.UtcNow > deadline)
+            try
             {
-                throw new TimeoutException($"redis-server for instance {instance.Id} did not answer within {ReadyTimeout.TotalSeconds:0} s: {LogTail(instance)}");
+                await PingAsync(endPoint, password, remaining < AttemptTimeout ? remaining : AttemptTimeout, cancellationToken);
+                return pid ?? ServerProcess.TryReadPid(files.PidFile);
+            }
+            catch (RedisErrorException e) when (e.Code is "WRONGPASS" or "NOAUTH" or "NOPERM")
+            {
+                // Redis loads its ACL before it answers anyone, so this will not change by waiting.
+                throw StartFailure(
+                    instance,
+                    files,
+                    logOffset,
+                    $"the server at {endPoint} refused the agent's admin user ({e.Code}): another server holds this address, or users.acl no longer matches admin.secret");
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is SocketException or IOException or TimeoutException or RedisErrorException)
+            {
+                // Refused (not listening yet), LOADING, or no reply within the attempt.
+                lastProblem = e.Message;
+            }
+
+            pid ??= FindDaemonPid(files, logOffset);
+            if (pid is int daemon && !ServerProcess.IsInstanceServer(daemon, instance.Address, instance.Port, files.Config))
+            {
+                throw StartFailure(instance, files, logOffset, $"redis-server (pid {daemon}) exited during start-up");
             }
 
             await Task.Delay(delay, cancellationToken);
-            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 50));
+            var cap = elapsed < FastPollPeriod ? FastPollDelayCap : SlowPollDelayCap;
+            delay = delay * 2 < cap ? delay * 2 : cap;
         }
     }
 
-    private static string Config(GuestInstance i) => $"""
-        # Written by the Hoard guest agent for instance {i.Id}; rewritten on every prepare.
-        bind {i.Address}
-        port {i.Port.ToString(CultureInfo.InvariantCulture)}
-        protected-mode yes
-        daemonize yes
-        pidfile {Path.Combine(i.Directory, "redis.pid")}
-        logfile {Path.Combine(i.Directory, "redis.log")}
-        dir {Path.Combine(i.Directory, "data")}
-        aclfile {Path.Combine(i.Directory, "users.acl")}
-        appendonly yes
-        appendfsync everysec
-        save ""
-        maxmemory {i.RamMb.ToString(CultureInfo.InvariantCulture)}mb
-        maxmemory-policy noeviction
-        """ + "\n";
-
-    /// <summary>The agent's own password for the instance, made once and kept (0600) in the instance directory.</summary>
-    private static string AdminPassword(GuestInstance instance, bool create)
+    /// <summary>The daemon's pid: from its pidfile, or before that exists, from its first log line.</summary>
+    /// <remarks>
+    /// A server that fails to bind exits before it writes its pidfile; its log lines, prefixed
+    /// "PID:ROLE", still tell which process to watch, so start-up fails at once, not at the deadline.
+    /// </remarks>
+    private static int? FindDaemonPid(InstanceFiles files, long logOffset)
     {
-        var path = Path.Combine(instance.Directory, "admin.secret");
-        if (!File.Exists(path))
+        if (ServerProcess.TryReadPid(files.PidFile) is int pid)
         {
-            if (!create)
+            return pid;
+        }
+
+        var match = LogLinePid().Match(ReadLog(files, logOffset, LogReadLimit, fromEnd: false));
+        return match.Success && int.TryParse(match.Groups["pid"].ValueSpan, out pid) ? pid : null;
+    }
+
+    private InvalidOperationException StartFailure(GuestInstance instance, InstanceFiles files, long logOffset, string reason)
+    {
+        _logger.StartFailed(instance.Id, reason);
+        var log = ReadLog(files, logOffset, LogReadLimit, fromEnd: true);
+        var tail = log.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).TakeLast(LogTailLines);
+        var message = new StringBuilder()
+            .Append("redis instance ").Append(instance.Id).Append(" failed to start: ").Append(reason)
+            .Append('\n').Append("--- last lines of ").Append(files.LogFile).Append(" ---\n")
+            .AppendJoin('\n', tail.DefaultIfEmpty("(nothing since this start)"));
+        return new InvalidOperationException(message.ToString());
+    }
+
+    private static long LogLength(InstanceFiles files)
+    {
+        var log = new FileInfo(files.LogFile);
+        return log.Exists ? log.Length : 0;
+    }
+
+    /// <summary>What the log gained since <paramref name="offset"/>: its first or last <paramref name="limit"/> bytes.</summary>
+    private static string ReadLog(InstanceFiles files, long offset, int limit, bool fromEnd)
+    {
+        try
+        {
+            using var log = new FileStream(files.LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            var length = log.Length;
+            var from = offset > length ? 0 : offset;
+            if (fromEnd && length - from > limit)
             {
-                throw new InvalidOperationException($"instance {instance.Id} was never prepared");
+                from = length - limit;
             }
 
-            WriteFile(path, RandomNumberGenerator.GetString(PasswordAlphabet, 32));
+            var buffer = new byte[(int)Math.Min(limit, length - from)];
+            log.Position = from;
+            log.ReadExactly(buffer);
+            return Encoding.UTF8.GetString(buffer);
         }
-
-        return File.ReadAllText(path).Trim();
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return string.Empty;
+        }
     }
 
-    private static void WriteFile(string path, string content)
+    private static async Task PingAsync(IPEndPoint endPoint, string password, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var temp = path + ".tmp";
-        using (var stream = new FileStream(temp, new FileStreamOptions
-        {
-            Mode = FileMode.Create,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        }))
-        using (var writer = new StreamWriter(stream))
-        {
-            writer.Write(content);
-        }
-
-        File.Move(temp, path, overwrite: true);
-    }
-
-    private static int? Pid(GuestInstance instance)
-    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
         try
         {
-            return int.TryParse(File.ReadAllText(Path.Combine(instance.Directory, "redis.pid")).Trim(), CultureInfo.InvariantCulture, out var pid) ? pid : null;
+            await using var connection = await RespConnection.ConnectAsync(endPoint, deadline.Token);
+            await connection.AuthAsync(RedisConfig.AdminUser, password, deadline.Token);
+            var reply = await connection.ExecuteAsync(["PING"], deadline.Token);
+            if (reply.Text != "PONG")
+            {
+                throw new RespProtocolException($"PING answered '{reply}'");
+            }
         }
-        catch (IOException)
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return null;
+            throw new TimeoutException($"no answer from {endPoint} within {timeout.TotalMilliseconds:F0} ms");
         }
     }
 
-    /// <summary>Alive and really this instance's server: guards against a recycled pid.</summary>
-    private static bool IsAlive(int pid, GuestInstance instance)
+    /// <summary>Sends SHUTDOWN SAVE and waits until the server closes the connection, as it does once it stops.</summary>
+    private async Task RequestShutdownAsync(IPEndPoint endPoint, string password, long started, CancellationToken cancellationToken)
     {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(_options.CommandTimeout);
         try
         {
-            var cmdline = File.ReadAllText($"/proc/{pid}/cmdline");
-            return cmdline.Contains("redis-server", StringComparison.Ordinal) && cmdline.Contains(instance.Address + ":", StringComparison.Ordinal);
+            await using var connection = await RespConnection.ConnectAsync(endPoint, deadline.Token);
+            await connection.AuthAsync(RedisConfig.AdminUser, password, deadline.Token);
+            await connection.WriteCommandAsync(["SHUTDOWN", "SAVE"], deadline.Token);
+
+            // Saving a big dataset takes a while: allow the rest of the stop timeout for it.
+            var rest = _options.StopTimeout - Stopwatch.GetElapsedTime(started);
+            deadline.CancelAfter(rest > TimeSpan.Zero ? rest : TimeSpan.Zero);
+            RespReply reply;
+            try
+            {
+                reply = await connection.ReadReplyAsync(deadline.Token);
+            }
+            catch (Exception e) when (e is IOException or SocketException)
+            {
+                return;
+            }
+
+            // Any answer means it refused to stop.
+            throw reply.Kind == RespKind.Error
+                ? new RedisErrorException(reply.Text ?? "ERR")
+                : new RespProtocolException($"SHUTDOWN answered '{reply}'");
         }
-        catch (IOException)
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return false;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return false;
+            throw new TimeoutException($"SHUTDOWN got no answer from {endPoint} in time");
         }
     }
 
-    private static string LogTail(GuestInstance instance)
+    private static async Task<bool> WaitForExitAsync(GuestInstance instance, InstanceFiles files, int pid, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var path = Path.Combine(instance.Directory, "redis.log");
-        if (!File.Exists(path))
+        var started = Stopwatch.GetTimestamp();
+        var delay = FirstPollDelay;
+        while (ServerProcess.IsInstanceServer(pid, instance.Address, instance.Port, files.Config))
         {
-            return "(no log)";
+            if (Stopwatch.GetElapsedTime(started) >= timeout)
+            {
+                return false;
+            }
+
+            await Task.Delay(delay, cancellationToken);
+            delay = delay * 2 < SlowPollDelayCap ? delay * 2 : SlowPollDelayCap;
         }
 
-        var lines = File.ReadAllLines(path);
-        return string.Join(" | ", lines.Skip(Math.Max(0, lines.Length - 5)));
+        return true;
     }
 
-    [LoggerMessage(3000, LogLevel.Debug, "Instance {Instance}: redis-server launched in {Ms} ms")]
-    private partial void LogStarting(string instance, long ms);
+    private async Task RunAdminCommandsAsync(GuestInstance instance, IReadOnlyList<string[]> commands, CancellationToken cancellationToken)
+    {
+        var endPoint = EndPointOf(instance);
+        var files = InstanceFiles.For(instance);
+        var password = await ReadAdminPasswordAsync(instance, files, cancellationToken);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(_options.CommandTimeout);
+        try
+        {
+            await using var connection = await RespConnection.ConnectAsync(endPoint, deadline.Token);
+            await connection.AuthAsync(RedisConfig.AdminUser, password, deadline.Token);
+            foreach (var command in commands)
+            {
+                await connection.ExecuteAsync(command, deadline.Token);
+            }
+        }
+        catch (SocketException e)
+        {
+            throw new InvalidOperationException($"redis instance {instance.Id} is not reachable at {endPoint}: {e.Message}", e);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"redis instance {instance.Id} at {endPoint} did not answer within {_options.CommandTimeout.TotalSeconds:F0} s");
+        }
 
-    [LoggerMessage(3001, LogLevel.Warning, "Instance {Instance}: redis-server (pid {Pid}) did not stop in time; killing it")]
-    private partial void LogKilling(string instance, int pid);
+        // ACL SAVE writes a new file with mode 0644; it holds password hashes, so keep it to the owner.
+        if (File.Exists(files.AclFile))
+        {
+            File.SetUnixFileMode(files.AclFile, AtomicFile.OwnerOnly);
+        }
+    }
+
+    [GeneratedRegex(@"^(?<pid>\d+):[A-Z] ", RegexOptions.Multiline | RegexOptions.CultureInvariant)]
+    private static partial Regex LogLinePid();
 }

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text.RegularExpressions;
 using Hoard.Abstractions.Datastores;
 using Hoard.Abstractions.Plugins;
 using Microsoft.Extensions.Logging;
@@ -8,14 +6,23 @@ using Microsoft.Extensions.Logging;
 
 namespace Hoard.Datastores.Redis;
 
-/// <summary>The Redis datastore: Trove's [redis] options on the server side, <see cref="RedisManager"/> on the guest.</summary>
-public sealed partial class RedisPlugin : IDatastorePlugin
+/// <summary>The Redis datastore: one redis-server per instance, AOF persistence, ACL users.</summary>
+public sealed class RedisPlugin : IDatastorePlugin
 {
+    private readonly Func<string?> _locateServer;
     private readonly Lazy<IReadOnlyList<DatastoreVersionInfo>> _versions;
 
     public RedisPlugin()
+        : this(RedisServerBinary.Locate)
     {
-        _versions = new Lazy<IReadOnlyList<DatastoreVersionInfo>>(Discover);
+    }
+
+    internal RedisPlugin(Func<string?> locateServer)
+    {
+        _locateServer = locateServer;
+
+        // Asking the binary costs a process start; the installed version does not change under a running process.
+        _versions = new Lazy<IReadOnlyList<DatastoreVersionInfo>>(QueryVersions, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     public string Name => "redis";
@@ -29,40 +36,24 @@ public sealed partial class RedisPlugin : IDatastorePlugin
         BackupStrategy = "RedisBackup",
     };
 
-    /// <summary>The redis-server binary: $HOARD_REDIS_SERVER, else the first on PATH, else /usr/bin/redis-server.</summary>
-    public static string? ServerBinary()
-    {
-        if (Environment.GetEnvironmentVariable("HOARD_REDIS_SERVER") is { Length: > 0 } configured)
-        {
-            return File.Exists(configured) ? configured : null;
-        }
-
-        var dirs = (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':').Append("/usr/bin").Append("/usr/sbin");
-        return dirs.Select(d => Path.Combine(d, "redis-server")).FirstOrDefault(File.Exists);
-    }
-
     public IReadOnlyList<DatastoreVersionInfo> DiscoverVersions() => _versions.Value;
 
-    public IDatastoreManager CreateManager(ILoggerFactory loggerFactory) =>
-        new RedisManager(ServerBinary() ?? throw new InvalidOperationException("redis-server is not installed"), loggerFactory.CreateLogger<RedisManager>());
-
-    private static List<DatastoreVersionInfo> Discover()
+    public IDatastoreManager CreateManager(ILoggerFactory loggerFactory)
     {
-        var binary = ServerBinary();
-        if (binary is null)
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        if (!OperatingSystem.IsLinux())
         {
-            return [];
+            // The manager relies on /proc, kill(2) and a daemonizing redis-server.
+            throw new PlatformNotSupportedException("the Redis datastore runs instances on Linux only");
         }
 
-        using var process = Process.Start(new ProcessStartInfo(binary, "--version") { RedirectStandardOutput = true, UseShellExecute = false })!;
-        var output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        var match = VersionPattern().Match(output);
-        return match.Success
-            ? [new DatastoreVersionInfo($"{match.Groups[1].Value}.{match.Groups[2].Value}", match.Groups[0].Value[2..])]
-            : [];
+        return new RedisManager(new RedisManagerOptions { ServerPath = _locateServer() }, loggerFactory.CreateLogger<RedisManager>());
     }
 
-    [GeneratedRegex(@"v=(\d+)\.(\d+)\.\d+")]
-    private static partial Regex VersionPattern();
+    private IReadOnlyList<DatastoreVersionInfo> QueryVersions()
+    {
+        var server = _locateServer();
+        var version = server is null ? null : RedisServerBinary.QueryVersion(server);
+        return version is null ? [] : [version];
+    }
 }

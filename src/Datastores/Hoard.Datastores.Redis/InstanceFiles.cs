@@ -1,0 +1,23 @@
+using Hoard.Abstractions.Datastores;
+
+namespace Hoard.Datastores.Redis;
+
+/// <summary>Where one instance keeps its files; everything lives under the instance's directory.</summary>
+internal sealed record InstanceFiles(string Directory)
+{
+    public string DataDirectory => Path.Combine(Directory, "data");
+
+    public string Config => Path.Combine(Directory, "redis.conf");
+
+    /// <summary>ACL users; written once, then owned by Redis (ACL SAVE), so root changes survive restarts.</summary>
+    public string AclFile => Path.Combine(Directory, "users.acl");
+
+    /// <summary>The password of the agent's own ACL user, mode 0600.</summary>
+    public string AdminSecret => Path.Combine(Directory, "admin.secret");
+
+    public string PidFile => Path.Combine(Directory, "redis.pid");
+
+    public string LogFile => Path.Combine(Directory, "redis.log");
+
+    public static InstanceFiles For(GuestInstance instance) => new(Path.GetFullPath(instance.Directory));
+}

@@ -1,0 +1,71 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Hoard.Abstractions.Datastores;
+
+namespace Hoard.Datastores.Redis;
+
+/// <summary>Renders an instance's redis.conf and its first users.acl.</summary>
+internal static class RedisConfig
+{
+    /// <summary>The ACL user the agent itself connects as.</summary>
+    public const string AdminUser = "hoard-admin";
+
+    /// <summary>The ACL user handed to the instance's owner by enable_root.</summary>
+    public const string RootUser = "root";
+
+    public static string Render(GuestInstance instance, InstanceFiles files)
+    {
+        var conf = new StringBuilder();
+        conf.AppendLine(CultureInfo.InvariantCulture, $"# Written by Hoard for instance {instance.Id}; rewritten on every prepare.");
+        conf.AppendLine(CultureInfo.InvariantCulture, $"bind {instance.Address}");
+        conf.AppendLine(CultureInfo.InvariantCulture, $"port {instance.Port}");
+        conf.AppendLine("protected-mode yes");
+
+        // Daemonizing puts the server in its own session, so it outlives the agent.
+        conf.AppendLine("daemonize yes");
+        conf.AppendLine("supervised no");
+        conf.AppendLine(CultureInfo.InvariantCulture, $"pidfile {Quote(files.PidFile)}");
+        conf.AppendLine(CultureInfo.InvariantCulture, $"logfile {Quote(files.LogFile)}");
+        conf.AppendLine("loglevel notice");
+
+        // The agent tells its server from a process that reused the pid by this title.
+        conf.AppendLine("set-proc-title yes");
+        conf.AppendLine("proc-title-template \"{title} {listen-addr} {server-mode}\"");
+
+        conf.AppendLine(CultureInfo.InvariantCulture, $"dir {Quote(files.DataDirectory)}");
+        conf.AppendLine(CultureInfo.InvariantCulture, $"aclfile {Quote(files.AclFile)}");
+
+        // The AOF is the persistence; no periodic RDB snapshots (each would fork the server).
+        // SHUTDOWN SAVE still writes dump.rdb when the agent stops the instance.
+        conf.AppendLine("save \"\"");
+        conf.AppendLine("appendonly yes");
+        conf.AppendLine("appendfsync everysec");
+        conf.AppendLine(CultureInfo.InvariantCulture, $"maxmemory {instance.RamMb}mb");
+        conf.AppendLine("maxmemory-policy noeviction");
+        return conf.ToString();
+    }
+
+    /// <summary>
+    /// The users.acl a new instance starts with: no anonymous access, and the agent's admin user.
+    /// Passwords are stored as SHA-256, as ACL SAVE writes them.
+    /// </summary>
+    public static string RenderInitialAcl(string adminPassword) =>
+        "user default off resetpass resetkeys resetchannels -@all\n"
+        + $"user {AdminUser} on #{PasswordHash(adminPassword)} ~* &* +@all\n";
+
+    /// <summary>The ACL's "#hash" form of a password: lowercase hex SHA-256 of its UTF-8 bytes.</summary>
+    public static string PasswordHash(string password) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(password)));
+
+    /// <summary>A config-file string argument, quoted as redis.conf's parser reads it.</summary>
+    public static string Quote(string value)
+    {
+        if (value.Any(char.IsControl))
+        {
+            throw new ArgumentException($"'{value}' contains control characters and cannot go into redis.conf", nameof(value));
+        }
+
+        return "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+    }
+}

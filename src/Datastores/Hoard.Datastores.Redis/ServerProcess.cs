@@ -1,0 +1,98 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Unicode;
+
+namespace Hoard.Datastores.Redis;
+
+/// <summary>
+/// Finds and signals an instance's redis-server through its pidfile and /proc. The server is not
+/// the agent's child (it daemonizes into its own session), so this is all the agent has.
+/// </summary>
+/// <remarks>Called for every instance every ~500 ms, so it reads into stack buffers and allocates little.</remarks>
+internal static partial class ServerProcess
+{
+    public const int SigKill = 9;
+    public const int SigTerm = 15;
+
+    /// <summary>The pid in a pidfile, or null when there is none (or it is not a pid).</summary>
+    public static int? TryReadPid(string pidFile)
+    {
+        // Checking first spares the common "stopped" case an exception.
+        if (!File.Exists(pidFile))
+        {
+            return null;
+        }
+
+        Span<byte> buffer = stackalloc byte[32];
+        try
+        {
+            using var handle = File.OpenHandle(pidFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            var read = RandomAccess.Read(handle, buffer, 0);
+            ReadOnlySpan<byte> text = buffer[..read].Trim(" \t\r\n"u8);
+            return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && pid > 0 ? pid : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="pid"/> is a live redis-server of the instance that serves
+    /// <paramref name="address"/>:<paramref name="port"/> from <paramref name="configPath"/>.
+    /// </summary>
+    /// <remarks>
+    /// The cmdline check guards against pid reuse after a crash. Once up, redis-server rewrites its
+    /// title to "redis-server ADDRESS:PORT" (the config pins the template); just before that, its
+    /// cmdline is still "redis-server CONFIG". A zombie has an empty cmdline, so a server that died
+    /// but was not reaped yet counts as dead.
+    /// </remarks>
+    public static bool IsInstanceServer(int pid, string address, int port, string configPath)
+    {
+        Span<byte> cmdline = stackalloc byte[4096];
+        int length;
+        try
+        {
+            using var handle = File.OpenHandle(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/cmdline"), FileMode.Open, FileAccess.Read);
+            length = RandomAccess.Read(handle, cmdline, 0);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> text = cmdline[..length];
+        if (text.IndexOf("redis-server"u8) < 0)
+        {
+            return false;
+        }
+
+        Span<byte> needle = stackalloc byte[Math.Max(address.Length, configPath.Length) * 3 + 16];
+        return (Utf8.TryWrite(needle, CultureInfo.InvariantCulture, $"{address}:{port}", out var written) && HasToken(text, needle[..written], " \0"u8))
+            || (Utf8.TryWrite(needle, CultureInfo.InvariantCulture, $"[{address}]:{port}", out written) && HasToken(text, needle[..written], " \0"u8))
+            || (Utf8.TryWrite(needle, CultureInfo.InvariantCulture, $"{configPath}", out written) && HasToken(text, needle[..written], "\0"u8));
+    }
+
+    /// <summary>Sends a signal; false when the process is already gone.</summary>
+    public static bool Signal(int pid, int signal) => Kill(pid, signal) == 0;
+
+    // Whole tokens only: 127.0.0.1:6379 must not match 127.0.0.1:63790 or 127.0.0.11:6379.
+    private static bool HasToken(ReadOnlySpan<byte> text, ReadOnlySpan<byte> token, ReadOnlySpan<byte> separators)
+    {
+        while (!text.IsEmpty)
+        {
+            var end = text.IndexOfAny(separators);
+            if ((end < 0 ? text : text[..end]).SequenceEqual(token))
+            {
+                return true;
+            }
+
+            text = end < 0 ? [] : text[(end + 1)..];
+        }
+
+        return false;
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}

@@ -1,0 +1,172 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Hoard.Abstractions.Datastores;
+using Hoard.Datastores.Redis.Resp;
+using Microsoft.Extensions.Logging;
+
+namespace Hoard.Datastores.Redis.Tests.Support;
+
+/// <summary>
+/// One instance for one test: a temp directory with a guest-info.json, a loopback address of its
+/// own (127.77.x.y, so the default port is free), and a manager whose logs are kept. Disposing
+/// kills the instance's redis-server by its pid and deletes the directory.
+/// </summary>
+internal sealed class RedisTestInstance : IAsyncDisposable
+{
+    public const string GuestInfoText = "{\"id\": \"written-by-the-compute-driver\"}\n";
+
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly CancellationTokenSource _cancellation = new(TestTimeouts.Default);
+
+    private RedisTestInstance(GuestInstance instance, CapturingLoggerProvider logs, ILoggerFactory loggerFactory, IDatastoreManager manager)
+    {
+        Instance = instance;
+        Logs = logs;
+        _loggerFactory = loggerFactory;
+        Manager = manager;
+    }
+
+    public GuestInstance Instance { get; }
+
+    public IDatastoreManager Manager { get; }
+
+    public CapturingLoggerProvider Logs { get; }
+
+    /// <summary>Cancels after the default test timeout.</summary>
+    public CancellationToken Ct => _cancellation.Token;
+
+    public string Directory => Instance.Directory;
+
+    public string PidFile => Path.Combine(Directory, "redis.pid");
+
+    public IPEndPoint EndPoint => new(IPAddress.Parse(Instance.Address), Instance.Port);
+
+    public static async Task<RedisTestInstance> CreateAsync(int? port = null, RedisManagerOptions? options = null)
+    {
+        TestBinaries.Require("redis-server");
+        var address = await PickFreeAddressAsync(port ?? 6379);
+        var directory = Path.Combine(Path.GetTempPath(), "hoard-redis-tests", Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(directory);
+        await File.WriteAllTextAsync(Path.Combine(directory, "guest-info.json"), GuestInfoText).DefaultTimeout();
+
+        var instance = new GuestInstance
+        {
+            Id = Path.GetFileName(directory),
+            Datastore = "redis",
+            Version = "7.0",
+            Directory = directory,
+            Address = address,
+            Port = port ?? 6379,
+            RamMb = 64,
+        };
+        var logs = new CapturingLoggerProvider();
+        var loggerFactory = LoggerFactory.Create(builder => builder.SetMinimumLevel(LogLevel.Trace).AddProvider(logs));
+        var manager = options is null
+            ? new RedisPlugin().CreateManager(loggerFactory)
+            : new RedisManager(options, loggerFactory.CreateLogger<RedisManager>());
+        return new RedisTestInstance(instance, logs, loggerFactory, manager);
+    }
+
+    /// <summary>A 127.77.x.y address with nothing listening on <paramref name="port"/>.</summary>
+    public static async Task<string> PickFreeAddressAsync(int port)
+    {
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            var address = $"127.77.{Random.Shared.Next(0, 256)}.{Random.Shared.Next(1, 255)}";
+            if (!await IsListeningAsync(address, port))
+            {
+                return address;
+            }
+        }
+
+        throw new InvalidOperationException($"found no free 127.77.x.y address for port {port}");
+    }
+
+    public static async Task<bool> IsListeningAsync(string address, int port)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(IPAddress.Parse(address), port).DefaultTimeout();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    public async Task<string> AdminPasswordAsync() =>
+        (await File.ReadAllTextAsync(Path.Combine(Directory, "admin.secret")).DefaultTimeout()).Trim();
+
+    /// <summary>A connection to the instance, authenticated when a user is given.</summary>
+    public async Task<RespConnection> ConnectAsync(string? user = null, string? password = null)
+    {
+        var connection = await RespConnection.ConnectAsync(EndPoint, Ct).DefaultTimeout();
+        if (user is not null)
+        {
+            await connection.AuthAsync(user, password!, Ct).DefaultTimeout();
+        }
+
+        return connection;
+    }
+
+    public async Task<RespConnection> ConnectAsAdminAsync() => await ConnectAsync(RedisConfig.AdminUser, await AdminPasswordAsync());
+
+    public async Task<RespReply> AdminCommandAsync(params string[] command)
+    {
+        await using var connection = await ConnectAsAdminAsync();
+        return await connection.ExecuteAsync(command, Ct).DefaultTimeout();
+    }
+
+    public int? ServerPid() => ServerProcess.TryReadPid(PidFile);
+
+    /// <summary>kill -9 of the server, as a crash or the OOM killer would.</summary>
+    public async Task KillServerAsync()
+    {
+        var pid = ServerPid() ?? throw new InvalidOperationException("the instance has no pidfile");
+        Process.GetProcessById(pid).Kill();
+        await TestTimeouts.EventuallyAsync(() => !Manager.IsProcessAlive(Instance), "the killed server is gone");
+    }
+
+    /// <summary>Freezes the server (SIGSTOP): alive, but answering nothing.</summary>
+    public void FreezeServer() => ServerProcess.Signal(ServerPid()!.Value, 19);
+
+    /// <summary>Runs the real redis-cli against the instance; returns its trimmed output.</summary>
+    public async Task<string> RedisCliAsync(string user, string password, params string[] command)
+    {
+        var (_, output, errors) = await TestBinaries.RunAsync(
+            "redis-cli",
+            ["-h", Instance.Address, "-p", Instance.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--user", user, "--pass", password, "--no-auth-warning", .. command]);
+        return (output + errors).Trim();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (ServerPid() is int pid && ServerProcess.IsInstanceServer(pid, Instance.Address, Instance.Port, Path.Combine(Directory, "redis.conf")))
+        {
+            try
+            {
+                using var process = Process.GetProcessById(pid);
+                process.Kill();
+                await TestTimeouts.EventuallyAsync(() => !Manager.IsProcessAlive(Instance), "the server is killed");
+            }
+            catch (ArgumentException)
+            {
+                // Already gone.
+            }
+        }
+
+        _cancellation.Dispose();
+        _loggerFactory.Dispose();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file the server wrote while dying; the temp directory is cleaned by the OS eventually.
+        }
+    }
+}
