@@ -5,8 +5,6 @@ namespace Hoard.Datastores.Redis.Tests.Support;
 /// <summary>Finds the real programs the integration tests run, and runs them with a deadline.</summary>
 internal static class TestBinaries
 {
-    public static bool IsCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
-
     /// <summary>redis-server as the plugin finds it (HOARD_REDIS_SERVER, PATH, /usr/bin); other names on PATH or in /usr/bin.</summary>
     public static string? Find(string name)
     {
