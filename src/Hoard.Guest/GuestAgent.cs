@@ -119,7 +119,7 @@ public sealed class GuestAgent
             {
                 return;
             }
-            catch (Exception e) when (e is WebSocketException or IOException or HttpRequestException or InvalidOperationException)
+            catch (Exception e) when (e is WebSocketException or IOException or HttpRequestException or InvalidOperationException or JsonException)
             {
                 Log.Disconnected(_logger, e.Message);
             }
@@ -143,29 +143,11 @@ public sealed class GuestAgent
 
     private async Task ReceiveLoopAsync(ClientWebSocket socket, CancellationToken cancellationToken)
     {
-        var buffer = new byte[16 * 1024];
-        using var message = new MemoryStream();
-        while (socket.State == WebSocketState.Open)
+        var chunk = new byte[16 * 1024];
+        using var buffer = new MemoryStream();
+        while (socket.State == WebSocketState.Open && await GuestSocket.ReceiveAsync(socket, buffer, chunk, cancellationToken) is { } frame)
         {
-            message.SetLength(0);
-            WebSocketReceiveResult result;
-            do
-            {
-                result = await socket.ReceiveAsync(buffer, cancellationToken);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    return;
-                }
-
-                message.Write(buffer, 0, result.Count);
-            }
-            while (!result.EndOfMessage);
-
-            var frame = JsonSerializer.Deserialize<GuestMessage>(message.GetBuffer().AsSpan(0, (int)message.Length));
-            if (frame is not null)
-            {
-                Dispatch(frame, cancellationToken);
-            }
+            Dispatch(frame, cancellationToken);
         }
     }
 
@@ -430,16 +412,7 @@ public sealed class GuestAgent
     private async Task SendAsync(GuestMessage message, CancellationToken cancellationToken)
     {
         var socket = _socket ?? throw new InvalidOperationException("not connected to the control plane");
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(message);
-        await _sendLock.WaitAsync(cancellationToken);
-        try
-        {
-            await socket.SendAsync(bytes, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
-        }
-        finally
-        {
-            _sendLock.Release();
-        }
+        await GuestSocket.SendAsync(socket, _sendLock, message, cancellationToken);
     }
 
     private static string? StringArg(JsonElement? args, string name) =>

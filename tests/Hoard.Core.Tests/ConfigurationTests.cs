@@ -1,3 +1,4 @@
+using Hoard.Abstractions.Compute;
 using Hoard.Core.Configuration;
 using Xunit;
 

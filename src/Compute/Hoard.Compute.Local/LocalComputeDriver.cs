@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json;
 using Hoard.Abstractions.Compute;
 using Hoard.Abstractions.Guest;
+using Hoard.Abstractions.IO;
 using Hoard.Abstractions.Plugins;
 using Microsoft.Extensions.Logging;
 
@@ -27,7 +28,7 @@ public sealed partial class LocalComputeDriver : IComputeDriver
     public const string InstancesDir = "instances";
 
     private readonly string _poolDir;
-    private readonly IReadOnlyList<uint> _range;
+    private readonly LoopbackRange _range;
     private readonly string _guestCommand;
     private readonly string _controlPlaneUrl;
     private readonly ILogger _logger;
@@ -38,7 +39,7 @@ public sealed partial class LocalComputeDriver : IComputeDriver
     {
         Pool = pool;
         _poolDir = Path.GetFullPath(poolDir);
-        _range = ParseRange(addressRange);
+        _range = LoopbackRange.Parse(addressRange);
         _guestCommand = guestCommand;
         _controlPlaneUrl = controlPlaneUrl;
         _logger = logger;
@@ -55,9 +56,8 @@ public sealed partial class LocalComputeDriver : IComputeDriver
     public string PickAddress(IReadOnlySet<string> inUse)
     {
         ArgumentNullException.ThrowIfNull(inUse);
-        foreach (var value in _range)
+        foreach (var address in _range.Addresses())
         {
-            var address = new IPAddress(IPAddress.HostToNetworkOrder((int)value)).ToString();
             if (!inUse.Contains(address))
             {
                 return address;
@@ -82,7 +82,7 @@ public sealed partial class LocalComputeDriver : IComputeDriver
             Port = request.Port,
             RamMb = request.RamMb,
         };
-        WritePrivate(Path.Combine(dir, GuestInfo.FileName), JsonSerializer.Serialize(info, GuestInfo.JsonOptions));
+        PrivateFile.Write(Path.Combine(dir, GuestInfo.FileName), JsonSerializer.Serialize(info, GuestInfo.JsonOptions));
         return Task.CompletedTask;
     }
 
@@ -224,54 +224,10 @@ public sealed partial class LocalComputeDriver : IComputeDriver
     {
         if (!File.Exists(path))
         {
-            WritePrivate(path, Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)));
+            PrivateFile.Write(path, Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)));
         }
 
         return File.ReadAllText(path).Trim();
-    }
-
-    private static void WritePrivate(string path, string content)
-    {
-        var temp = path + ".tmp";
-        using (var stream = new FileStream(temp, new FileStreamOptions
-        {
-            Mode = FileMode.Create,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        }))
-        using (var writer = new StreamWriter(stream))
-        {
-            writer.Write(content);
-            writer.Flush();
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temp, path, overwrite: true);
-    }
-
-    private static List<uint> ParseRange(string cidr)
-    {
-        var slash = cidr.IndexOf('/', StringComparison.Ordinal);
-        if (slash < 0 || !IPAddress.TryParse(cidr[..slash], out var ip) || !int.TryParse(cidr[(slash + 1)..], out var bits)
-            || bits is < 8 or > 30 || ip.GetAddressBytes() is not [127, ..])
-        {
-            throw new ArgumentException($"address range '{cidr}' is not a loopback CIDR such as 127.42.0.0/16");
-        }
-
-        var b = ip.GetAddressBytes();
-        var value = (uint)(b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]);
-        var mask = uint.MaxValue << (32 - bits);
-        var network = value & mask;
-        var list = new List<uint>();
-        for (var v = network + 1; v < (network | ~mask); v++)
-        {
-            if ((v & 0xff) is not (0 or 255))
-            {
-                list.Add(v);
-            }
-        }
-
-        return list;
     }
 
     [LoggerMessage(2000, LogLevel.Information, "Started the guest agent of pool {Pool}")]

@@ -1,3 +1,4 @@
+using Hoard.Abstractions.IO;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -62,7 +63,7 @@ public sealed partial class RedisManager : IDatastoreManager
         _logger.Preparing(instance.Id, instance.Address, instance.Port);
         Directory.CreateDirectory(files.DataDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
 
-        if (await AtomicFile.WriteAsync(files.AdminSecret, Secrets.GeneratePassword() + "\n", overwrite: false, cancellationToken))
+        if (await PrivateFile.WriteAsync(files.AdminSecret, Secrets.GeneratePassword() + "\n", overwrite: false, cancellationToken))
         {
             _logger.AdminSecretGenerated(instance.Id);
         }
@@ -73,11 +74,11 @@ public sealed partial class RedisManager : IDatastoreManager
         var config = RedisConfig.Render(instance, files);
         if (!File.Exists(files.Config) || await File.ReadAllTextAsync(files.Config, cancellationToken) != config)
         {
-            await AtomicFile.WriteAsync(files.Config, config, overwrite: true, cancellationToken);
+            await PrivateFile.WriteAsync(files.Config, config, overwrite: true, cancellationToken);
         }
 
         // Written once: from then on Redis owns it (ACL SAVE), so root's user survives a prepare.
-        if (await AtomicFile.WriteAsync(files.AclFile, RedisConfig.RenderInitialAcl(password), overwrite: false, cancellationToken))
+        if (await PrivateFile.WriteAsync(files.AclFile, RedisConfig.RenderInitialAcl(password), overwrite: false, cancellationToken))
         {
             _logger.AclFileWritten(instance.Id);
         }
@@ -236,7 +237,7 @@ public sealed partial class RedisManager : IDatastoreManager
             : null;
 
     private static async Task<string> ReadAdminPasswordAsync(GuestInstance instance, InstanceFiles files, CancellationToken cancellationToken) =>
-        await AtomicFile.ReadTrimmedAsync(files.AdminSecret, cancellationToken)
+        await PrivateFile.ReadTrimmedAsync(files.AdminSecret, cancellationToken)
         ?? throw new InvalidOperationException($"redis instance {instance.Id} has no admin secret ({files.AdminSecret}); prepare it first");
 
     private void RemoveStalePidFile(GuestInstance instance, InstanceFiles files)
@@ -526,7 +527,7 @@ public sealed partial class RedisManager : IDatastoreManager
         // ACL SAVE writes a new file with mode 0644; it holds password hashes, so keep it to the owner.
         if (File.Exists(files.AclFile))
         {
-            File.SetUnixFileMode(files.AclFile, AtomicFile.OwnerOnly);
+            File.SetUnixFileMode(files.AclFile, PrivateFile.OwnerOnly);
         }
     }
 

@@ -38,19 +38,7 @@ public static class GuestEndpoint
 
             using var socket = await http.WebSockets.AcceptWebSocketAsync();
             var sendLock = new SemaphoreSlim(1, 1);
-            var session = new AgentSession(pool, async (message, ct) =>
-            {
-                var bytes = JsonSerializer.SerializeToUtf8Bytes(message);
-                await sendLock.WaitAsync(ct);
-                try
-                {
-                    await socket.SendAsync(bytes, WebSocketMessageType.Text, endOfMessage: true, ct);
-                }
-                finally
-                {
-                    sendLock.Release();
-                }
-            });
+            var session = new AgentSession(pool, (message, ct) => GuestSocket.SendAsync(socket, sendLock, message, ct));
             hub.Attach(session);
             try
             {
@@ -74,33 +62,11 @@ public static class GuestEndpoint
 
     private static async Task ReceiveAsync(WebSocket socket, AgentSession session, GuestHub hub, CancellationToken cancellationToken)
     {
-        var buffer = new byte[16 * 1024];
-        using var message = new MemoryStream();
-        while (socket.State == WebSocketState.Open)
+        var chunk = new byte[16 * 1024];
+        using var buffer = new MemoryStream();
+        while (socket.State == WebSocketState.Open && await GuestSocket.ReceiveAsync(socket, buffer, chunk, cancellationToken) is { } frame)
         {
-            message.SetLength(0);
-            WebSocketReceiveResult result;
-            do
-            {
-                result = await socket.ReceiveAsync(buffer, cancellationToken);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    return;
-                }
-
-                message.Write(buffer, 0, result.Count);
-                if (message.Length > 4 * 1024 * 1024)
-                {
-                    throw new WebSocketException("guest frame larger than 4 MiB");
-                }
-            }
-            while (!result.EndOfMessage);
-
-            var frame = JsonSerializer.Deserialize<GuestMessage>(message.GetBuffer().AsSpan(0, (int)message.Length));
-            if (frame is not null)
-            {
-                await hub.ReceiveAsync(session, frame, cancellationToken);
-            }
+            await hub.ReceiveAsync(session, frame, cancellationToken);
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Hoard.Abstractions.IO;
 using Hoard.Abstractions.Plugins;
 using Hoard.Abstractions.Storage;
 using Hoard.Api.Hosting;
@@ -99,13 +100,6 @@ public static class ServeCommand
             export OS_REGION_NAME={options.Region}
 
             """;
-        var temp = path + ".tmp";
-        using (var stream = new FileStream(temp, new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))
-        using (var writer = new StreamWriter(stream))
-        {
-            writer.Write(text);
-        }
-
-        File.Move(temp, path, overwrite: true);
+        PrivateFile.Write(path, text);
     }
 }

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Hoard.Abstractions.IO;
 
 namespace Hoard.Core.Guests;
 
@@ -20,11 +21,7 @@ public sealed class GuestSecrets(byte[] masterKey)
         if (!File.Exists(path))
         {
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            var key = RandomNumberGenerator.GetBytes(KeyBytes);
-            var temp = path + ".tmp";
-            File.WriteAllBytes(temp, key);
-            File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            File.Move(temp, path, overwrite: false);
+            PrivateFile.Write(path, RandomNumberGenerator.GetBytes(KeyBytes), overwrite: false);
         }
 
         var bytes = File.ReadAllBytes(path);

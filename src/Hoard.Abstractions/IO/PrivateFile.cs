@@ -1,19 +1,17 @@
-using System.Runtime.Versioning;
 using System.Text;
 
-namespace Hoard.Datastores.Redis;
+namespace Hoard.Abstractions.IO;
 
-/// <summary>Writes an instance's files (mode 0600) so that no reader, nor a crash, leaves half a file.</summary>
-[SupportedOSPlatform("linux")]
-internal static class AtomicFile
+/// <summary>
+/// Writes the files that hold secrets (keys, guest-info, admin-openrc, instance passwords): mode 0600 from
+/// the first byte, flushed to disk, and renamed into place, so no reader and no crash sees half a file.
+/// </summary>
+public static class PrivateFile
 {
     public const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
-    /// <summary>
-    /// Writes through a temporary file, flushed to disk, and a rename. With <paramref name="overwrite"/>
-    /// false, keeps an existing file and returns false.
-    /// </summary>
-    public static async Task<bool> WriteAsync(string path, string content, bool overwrite, CancellationToken cancellationToken)
+    /// <summary>Writes <paramref name="content"/>; with <paramref name="overwrite"/> false keeps an existing file and returns false.</summary>
+    public static bool Write(string path, ReadOnlySpan<byte> content, bool overwrite = true)
     {
         if (!overwrite && File.Exists(path))
         {
@@ -23,17 +21,9 @@ internal static class AtomicFile
         var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
         try
         {
-            var options = new FileStreamOptions
+            using (var stream = new FileStream(temporary, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerOnly }))
             {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.Write,
-                UnixCreateMode = OwnerOnly,
-            };
-            await using (var stream = new FileStream(temporary, options))
-            {
-                await stream.WriteAsync(Encoding.UTF8.GetBytes(content), cancellationToken);
-
-                // The admin secret must not be lost while the ACL that holds its hash survives a power cut.
+                stream.Write(content);
                 stream.Flush(flushToDisk: true);
             }
 
@@ -49,6 +39,15 @@ internal static class AtomicFile
         {
             File.Delete(temporary);
         }
+    }
+
+    public static bool Write(string path, string content, bool overwrite = true) =>
+        Write(path, Encoding.UTF8.GetBytes(content), overwrite);
+
+    public static Task<bool> WriteAsync(string path, string content, bool overwrite, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.FromResult(Write(path, content, overwrite));
     }
 
     /// <summary>The file's text trimmed, or null when it does not exist or is blank.</summary>
