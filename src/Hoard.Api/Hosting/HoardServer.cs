@@ -129,15 +129,34 @@ public static class HoardServer
     }
 }
 
-/// <summary>Runs the task engine, the heartbeat sweep and agent supervision for the life of the server.</summary>
-internal sealed class ControlPlaneLoops(TaskEngine engine, Conductor conductor, AgentSupervisor supervisor) : BackgroundService
+/// <summary>Runs the task engine, the heartbeat sweep, agent supervision and token expiry for the life of the server.</summary>
+internal sealed class ControlPlaneLoops(TaskEngine engine, Conductor conductor, AgentSupervisor supervisor, IManagementStore store, TimeProvider time) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.WhenAll(
             Task.Run(() => engine.RunAsync(stoppingToken), stoppingToken),
             Task.Run(() => conductor.RunAsync(stoppingToken), stoppingToken),
-            Task.Run(() => supervisor.RunAsync(stoppingToken), stoppingToken))
+            Task.Run(() => supervisor.RunAsync(stoppingToken), stoppingToken),
+            Task.Run(() => PurgeTokensAsync(stoppingToken), stoppingToken))
         .ContinueWith(_ => { }, TaskScheduler.Default);
+
+    /// <summary>Expired tokens are useless; drop them every ten minutes so the table stays small.</summary>
+    private async Task PurgeTokensAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMinutes(10), time);
+        do
+        {
+            try
+            {
+                await store.Identity.PurgeExpiredTokensAsync(time.GetUtcNow(), stoppingToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Best effort: expired tokens are refused anyway; the next pass tries again.
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
 }
 
 /// <summary>Authenticates Trove calls by X-Auth-Token and keeps each caller inside its own project.</summary>
