@@ -32,6 +32,19 @@ internal sealed class SqliteDb(string connectionString)
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>Runs a write that a unique index may refuse; false when it did (the name or address is taken).</summary>
+    public async Task<bool> TryExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        try
+        {
+            return await ExecuteAsync(sql, cancellationToken, parameters) > 0;
+        }
+        catch (SqliteException e) when (IsUniqueViolation(e))
+        {
+            return false;
+        }
+    }
+
     public async Task<List<T>> QueryAsync<T>(string sql, Func<SqliteDataReader, T> map, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
         await using var connection = await OpenForReadAsync(cancellationToken);

@@ -15,21 +15,11 @@ internal sealed class SqliteIdentityStore(SqliteDb db) : IIdentityStore
     public async Task<IReadOnlyList<ProjectRecord>> ListProjectsAsync(string? name, CancellationToken cancellationToken) =>
         await db.QueryAsync($"SELECT {ProjectColumns} FROM projects WHERE $n IS NULL OR name = $n ORDER BY name", ReadProject, cancellationToken, ("$n", name));
 
-    public async Task<bool> InsertProjectAsync(ProjectRecord project, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await db.ExecuteAsync(
-                "INSERT INTO projects (id, name, domain_id, description, enabled) VALUES ($id, $n, $d, $desc, $e)",
-                cancellationToken,
-                ("$id", project.Id), ("$n", project.Name), ("$d", project.DomainId), ("$desc", project.Description), ("$e", project.Enabled));
-            return true;
-        }
-        catch (SqliteException e) when (IsUniqueViolation(e))
-        {
-            return false;
-        }
-    }
+    public Task<bool> InsertProjectAsync(ProjectRecord project, CancellationToken cancellationToken) =>
+        db.TryExecuteAsync(
+            "INSERT INTO projects (id, name, domain_id, description, enabled) VALUES ($id, $n, $d, $desc, $e)",
+            cancellationToken,
+            ("$id", project.Id), ("$n", project.Name), ("$d", project.DomainId), ("$desc", project.Description), ("$e", project.Enabled));
 
     public async Task<bool> DeleteProjectAsync(string id, CancellationToken cancellationToken) =>
         await db.ExecuteAsync("DELETE FROM projects WHERE id = $id", cancellationToken, ("$id", id)) > 0;
@@ -40,21 +30,11 @@ internal sealed class SqliteIdentityStore(SqliteDb db) : IIdentityStore
     public async Task<IReadOnlyList<UserRecord>> ListUsersAsync(string? name, CancellationToken cancellationToken) =>
         await db.QueryAsync($"SELECT {UserColumns} FROM users WHERE $n IS NULL OR name = $n ORDER BY name", ReadUser, cancellationToken, ("$n", name));
 
-    public async Task<bool> InsertUserAsync(UserRecord user, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await db.ExecuteAsync(
-                "INSERT INTO users (id, name, domain_id, default_project_id, password_hash, enabled) VALUES ($id, $n, $d, $p, $h, $e)",
-                cancellationToken,
-                ("$id", user.Id), ("$n", user.Name), ("$d", user.DomainId), ("$p", user.DefaultProjectId), ("$h", user.PasswordHash), ("$e", user.Enabled));
-            return true;
-        }
-        catch (SqliteException e) when (IsUniqueViolation(e))
-        {
-            return false;
-        }
-    }
+    public Task<bool> InsertUserAsync(UserRecord user, CancellationToken cancellationToken) =>
+        db.TryExecuteAsync(
+            "INSERT INTO users (id, name, domain_id, default_project_id, password_hash, enabled) VALUES ($id, $n, $d, $p, $h, $e)",
+            cancellationToken,
+            ("$id", user.Id), ("$n", user.Name), ("$d", user.DomainId), ("$p", user.DefaultProjectId), ("$h", user.PasswordHash), ("$e", user.Enabled));
 
     public async Task<bool> DeleteUserAsync(string id, CancellationToken cancellationToken) =>
         await db.ExecuteAsync("DELETE FROM users WHERE id = $id", cancellationToken, ("$id", id)) > 0;
@@ -65,18 +45,8 @@ internal sealed class SqliteIdentityStore(SqliteDb db) : IIdentityStore
     public async Task<IReadOnlyList<RoleRecord>> ListRolesAsync(string? name, CancellationToken cancellationToken) =>
         await db.QueryAsync("SELECT id, name FROM roles WHERE $n IS NULL OR name = $n ORDER BY name", ReadRole, cancellationToken, ("$n", name));
 
-    public async Task<bool> InsertRoleAsync(RoleRecord role, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await db.ExecuteAsync("INSERT INTO roles (id, name) VALUES ($id, $n)", cancellationToken, ("$id", role.Id), ("$n", role.Name));
-            return true;
-        }
-        catch (SqliteException e) when (IsUniqueViolation(e))
-        {
-            return false;
-        }
-    }
+    public Task<bool> InsertRoleAsync(RoleRecord role, CancellationToken cancellationToken) =>
+        db.TryExecuteAsync("INSERT INTO roles (id, name) VALUES ($id, $n)", cancellationToken, ("$id", role.Id), ("$n", role.Name));
 
     public Task AssignRoleAsync(RoleAssignment assignment, CancellationToken cancellationToken) =>
         db.ExecuteAsync(

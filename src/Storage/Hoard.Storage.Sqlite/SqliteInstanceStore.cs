@@ -107,20 +107,11 @@ internal sealed class SqliteInstanceStore(SqliteDb db) : IInstanceStore
             cancellationToken,
             ("$pool", pool));
 
-    public async Task<bool> TryAssignAddressAsync(string id, string pool, string address, int port, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await db.ExecuteAsync(
-                "UPDATE instances SET address = $a, port = $port, updated_at = $now WHERE id = $id AND pool = $pool AND deleted = 0",
-                cancellationToken,
-                ("$a", address), ("$port", port), ("$now", Ms(DateTimeOffset.UtcNow)), ("$id", id), ("$pool", pool)) > 0;
-        }
-        catch (SqliteException e) when (IsUniqueViolation(e))
-        {
-            return false;
-        }
-    }
+    public Task<bool> TryAssignAddressAsync(string id, string pool, string address, int port, CancellationToken cancellationToken) =>
+        db.TryExecuteAsync(
+            "UPDATE instances SET address = $a, port = $port, updated_at = $now WHERE id = $id AND pool = $pool AND deleted = 0",
+            cancellationToken,
+            ("$a", address), ("$port", port), ("$now", Ms(DateTimeOffset.UtcNow)), ("$id", id), ("$pool", pool));
 
     public async Task<int> CountAsync(string? projectId, CancellationToken cancellationToken)
     {
