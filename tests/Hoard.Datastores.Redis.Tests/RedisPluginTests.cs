@@ -58,7 +58,7 @@ public sealed class RedisPluginTests
     [RequiresBinaryFact("redis-server")]
     public void DiscoversTheInstalledVersionOnce()
     {
-        TestBinaries.Require("redis-server");
+        Binaries.Require("redis-server");
         var plugin = new RedisPlugin();
 
         var versions = plugin.DiscoverVersions();

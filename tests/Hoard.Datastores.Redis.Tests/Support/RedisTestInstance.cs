@@ -44,7 +44,7 @@ internal sealed class RedisTestInstance : IAsyncDisposable
 
     public static async Task<RedisTestInstance> CreateAsync(int? port = null, RedisManagerOptions? options = null)
     {
-        TestBinaries.Require("redis-server");
+        Binaries.Require("redis-server");
         var address = await PickFreeAddressAsync(port ?? 6379);
         var directory = Path.Combine(Path.GetTempPath(), "hoard-redis-tests", Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
@@ -136,9 +136,10 @@ internal sealed class RedisTestInstance : IAsyncDisposable
     /// <summary>Runs the real redis-cli against the instance; returns its trimmed output.</summary>
     public async Task<string> RedisCliAsync(string user, string password, params string[] command)
     {
-        var (_, output, errors) = await TestBinaries.RunAsync(
-            "redis-cli",
-            ["-h", Instance.Address, "-p", Instance.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--user", user, "--pass", password, "--no-auth-warning", .. command]);
+        var (_, output, errors) = await ProcessRunner.RunAsync(
+            Binaries.Require("redis-cli"),
+            ["-h", Instance.Address, "-p", Instance.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--user", user, "--pass", password, "--no-auth-warning", .. command],
+            timeout: TestTimeouts.Default);
         return (output + errors).Trim();
     }
 
