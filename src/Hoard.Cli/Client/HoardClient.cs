@@ -75,18 +75,7 @@ public sealed class HoardClient : IDisposable
         }
         catch (HoardApiException e) when (e.Status == HttpStatusCode.NotFound)
         {
-            string? marker = null;
-            var matches = new List<JsonObject>();
-            do
-            {
-                var page = await GetAsync("/instances" + (marker is null ? string.Empty : $"?marker={marker}"), cancellationToken);
-                matches.AddRange(page!["instances"]!.AsArray().OfType<JsonObject>().Where(i => i["name"]?.GetValue<string>() == idOrName));
-                marker = page["links"]?.AsArray().FirstOrDefault(l => l?["rel"]?.GetValue<string>() == "next") is { } next
-                    ? new Uri(next["href"]!.GetValue<string>()).Query.Split("marker=")[1]
-                    : null;
-            }
-            while (marker is not null);
-
+            var matches = (await ListInstancesAsync(cancellationToken)).Where(i => i["name"]?.GetValue<string>() == idOrName).ToList();
             return matches.Count switch
             {
                 1 => (await GetAsync($"/instances/{matches[0]["id"]}", cancellationToken))!["instance"]!.AsObject(),
@@ -94,6 +83,24 @@ public sealed class HoardClient : IDisposable
                 _ => throw new HoardApiException(HttpStatusCode.Conflict, $"{matches.Count} instances are named '{idOrName}'; use the id"),
             };
         }
+    }
+
+    /// <summary>Every instance of the project, following the API's next links page by page.</summary>
+    public async Task<List<JsonObject>> ListInstancesAsync(CancellationToken cancellationToken)
+    {
+        var all = new List<JsonObject>();
+        string? marker = null;
+        do
+        {
+            var page = await GetAsync("/instances" + (marker is null ? string.Empty : $"?marker={marker}"), cancellationToken);
+            all.AddRange(page!["instances"]!.AsArray().OfType<JsonObject>());
+            marker = page["links"]?.AsArray().FirstOrDefault(l => l?["rel"]?.GetValue<string>() == "next") is { } next
+                ? new Uri(next["href"]!.GetValue<string>()).Query.Split("marker=")[1]
+                : null;
+        }
+        while (marker is not null);
+
+        return all;
     }
 
     private static string? ErrorMessage(string text)

@@ -101,27 +101,17 @@ public static class InstanceCommand
         command.SetAction((parse, ct) => Cli.RunAsync(async client =>
         {
             var table = new Table().AddColumns("ID", "Name", "Datastore", "Version", "Status", "Address", "Flavor");
-            string? marker = null;
-            do
+            foreach (var i in await client.ListInstancesAsync(ct))
             {
-                var page = await client.GetAsync("/instances" + (marker is null ? string.Empty : $"?marker={marker}"), ct);
-                foreach (var i in page!["instances"]!.AsArray().OfType<JsonObject>())
-                {
-                    table.AddRow(
-                        Markup.Escape(Cli.Str(i["id"])),
-                        Markup.Escape(Cli.Str(i["name"])),
-                        Markup.Escape(Cli.Str(i["datastore"]?["type"])),
-                        Markup.Escape(Cli.Str(i["datastore"]?["version"])),
-                        Markup.Escape(Cli.Str(i["status"])),
-                        Markup.Escape(i["ip"] is JsonArray ip && ip.Count > 0 ? Cli.Str(ip[0]) : string.Empty),
-                        Markup.Escape(Cli.Str(i["flavor"]?["id"])));
-                }
-
-                marker = page["links"]?.AsArray().FirstOrDefault(l => Cli.Str(l?["rel"]) == "next") is { } next
-                    ? new Uri(Cli.Str(next["href"])).Query.Split("marker=")[1]
-                    : null;
+                table.AddRow(
+                    Markup.Escape(Cli.Str(i["id"])),
+                    Markup.Escape(Cli.Str(i["name"])),
+                    Markup.Escape(Cli.Str(i["datastore"]?["type"])),
+                    Markup.Escape(Cli.Str(i["datastore"]?["version"])),
+                    Markup.Escape(Cli.Str(i["status"])),
+                    Markup.Escape(i["ip"] is JsonArray ip && ip.Count > 0 ? Cli.Str(ip[0]) : string.Empty),
+                    Markup.Escape(Cli.Str(i["flavor"]?["id"])));
             }
-            while (marker is not null);
 
             AnsiConsole.Write(table);
             return 0;
