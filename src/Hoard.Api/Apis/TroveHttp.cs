@@ -24,6 +24,15 @@ public static class TroveHttp
 
     public static IResult Error(int status, string fault, string message) => Error(new ApiException(status, fault, message));
 
+    /// <summary>The Trove error for an exception that means "no" rather than "broken"; null for anything else.</summary>
+    public static IResult? Refusal(Exception error) => error switch
+    {
+        ApiException api => Error(api),
+        BadHttpRequestException bad => Error(bad.StatusCode, bad.StatusCode == 413 ? "overLimit" : "badRequest", bad.Message),
+        Hoard.Core.Guests.GuestCallException guest => Error(422, "unprocessableEntity", $"The guest could not complete the request: {guest.Message}"),
+        _ => null,
+    };
+
     /// <summary>The caller, set by the authentication filter of the /v1.0/{tenant} group.</summary>
     public static AuthContext Caller(this HttpContext http) => (AuthContext)http.Items[AuthContextKey]!;
 

@@ -118,13 +118,8 @@ public static class HoardServer
     private static async Task WriteErrorAsync(HttpContext http)
     {
         var error = http.Features.Get<IExceptionHandlerFeature>()?.Error;
-        var result = error switch
-        {
-            ApiException api => TroveHttp.Error(api),
-            BadHttpRequestException bad => TroveHttp.Error(bad.StatusCode, bad.StatusCode == 413 ? "overLimit" : "badRequest", bad.Message),
-            GuestCallException guest => TroveHttp.Error(422, "unprocessableEntity", $"The guest could not complete the request: {guest.Message}"),
-            _ => TroveHttp.Error(500, "instanceFault", $"Internal Server Error. Please keep this ID to help us figure out what went wrong: ({http.TraceIdentifier})."),
-        };
+        var result = (error is null ? null : TroveHttp.Refusal(error))
+            ?? TroveHttp.Error(500, "instanceFault", $"Internal Server Error. Please keep this ID to help us figure out what went wrong: ({http.TraceIdentifier}).");
         await result.ExecuteAsync(http);
     }
 }
@@ -183,10 +178,10 @@ internal static class TenantFilter
         {
             return await next(context);
         }
-        catch (ApiException e)
+        catch (Exception e) when (TroveHttp.Refusal(e) is { } refusal)
         {
             // A refusal is an answer, not a server error: no stack trace in the log.
-            return TroveHttp.Error(e);
+            return refusal;
         }
     }
 }
