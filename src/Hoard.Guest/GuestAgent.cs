@@ -377,14 +377,10 @@ public sealed class GuestAgent
                 var statuses = new Dictionary<string, string>(StringComparer.Ordinal);
                 foreach (var slot in _slots.Values)
                 {
+                    // The supervision pass keeps each status current (it marks a dead server CRASHED as
+                    // it restarts it), so a heartbeat only reports; it checks no process itself.
                     if (!slot.Destroyed && slot.Prepared)
                     {
-                        // Between supervision passes the pid check is the cheapest honest answer.
-                        if (slot.Gate.CurrentCount > 0 && slot.Status == ServiceStatus.Running && !slot.Manager.IsProcessAlive(slot.Instance))
-                        {
-                            slot.Status = ServiceStatus.Crashed;
-                        }
-
                         statuses[slot.Instance.Id] = slot.Status.ToTroveName();
                     }
                 }

@@ -21,7 +21,12 @@ internal sealed class InstanceSlot(GuestInstance instance, string secret, IDatas
 
     public bool Destroyed { get; set; }
 
-    public bool Prepared => File.Exists(Path.Combine(Instance.Directory, PreparedMarker));
+    /// <summary>Read from the marker once, when the slot is loaded; the supervision pass asks every 500 ms.</summary>
+    public bool Prepared { get; private set; } = File.Exists(Path.Combine(instance.Directory, PreparedMarker));
 
-    public void MarkPrepared() => File.WriteAllText(Path.Combine(Instance.Directory, PreparedMarker), string.Empty);
+    public void MarkPrepared()
+    {
+        File.WriteAllText(Path.Combine(Instance.Directory, PreparedMarker), string.Empty);
+        Prepared = true;
+    }
 }
