@@ -51,8 +51,6 @@ public sealed partial class LocalComputeDriver : IComputeDriver
 
     public string AgentKey { get; }
 
-    public string PoolDirectory => _poolDir;
-
     public string PickAddress(IReadOnlySet<string> inUse)
     {
         ArgumentNullException.ThrowIfNull(inUse);

@@ -71,8 +71,6 @@ public sealed partial class TaskEngine : IAsyncDisposable
     /// <summary>This process's lease-owner id: host, pid and process start time.</summary>
     public string Owner { get; }
 
-    public int RunningCount => _running.Count;
-
     /// <summary>Tells the engine a task was just queued, so it starts without waiting for the next poll.</summary>
     public void Wake() => _wake.Release();
 
