@@ -17,8 +17,6 @@ namespace Hoard.Guest;
 /// </summary>
 public sealed class GuestAgent
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
     private readonly GuestAgentOptions _options;
     private readonly PluginRegistry _plugins;
     private readonly ILoggerFactory _loggerFactory;
@@ -75,6 +73,7 @@ public sealed class GuestAgent
                 Address = info.Address,
                 Port = info.Port,
                 RamMb = info.RamMb,
+                Options = info.Options,
             };
 
             // A datastore's manager is made only when the agent runs an instance of it.
@@ -207,8 +206,19 @@ public sealed class GuestAgent
             }
 
             var result = await RunAsync(slot, call.Method ?? string.Empty, call.Args, cancellationToken);
-            reply = new GuestMessage { Type = GuestMessageTypes.Reply, CallId = call.CallId, Instance = id, Result = JsonSerializer.SerializeToElement(result, Json) };
+            reply = new GuestMessage { Type = GuestMessageTypes.Reply, CallId = call.CallId, Instance = id, Result = JsonSerializer.SerializeToElement(result, GuestArguments.Json) };
             Log.CallDone(_logger, id, call.Method ?? string.Empty, clock.ElapsedMilliseconds);
+        }
+        catch (DatastoreOperationException e)
+        {
+            // A refusal (exists, missing, not supported): an answer for the caller, not a failure of the agent.
+            Log.CallRefused(_logger, id, call.Method ?? string.Empty, e.Code);
+            reply = new GuestMessage { Type = GuestMessageTypes.Reply, CallId = call.CallId, Instance = id, Error = e.Message, ErrorCode = e.Code };
+        }
+        catch (ArgumentException e)
+        {
+            Log.CallRefused(_logger, id, call.Method ?? string.Empty, DatastoreOperationException.InvalidCode);
+            reply = new GuestMessage { Type = GuestMessageTypes.Reply, CallId = call.CallId, Instance = id, Error = e.Message, ErrorCode = DatastoreOperationException.InvalidCode };
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -247,8 +257,10 @@ public sealed class GuestAgent
             switch (method)
             {
                 case GuestMethods.Prepare:
+                    var prepare = args is null ? new PrepareArguments() : GuestArguments.Read<PrepareArguments>(args);
                     await manager.PrepareAsync(instance, cancellationToken);
-                    if (StringArg(args, "root_password") is { } rootPassword)
+                    await CreateInitialSchemaAsync(manager, instance, prepare, cancellationToken);
+                    if (prepare.RootPassword is { } rootPassword)
                     {
                         await manager.EnableRootAsync(instance, rootPassword, cancellationToken);
                     }
@@ -270,6 +282,37 @@ public sealed class GuestAgent
                     return new { };
                 case GuestMethods.Status:
                     return new { status = (await manager.ProbeAsync(instance, cancellationToken)).ToTroveName() };
+                case GuestMethods.ListDatabases:
+                    return new DatabasesArguments(await manager.ListDatabasesAsync(instance, cancellationToken));
+                case GuestMethods.CreateDatabase:
+                    await manager.CreateDatabasesAsync(instance, GuestArguments.Read<DatabasesArguments>(args).Databases, cancellationToken);
+                    return new { };
+                case GuestMethods.DeleteDatabase:
+                    await manager.DeleteDatabaseAsync(instance, GuestArguments.Read<DatabaseArguments>(args).Name, cancellationToken);
+                    return new { };
+                case GuestMethods.ListUsers:
+                    return new { users = await manager.ListUsersAsync(instance, cancellationToken) };
+                case GuestMethods.CreateUser:
+                    await manager.CreateUsersAsync(instance, GuestArguments.Read<UsersArguments>(args).Users, cancellationToken);
+                    return new { };
+                case GuestMethods.DeleteUser:
+                    await manager.DeleteUserAsync(instance, GuestArguments.Read<UserArguments>(args).User, cancellationToken);
+                    return new { };
+                case GuestMethods.UpdateAttributes:
+                    var update = GuestArguments.Read<UserArguments>(args);
+                    await manager.UpdateUserAsync(instance, update.User, update.Change ?? new UserChange(), cancellationToken);
+                    return new { };
+                case GuestMethods.ChangePasswords:
+                    await manager.ChangePasswordsAsync(instance, GuestArguments.Read<PasswordsArguments>(args).Changes, cancellationToken);
+                    return new { };
+                case GuestMethods.GrantAccess:
+                    var grant = GuestArguments.Read<UserArguments>(args);
+                    await manager.GrantAccessAsync(instance, grant.User, grant.Databases, cancellationToken);
+                    return new { };
+                case GuestMethods.RevokeAccess:
+                    var revoke = GuestArguments.Read<UserArguments>(args);
+                    await manager.RevokeAccessAsync(instance, revoke.User, revoke.Database ?? throw new ArgumentException("revoke_access names no database"), cancellationToken);
+                    return new { };
                 default:
                     throw new InvalidOperationException($"unknown guest method '{method}'");
             }
@@ -280,16 +323,40 @@ public sealed class GuestAgent
         }
     }
 
+    /// <summary>
+    /// The databases and users of the create request. A prepare retried after a crash finds some made
+    /// already; it makes only the missing ones, so a retry neither fails nor changes a password twice.
+    /// </summary>
+    private static async Task CreateInitialSchemaAsync(IDatastoreManager manager, GuestInstance instance, PrepareArguments prepare, CancellationToken cancellationToken)
+    {
+        if (prepare.Databases.Count > 0)
+        {
+            var existing = (await manager.ListDatabasesAsync(instance, cancellationToken)).Select(d => d.Name).ToHashSet(StringComparer.Ordinal);
+            var missing = prepare.Databases.Where(d => !existing.Contains(d.Name)).ToList();
+            if (missing.Count > 0)
+            {
+                await manager.CreateDatabasesAsync(instance, missing, cancellationToken);
+            }
+        }
+
+        if (prepare.Users.Count > 0)
+        {
+            var existing = (await manager.ListUsersAsync(instance, cancellationToken)).Select(u => new UserRef(u.Name, u.Host)).ToHashSet();
+            var missing = prepare.Users.Where(u => !existing.Contains(u.Ref)).ToList();
+            if (missing.Count > 0)
+            {
+                await manager.CreateUsersAsync(instance, missing, cancellationToken);
+            }
+        }
+    }
+
     private async Task DestroyAsync(InstanceSlot slot, CancellationToken cancellationToken)
     {
         await slot.Gate.WaitAsync(cancellationToken);
         try
         {
             slot.Destroyed = true;
-            if (slot.Manager.IsProcessAlive(slot.Instance))
-            {
-                await slot.Manager.StopAsync(slot.Instance, cancellationToken);
-            }
+            await slot.Manager.DestroyAsync(slot.Instance, cancellationToken);
 
             if (Directory.Exists(slot.Instance.Directory))
             {

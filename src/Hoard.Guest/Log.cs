@@ -37,4 +37,7 @@ internal static partial class Log
 
     [LoggerMessage(4010, LogLevel.Information, "Instance {Instance}: destroyed")]
     public static partial void Destroyed(ILogger logger, string instance);
+
+    [LoggerMessage(4011, LogLevel.Information, "Instance {Instance}: {Method} refused ({Code})")]
+    public static partial void CallRefused(ILogger logger, string instance, string method, string code);
 }

@@ -74,12 +74,25 @@ public sealed class ConfigurationTests
     [Fact]
     public void Sample_lists_every_option_with_its_help()
     {
-        var sample = HoardConfiguration.Sample();
-        foreach (var option in HoardConfiguration.Options)
+        var config = new HoardConfiguration([new OptionDefinition("enginex", "tcp_ports", "list", "7000", "Ports of enginex.")]);
+        var sample = config.Sample();
+        Assert.Contains("[enginex]", sample, StringComparison.Ordinal);
+        foreach (var option in config.Options)
         {
             Assert.Contains($"#{option.Name} = {option.Default}", sample, StringComparison.Ordinal);
             Assert.Contains(option.Help, sample, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public void A_datastore_group_comes_from_its_plugin_and_typos_in_it_are_caught()
+    {
+        var config = new HoardConfiguration([new OptionDefinition("enginex", "root_on_create", "bool", "false", "Root at create.")]);
+        Assert.False(config.GetBool("enginex", "root_on_create"));
+        config.Set("enginex", "root_on_create", "true", "test");
+        Assert.True(config.GetBool("enginex", "root_on_create"));
+        var e = Assert.Throws<ConfigurationException>(() => config.Set("enginex", "root_on_craete", "true", "trove.conf"));
+        Assert.Contains("unknown option 'root_on_craete' in [enginex]", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -19,15 +19,28 @@ public sealed class RedisPluginTests
     }
 
     [Fact]
-    public void ServerOptionsAreTroveRedisDefaults()
+    public void TheRedisGroupHasTroveRedisDefaults()
     {
-        var options = new RedisPlugin().ServerOptions;
+        var options = new RedisPlugin().Options.ToDictionary(o => o.Name, o => o.Default);
 
-        Assert.Equal([6379, 16379], options.TcpPorts);
-        Assert.False(options.RootOnCreate);
-        Assert.Equal(60, options.UsageTimeout);
-        Assert.False(options.VolumeSupport);
-        Assert.Equal("RedisBackup", options.BackupStrategy);
+        Assert.Equal("6379,16379", options["tcp_ports"]);
+        Assert.Equal("false", options["root_on_create"]);
+        Assert.Equal("60", options["usage_timeout"]);
+        Assert.Equal("false", options["volume_support"]);
+        Assert.Equal("RedisBackup", options["backup_strategy"]);
+    }
+
+    [Fact]
+    public void RedisHasUsersButNoDatabases()
+    {
+        var schema = new RedisPlugin().Schema;
+
+        Assert.False(schema.SupportsDatabases);
+        Assert.Null(schema.DatabaseName);
+        Assert.Null(schema.UserName.Check("cache-reader.1"));
+        Assert.NotNull(schema.UserName.Check("hoard-admin"));
+        Assert.NotNull(schema.UserName.Check("default"));
+        Assert.NotNull(schema.UserName.Check("two words"));
     }
 
     [Theory]

@@ -79,6 +79,7 @@ public sealed partial class LocalComputeDriver : IComputeDriver
             Address = address,
             Port = request.Port,
             RamMb = request.RamMb,
+            Options = new Dictionary<string, string>(request.DatastoreOptions),
         };
         PrivateFile.Write(Path.Combine(dir, GuestInfo.FileName), JsonSerializer.Serialize(info, GuestInfo.JsonOptions));
         return Task.CompletedTask;

@@ -52,4 +52,13 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3031, Level = LogLevel.Information, Message = "Disabled the root user of redis instance {InstanceId}")]
     public static partial void RootDisabled(this ILogger logger, string instanceId);
+
+    [LoggerMessage(EventId = 3040, Level = LogLevel.Information, Message = "Created {Count} user(s) on redis instance {InstanceId}")]
+    public static partial void UsersCreated(this ILogger logger, string instanceId, int count);
+
+    [LoggerMessage(EventId = 3041, Level = LogLevel.Information, Message = "Deleted a user of redis instance {InstanceId}")]
+    public static partial void UserDeleted(this ILogger logger, string instanceId);
+
+    [LoggerMessage(EventId = 3042, Level = LogLevel.Information, Message = "Changed {Count} password(s) on redis instance {InstanceId}")]
+    public static partial void PasswordsChanged(this ILogger logger, string instanceId, int count);
 }

@@ -215,6 +215,121 @@ public sealed partial class RedisManager : IDatastoreManager
         _logger.RootDisabled(instance.Id);
     }
 
+    public async Task DestroyAsync(GuestInstance instance, CancellationToken cancellationToken)
+    {
+        // Everything else of a Redis instance lives in its directory, which the agent removes.
+        if (IsProcessAlive(instance))
+        {
+            await StopAsync(instance, cancellationToken);
+        }
+    }
+
+    public Task<IReadOnlyList<DatabaseSpec>> ListDatabasesAsync(GuestInstance instance, CancellationToken cancellationToken) =>
+        throw NoDatabases();
+
+    public Task CreateDatabasesAsync(GuestInstance instance, IReadOnlyList<DatabaseSpec> databases, CancellationToken cancellationToken) =>
+        throw NoDatabases();
+
+    public Task DeleteDatabaseAsync(GuestInstance instance, string name, CancellationToken cancellationToken) =>
+        throw NoDatabases();
+
+    public Task GrantAccessAsync(GuestInstance instance, UserRef user, IReadOnlyList<string> databases, CancellationToken cancellationToken) =>
+        throw NoDatabases();
+
+    public Task RevokeAccessAsync(GuestInstance instance, UserRef user, string database, CancellationToken cancellationToken) =>
+        throw NoDatabases();
+
+    public async Task<IReadOnlyList<UserInfo>> ListUsersAsync(GuestInstance instance, CancellationToken cancellationToken)
+    {
+        var replies = await RunAdminCommandsAsync(instance, [["ACL", "USERS"]], cancellationToken);
+        return [.. (replies[0].Items ?? [])
+            .Select(r => r.Text ?? string.Empty)
+            .Where(name => name.Length > 0 && !RedisPlugin.ReservedUsers.Contains(name))
+            .Order(StringComparer.Ordinal)
+            .Select(name => new UserInfo(name, null, []))];
+    }
+
+    public async Task CreateUsersAsync(GuestInstance instance, IReadOnlyList<UserSpec> users, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(users);
+        if (users.FirstOrDefault(u => u.Databases.Count > 0) is { } withDatabases)
+        {
+            throw DatastoreOperationException.NotSupported($"Redis has no databases to give {withDatabases.Name} access to.");
+        }
+
+        // All or nothing: every name is checked before any user is made.
+        var existing = await ExistingUsersAsync(instance, users.Select(u => u.Name), cancellationToken);
+        if (existing.Count > 0)
+        {
+            throw DatastoreOperationException.Conflict($"A user with the name {existing[0]} already exists.");
+        }
+
+        var commands = users.Select(u => UserCommand(u.Name, u.Password)).Append(["ACL", "SAVE"]).ToList();
+        await RunAdminCommandsAsync(instance, commands, cancellationToken);
+        _logger.UsersCreated(instance.Id, users.Count);
+    }
+
+    public async Task DeleteUserAsync(GuestInstance instance, UserRef user, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        var replies = await RunAdminCommandsAsync(instance, [["ACL", "DELUSER", user.Name], ["ACL", "SAVE"]], cancellationToken);
+        if (replies[0].Integer == 0)
+        {
+            throw DatastoreOperationException.NotFound($"User {user.Name} cannot be found on the instance.");
+        }
+
+        _logger.UserDeleted(instance.Id);
+    }
+
+    public async Task UpdateUserAsync(GuestInstance instance, UserRef user, UserChange change, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        ArgumentNullException.ThrowIfNull(change);
+        if ((change.NewName is not null && change.NewName != user.Name) || change.NewHost is not null)
+        {
+            throw DatastoreOperationException.NotSupported("Redis ACL users have no host and cannot be renamed; delete the user and create it anew.");
+        }
+
+        if (change.NewPassword is { } password)
+        {
+            await ChangePasswordsAsync(instance, [new PasswordChange(user, password)], cancellationToken);
+        }
+    }
+
+    public async Task ChangePasswordsAsync(GuestInstance instance, IReadOnlyList<PasswordChange> changes, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(changes);
+        var names = changes.Select(c => c.User.Name).ToList();
+        var existing = await ExistingUsersAsync(instance, names, cancellationToken);
+        if (names.FirstOrDefault(n => !existing.Contains(n)) is { } missing)
+        {
+            throw DatastoreOperationException.NotFound($"User {missing} cannot be found on the instance.");
+        }
+
+        // "resetpass" drops the old password: a change replaces it rather than adding a second one.
+        var commands = changes.Select(c => new[] { "ACL", "SETUSER", c.User.Name, "resetpass", "#" + RedisConfig.PasswordHash(c.Password) })
+            .Append(["ACL", "SAVE"]).ToList();
+        await RunAdminCommandsAsync(instance, commands, cancellationToken);
+        _logger.PasswordsChanged(instance.Id, changes.Count);
+    }
+
+    private async Task<List<string>> ExistingUsersAsync(GuestInstance instance, IEnumerable<string> names, CancellationToken cancellationToken)
+    {
+        var wanted = names.ToList();
+        var replies = await RunAdminCommandsAsync(instance, [.. wanted.Select(n => new[] { "ACL", "GETUSER", n })], cancellationToken);
+        return [.. wanted.Where((_, i) => replies[i].Kind != RespKind.Null)];
+    }
+
+    /// <summary>
+    /// A user of the instance's owner: every key and channel, every command but the administrative ones
+    /// (ACL, CONFIG, SHUTDOWN, …), which stay root's. The password goes over as its hash.
+    /// </summary>
+    private static string[] UserCommand(string name, string password) =>
+        ["ACL", "SETUSER", name, "reset", "on", "#" + RedisConfig.PasswordHash(password), "~*", "&*", "+@all", "-@admin"];
+
+    private static DatastoreOperationException NoDatabases() =>
+        DatastoreOperationException.NotSupported("Redis instances have no databases: the operation is not supported by the redis datastore.");
+
     private static IPEndPoint EndPointOf(GuestInstance instance)
     {
         ArgumentNullException.ThrowIfNull(instance);
@@ -499,11 +614,12 @@ public sealed partial class RedisManager : IDatastoreManager
         return true;
     }
 
-    private async Task RunAdminCommandsAsync(GuestInstance instance, IReadOnlyList<string[]> commands, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<RespReply>> RunAdminCommandsAsync(GuestInstance instance, IReadOnlyList<string[]> commands, CancellationToken cancellationToken)
     {
         var endPoint = EndPointOf(instance);
         var files = InstanceFiles.For(instance);
         var password = await ReadAdminPasswordAsync(instance, files, cancellationToken);
+        var replies = new List<RespReply>(commands.Count);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(_options.CommandTimeout);
         try
@@ -512,7 +628,7 @@ public sealed partial class RedisManager : IDatastoreManager
             await connection.AuthAsync(RedisConfig.AdminUser, password, deadline.Token);
             foreach (var command in commands)
             {
-                await connection.ExecuteAsync(command, deadline.Token);
+                replies.Add(await connection.ExecuteAsync(command, deadline.Token));
             }
         }
         catch (SocketException e)
@@ -529,6 +645,8 @@ public sealed partial class RedisManager : IDatastoreManager
         {
             File.SetUnixFileMode(files.AclFile, PrivateFile.OwnerOnly);
         }
+
+        return replies;
     }
 
     [GeneratedRegex(@"^(?<pid>\d+):[A-Z] ", RegexOptions.Multiline | RegexOptions.CultureInvariant)]

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Hoard.Abstractions.Datastores;
 using Hoard.Abstractions.Plugins;
 using Microsoft.Extensions.Logging;
@@ -7,8 +8,12 @@ using Microsoft.Extensions.Logging;
 namespace Hoard.Datastores.Redis;
 
 /// <summary>The Redis datastore: one redis-server per instance, AOF persistence, ACL users.</summary>
-public sealed class RedisPlugin : IDatastorePlugin
+public sealed partial class RedisPlugin : IDatastorePlugin
 {
+    /// <summary>ACL users that are not the owner's to list or touch: the disabled default user, the agent's own, root.</summary>
+    internal static readonly IReadOnlySet<string> ReservedUsers =
+        new HashSet<string>(["default", RedisConfig.AdminUser, RedisConfig.RootUser], StringComparer.Ordinal);
+
     private readonly Func<string?> _locateServer;
     private readonly Lazy<IReadOnlyList<DatastoreVersionInfo>> _versions;
 
@@ -27,13 +32,32 @@ public sealed class RedisPlugin : IDatastorePlugin
 
     public string Name => "redis";
 
-    public DatastoreServerOptions ServerOptions { get; } = new()
+    /// <summary>The [redis] group: Trove's names and defaults (trove/common/cfg.py, redis group).</summary>
+    public IReadOnlyList<DatastoreOption> Options { get; } = DatastoreOptionNames.Common(
+        "redis",
+        tcpPorts: "6379,16379",
+        usageTimeout: 60,
+        backupStrategy: "RedisBackup",
+        clusterStrategy: "RedisCluster",
+        backupNamespace: "redis",
+        restoreNamespace: "redis");
+
+    /// <summary>
+    /// Redis has ACL users but no databases (its numbered keyspaces are not Trove databases): database and
+    /// access calls are refused as not supported. A user name is one ACL word.
+    /// </summary>
+    public SchemaRules Schema { get; } = new()
     {
-        TcpPorts = [6379, 16379],
-        RootOnCreate = false,
-        UsageTimeout = 60,
-        VolumeSupport = false,
-        BackupStrategy = "RedisBackup",
+        SupportsDatabases = false,
+        SupportsHosts = false,
+        UserName = new NameRule
+        {
+            Kind = "user name",
+            MaxLength = 64,
+            Pattern = UserNamePattern(),
+            PatternHelp = "letters, digits, '_', '-' and '.', starting with a letter or digit",
+            Reserved = ReservedUsers,
+        },
     };
 
     public IReadOnlyList<DatastoreVersionInfo> DiscoverVersions() => _versions.Value;
@@ -56,4 +80,7 @@ public sealed class RedisPlugin : IDatastorePlugin
         var version = server is null ? null : RedisServerBinary.QueryVersion(server);
         return version is null ? [] : [version];
     }
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]*$", RegexOptions.CultureInvariant)]
+    private static partial Regex UserNamePattern();
 }

@@ -17,6 +17,9 @@ public sealed record ComputeRequest
 
     /// <summary>The secret the instance's guest authenticates with; the driver hands it to the guest only.</summary>
     public required string GuestSecret { get; init; }
+
+    /// <summary>The guest-side options of the datastore's group, handed to the guest with its guest-info.</summary>
+    public IReadOnlyDictionary<string, string> DatastoreOptions { get; init; } = new Dictionary<string, string>();
 }
 
 /// <summary>

@@ -3,39 +3,25 @@ using Microsoft.Extensions.Logging;
 namespace Hoard.Abstractions.Datastores;
 
 /// <summary>One installed version of an engine, found on this machine.</summary>
-/// <param name="Name">The version name clients use: the engine's major.minor, e.g. "7.0".</param>
+/// <param name="Name">The version name clients use: the engine's major.minor (or major, as PostgreSQL numbers them), e.g. "7.0", "15".</param>
 /// <param name="Version">The full version the engine reports, e.g. "7.0.15".</param>
 public sealed record DatastoreVersionInfo(string Name, string Version);
 
 /// <summary>
-/// Server-side options of a datastore, Trove's names (trove/common/cfg.py, one group per datastore).
-/// </summary>
-public sealed record DatastoreServerOptions
-{
-    public required IReadOnlyList<int> TcpPorts { get; init; }
-
-    public IReadOnlyList<int> UdpPorts { get; init; } = [];
-
-    public bool RootOnCreate { get; init; }
-
-    /// <summary>Seconds a create may take before the instance goes to ERROR.</summary>
-    public int UsageTimeout { get; init; } = 60;
-
-    public bool VolumeSupport { get; init; }
-
-    public string? BackupStrategy { get; init; }
-}
-
-/// <summary>
-/// A datastore engine. The server side describes it (versions, ports, option defaults);
-/// the guest side creates the manager that runs it.
+/// A datastore engine, declared by its assembly with <c>[assembly: HoardPlugin("name", PluginKind.Datastore, typeof(...))]</c>.
+/// The server side describes it (its option group, versions, schema rules); the guest side creates the manager
+/// that runs it, and only on an agent that runs an instance of it.
 /// </summary>
 public interface IDatastorePlugin
 {
-    /// <summary>The datastore type clients ask for, e.g. "redis".</summary>
+    /// <summary>The datastore type clients ask for, and the name of its INI group, e.g. "redis".</summary>
     string Name { get; }
 
-    DatastoreServerOptions ServerOptions { get; }
+    /// <summary>The options of the datastore's INI group, server side and guest side, with their defaults.</summary>
+    IReadOnlyList<DatastoreOption> Options { get; }
+
+    /// <summary>Databases, users and the names they may have on this engine.</summary>
+    SchemaRules Schema { get; }
 
     /// <summary>The versions of the engine installed here; empty when it is not installed.</summary>
     IReadOnlyList<DatastoreVersionInfo> DiscoverVersions();

@@ -43,6 +43,11 @@ public sealed record GuestMessage
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Error { get; init; }
 
+    /// <summary>With an error: what kind of refusal it is (a <c>DatastoreOperationException</c> code), or null for a failure.</summary>
+    [JsonPropertyName("code")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ErrorCode { get; init; }
+
     [JsonPropertyName("secret")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Secret { get; init; }
@@ -86,6 +91,16 @@ public static class GuestMethods
     public const string EnableRoot = "enable_root";
     public const string DisableRoot = "disable_root";
     public const string Status = "get_status";
+    public const string ListDatabases = "list_databases";
+    public const string CreateDatabase = "create_database";
+    public const string DeleteDatabase = "delete_database";
+    public const string ListUsers = "list_users";
+    public const string CreateUser = "create_user";
+    public const string DeleteUser = "delete_user";
+    public const string UpdateAttributes = "update_attributes";
+    public const string ChangePasswords = "change_passwords";
+    public const string GrantAccess = "grant_access";
+    public const string RevokeAccess = "revoke_access";
 }
 
 /// <summary>
@@ -116,6 +131,10 @@ public sealed record GuestInfo
 
     [JsonPropertyName("ram_mb")]
     public required int RamMb { get; init; }
+
+    /// <summary>The guest-side options of the datastore's group, as the control plane is configured.</summary>
+    [JsonPropertyName("options")]
+    public Dictionary<string, string> Options { get; init; } = [];
 
     public static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
 }

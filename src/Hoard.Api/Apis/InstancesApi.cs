@@ -56,17 +56,7 @@ public static class InstancesApi
 
     private static async Task<IResult> ListAsync(HttpContext http, InstanceService instances, ViewBuilder views, string? marker, string? limit, bool detail, CancellationToken ct)
     {
-        int? pageLimit = null;
-        if (limit is not null)
-        {
-            if (!int.TryParse(limit, out var parsed) || parsed < 1)
-            {
-                throw ApiException.BadRequest($"limit '{limit}' is not a positive integer.");
-            }
-
-            pageLimit = parsed;
-        }
-
+        var pageLimit = TroveHttp.ParseLimit(limit);
         var caller = http.Caller();
         var (page, next) = await instances.ListAsync(caller.ProjectId, marker, pageLimit, ct);
         var items = new InstanceView[page.Count];
@@ -110,8 +100,8 @@ public static class InstancesApi
             datastoreVersion = v.NonEmptyString(datastore, dsPath, "version", required: false);
         }
 
-        CheckArrayOfObjects(v, instance!, path, "databases");
-        CheckArrayOfObjects(v, instance!, path, "users");
+        var databases = SchemaApi.ReadDatabases(v, instance!, path, "databases", required: false);
+        var users = SchemaApi.ReadUsers(v, instance!, path, "users", required: false);
         CheckArrayOfObjects(v, instance!, path, "nics");
         v.OptionalObject(instance!, path, "access");
         v.ThrowIfFailed();
@@ -119,7 +109,15 @@ public static class InstancesApi
         var caller = http.Caller();
         var (created, password) = await instances.CreateAsync(
             caller,
-            new CreateInstanceRequest { Name = name!, FlavorRef = flavor, VolumeSize = volumeSize, DatastoreType = datastoreType, DatastoreVersion = datastoreVersion },
+            new CreateInstanceRequest
+            {
+                Name = name!,
+                FlavorRef = flavor,
+                VolumeSize = volumeSize,
+                DatastoreType = datastoreType,
+                DatastoreVersion = datastoreVersion,
+                Schema = new InitialSchema(databases, users),
+            },
             ct);
         return Results.Json(new InstanceEnvelope(views.Instance(created, detail: true, caller.IsAdmin, password)), TroveJsonContext.Default.InstanceEnvelope);
     }

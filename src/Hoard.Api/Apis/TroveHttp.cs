@@ -90,6 +90,19 @@ public static class TroveHttp
         return await ReadObjectAsync(request, cancellationToken);
     }
 
+    /// <summary>The limit query parameter of a list: absent, or a positive integer (Trove answers a bad one with a 500).</summary>
+    public static int? ParseLimit(string? limit)
+    {
+        if (limit is null)
+        {
+            return null;
+        }
+
+        return int.TryParse(limit, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var parsed) && parsed >= 1
+            ? parsed
+            : throw ApiException.BadRequest($"limit '{(limit.Length > 20 ? limit[..20] + "..." : limit)}' is not a positive integer.");
+    }
+
     /// <summary>Trove's timestamp format: UTC, seconds, no zone.</summary>
     public static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -90,6 +90,72 @@ public sealed partial class Validation
         return _errors.Count == before ? s : null;
     }
 
+    /// <summary>The array at <paramref name="key"/>; reports and returns null when it is missing (if required) or not an array of objects.</summary>
+    public IReadOnlyList<(JsonObject Item, string Path)>? ArrayOfObjects(JsonObject parent, string parentPath, string key, bool required)
+    {
+        if (!parent.TryGetPropertyValue(key, out var node))
+        {
+            if (required)
+            {
+                Fail(parentPath, $"'{key}' is a required property");
+            }
+
+            return null;
+        }
+
+        var path = Path(parentPath, key);
+        if (node is not JsonArray array)
+        {
+            Fail(path, $"{Repr(node)} is not of type 'array'");
+            return null;
+        }
+
+        var items = new List<(JsonObject, string)>(array.Count);
+        for (var i = 0; i < array.Count; i++)
+        {
+            if (array[i] is JsonObject o)
+            {
+                items.Add((o, $"{path}[{i}]"));
+            }
+            else
+            {
+                Fail($"{path}[{i}]", $"{Repr(array[i])} is not of type 'object'");
+            }
+        }
+
+        return items;
+    }
+
+    /// <summary>Trove's host_string: '%', an address, or an address pattern with '%' wildcards.</summary>
+    public string? HostString(JsonObject parent, string parentPath, string key)
+    {
+        if (!parent.TryGetPropertyValue(key, out var node))
+        {
+            return null;
+        }
+
+        var path = Path(parentPath, key);
+        if (node is not JsonValue v || !v.TryGetValue<string>(out var s))
+        {
+            Fail(path, $"{Repr(node)} is not of type 'string'");
+            return null;
+        }
+
+        if (s.Length == 0)
+        {
+            Fail(path, $"{Repr(node)} is too short");
+            return null;
+        }
+
+        if (s.Length > 255 || !HostPattern().IsMatch(s))
+        {
+            Fail(path, $"{Repr(node)} is not a valid host: use '%', an IP address, or an address pattern with '%' wildcards");
+            return null;
+        }
+
+        return s;
+    }
+
     /// <summary>Trove's flavorRef: a non-empty string or an integer (or an href whose last segment is the id).</summary>
     public string? FlavorRef(JsonObject parent, string parentPath)
     {
@@ -187,6 +253,10 @@ public sealed partial class Validation
         // Echo enough of a value to recognise it, never megabytes of it.
         return text.Length > 80 ? text[..77] + "..." : text;
     }
+
+    // Trove's host_string, plus ':' so IPv6 hosts can be written.
+    [GeneratedRegex(@"^%?[\w().:/-]*%?$", RegexOptions.CultureInvariant)]
+    private static partial Regex HostPattern();
 
     [GeneratedRegex("[0-9a-zA-Z]")]
     private static partial Regex HasAlphanumeric();

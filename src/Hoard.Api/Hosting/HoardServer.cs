@@ -64,6 +64,7 @@ public static class HoardServer
         services.AddSingleton<ITaskHandler, RestartInstanceHandler>();
         services.AddSingleton<TaskEngine>();
         services.AddSingleton<InstanceService>();
+        services.AddSingleton<SchemaService>();
         services.AddHostedService<ControlPlaneLoops>();
 
         var app = builder.Build();
@@ -74,6 +75,7 @@ public static class HoardServer
         app.MapGuestEndpoint();
         var tenant = app.MapGroup("/v1.0/{tenant}").AddEndpointFilter(TenantFilter.AuthenticateAsync);
         tenant.MapInstancesApi();
+        tenant.MapSchemaApi();
         tenant.MapCatalogApi();
         app.MapFallback((HttpContext http) => TroveHttp.Error(404, "itemNotFound", "The resource could not be found."));
         return app;

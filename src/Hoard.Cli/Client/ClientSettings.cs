@@ -20,7 +20,7 @@ public sealed record ClientSettings(string AuthUrl, string UserName, string Pass
         if (values.Count < 4)
         {
             var dataDir = Environment.GetEnvironmentVariable("HOARD_DEFAULT_DATA_DIR")
-                ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".hoard");
+                ?? (Environment.IsPrivilegedProcess ? "/var/lib/hoard" : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".hoard"));
             var openrc = Path.Combine(dataDir, "admin-openrc");
             if (File.Exists(openrc))
             {
@@ -42,7 +42,7 @@ public sealed record ClientSettings(string AuthUrl, string UserName, string Pass
 
         string Get(string key) => values.TryGetValue(key, out var v)
             ? v
-            : throw new InvalidOperationException($"{key} is not set; source the admin-openrc that 'hoard serve' wrote (e.g. '. ~/.hoard/admin-openrc').");
+            : throw new InvalidOperationException($"{key} is not set; source the admin-openrc that 'hoard serve' wrote (e.g. '. ~/.hoard/admin-openrc', or '. /var/lib/hoard/admin-openrc' as root).");
         return new ClientSettings(Get("OS_AUTH_URL").TrimEnd('/'), Get("OS_USERNAME"), Get("OS_PASSWORD"), Get("OS_PROJECT_NAME"));
     }
 }

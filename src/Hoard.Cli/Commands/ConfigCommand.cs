@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Hoard.Abstractions.Plugins;
 using Hoard.Core.Configuration;
 
 namespace Hoard.Cli.Commands;
@@ -9,7 +10,7 @@ public static class ConfigCommand
     public static Command Create()
     {
         var sample = new Command("sample", "Print a sample configuration file with every option, its default and its help.");
-        sample.SetAction(_ => Console.Write(HoardConfiguration.Sample()));
+        sample.SetAction(_ => Console.Write(new HoardConfiguration(HoardConfiguration.DatastoreGroups(PluginRegistry.FromApplicationDirectory())).Sample()));
         var config = new Command("config", "Configuration helpers.");
         config.Subcommands.Add(sample);
         return config;

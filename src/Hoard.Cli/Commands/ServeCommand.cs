@@ -15,7 +15,7 @@ public static class ServeCommand
     public static Command Create()
     {
         var listen = new Option<string?>("--listen") { Description = "HOST:PORT to listen on (default 127.0.0.1:8779)." };
-        var dataDir = new Option<string?>("--data-dir") { Description = "Where Hoard keeps its state (default ~/.hoard)." };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Where Hoard keeps its state (default ~/.hoard; /var/lib/hoard as root)." };
         var config = new Option<string?>("--config") { Description = "An INI configuration file ('hoard config sample' shows every option)." };
         var store = new Option<string?>("--store") { Description = "Management store connection string (default sqlite:///<data-dir>/hoard.db)." };
         var command = new Command("serve", "Run the Hoard control plane in the foreground.") { listen, dataDir, config, store };
@@ -23,13 +23,16 @@ public static class ServeCommand
         {
             try
             {
-                var configuration = HoardConfiguration.Load(parse.GetValue(config), Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
-                    .ToDictionary(e => (string)e.Key, e => (string?)e.Value, StringComparer.Ordinal));
+                var plugins = PluginRegistry.FromApplicationDirectory();
+                var configuration = HoardConfiguration.Load(
+                    parse.GetValue(config),
+                    Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>().ToDictionary(e => (string)e.Key, e => (string?)e.Value, StringComparer.Ordinal),
+                    HoardConfiguration.DatastoreGroups(plugins));
                 if (parse.GetValue(listen) is { } l) configuration.Set("DEFAULT", "listen", l, "--listen");
                 if (parse.GetValue(dataDir) is { } d) configuration.Set("DEFAULT", "data_dir", d, "--data-dir");
                 if (parse.GetValue(store) is { } s) configuration.Set("database", "connection", s, "--store");
                 var options = HoardOptions.From(configuration);
-                return await RunAsync(options, cancellationToken);
+                return await RunAsync(options, plugins, cancellationToken);
             }
             catch (ConfigurationException e)
             {
@@ -40,10 +43,9 @@ public static class ServeCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(HoardOptions options, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(HoardOptions options, PluginRegistry plugins, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(options.DataDir);
-        var plugins = PluginRegistry.FromApplicationDirectory();
         var storeUri = new Uri(options.StoreConnection);
         IManagementStore store;
         try

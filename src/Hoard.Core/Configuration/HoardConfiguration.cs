@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text;
+using Hoard.Abstractions.Datastores;
+using Hoard.Abstractions.Plugins;
 
 namespace Hoard.Core.Configuration;
 
@@ -18,11 +20,13 @@ public sealed record OptionDefinition(string Section, string Name, string Type, 
 public sealed class HoardConfiguration
 {
     private readonly Dictionary<(string, string), string> _values = [];
+    private readonly List<OptionDefinition> _definitions;
 
-    public static IReadOnlyList<OptionDefinition> Options { get; } =
+    /// <summary>The control plane's own options. Each datastore plugin adds its group (<see cref="DatastoreGroups"/>).</summary>
+    public static IReadOnlyList<OptionDefinition> CoreOptions { get; } =
     [
         new("DEFAULT", "listen", "host:port", "127.0.0.1:8779", "Address the API listens on (Trove's port is 8779)."),
-        new("DEFAULT", "data_dir", "path", "~/.hoard", "Where Hoard keeps its store, pools and admin-openrc."),
+        new("DEFAULT", "data_dir", "path", "~/.hoard", "Where Hoard keeps its store, pools and admin-openrc; as root the default is /var/lib/hoard, which the postgres and mysql users can reach."),
         new("DEFAULT", "public_url", "url", "", "Base URL clients reach the API at; empty means http://<listen>."),
         new("DEFAULT", "region", "string", "RegionOne", "Region name in the service catalog."),
         new("DEFAULT", "token_expiration", "seconds", "3600", "Lifetime of an identity token."),
@@ -38,23 +42,38 @@ public sealed class HoardConfiguration
         new("local", "pool_dir", "path", "", "Directory of the local pool; empty means <data_dir>/pools/<pool>."),
         new("local", "address_range", "cidr", "127.42.0.0/16", "Loopback addresses given to instances, one each (Linux routes all of 127.0.0.0/8 to lo)."),
         new("local", "guest_command", "path", "", "The guest agent executable; empty means hoard-guest next to hoard."),
-        new("redis", "tcp_ports", "list", "6379,16379", "Ports a Redis instance listens on."),
-        new("redis", "root_on_create", "bool", "false", "Enable root (an ACL user with all permissions) when an instance is created."),
-        new("redis", "usage_timeout", "seconds", "60", "How long a Redis create may take before the instance goes to ERROR."),
     ];
 
-    public HoardConfiguration()
+    /// <summary>The core options plus <paramref name="extra"/> ones (each datastore's group).</summary>
+    public HoardConfiguration(IEnumerable<OptionDefinition>? extra = null)
     {
-        foreach (var option in Options)
+        _definitions = [.. CoreOptions, .. extra ?? []];
+        foreach (var option in _definitions)
         {
             _values[(option.Section.ToUpperInvariant(), option.Name)] = option.Default;
         }
     }
 
-    /// <summary>Builds the configuration from defaults, an optional INI file and the environment.</summary>
-    public static HoardConfiguration Load(string? iniPath, IReadOnlyDictionary<string, string?> environment)
+    /// <summary>Every option this configuration knows: the core ones and the plugins' groups.</summary>
+    public IReadOnlyList<OptionDefinition> Options => _definitions;
+
+    /// <summary>The option groups the datastore plugins declare: <c>[redis]</c>, <c>[postgresql]</c>, <c>[mariadb]</c>, …</summary>
+    public static IEnumerable<OptionDefinition> DatastoreGroups(PluginRegistry plugins)
     {
-        var config = new HoardConfiguration();
+        ArgumentNullException.ThrowIfNull(plugins);
+        return plugins.All<IDatastorePlugin>(PluginKind.Datastore)
+            .SelectMany(p => p.Options.Select(o => new OptionDefinition(
+                p.Name,
+                o.Name,
+                o.Type,
+                o.Default,
+                o.Side == OptionSide.Guest ? o.Help + " (guest side: handed to the agent)" : o.Help)));
+    }
+
+    /// <summary>Builds the configuration from defaults, an optional INI file and the environment.</summary>
+    public static HoardConfiguration Load(string? iniPath, IReadOnlyDictionary<string, string?> environment, IEnumerable<OptionDefinition>? extra = null)
+    {
+        var config = new HoardConfiguration(extra);
         if (iniPath is not null)
         {
             if (!File.Exists(iniPath))
@@ -71,7 +90,7 @@ public sealed class HoardConfiguration
             }
         }
 
-        foreach (var option in Options)
+        foreach (var option in config.Options)
         {
             if (environment.TryGetValue(option.EnvironmentVariable, out var value) && value is not null)
             {
@@ -88,7 +107,7 @@ public sealed class HoardConfiguration
         var key = (section.ToUpperInvariant(), name.ToLowerInvariant());
         if (!_values.ContainsKey(key))
         {
-            if (Options.Any(o => o.Section.Equals(section, StringComparison.OrdinalIgnoreCase)))
+            if (_definitions.Any(o => o.Section.Equals(section, StringComparison.OrdinalIgnoreCase)))
             {
                 throw new ConfigurationException($"{source}: unknown option '{name}' in [{section}]; 'hoard config sample' lists them all");
             }
@@ -122,7 +141,7 @@ public sealed class HoardConfiguration
     }
 
     /// <summary>The text of a sample configuration file: every option, commented out at its default, with its help.</summary>
-    public static string Sample()
+    public string Sample()
     {
         var sb = new StringBuilder();
         sb.AppendLine("# Hoard configuration. Every option is shown at its default.");

@@ -48,7 +48,7 @@ public sealed record HoardOptions
     {
         ArgumentNullException.ThrowIfNull(config);
         var (host, port) = ParseListen(config.GetString("DEFAULT", "listen"));
-        var dataDir = ExpandHome(config.GetString("DEFAULT", "data_dir"));
+        var dataDir = ExpandHome(DataDirOrDefault(config.GetString("DEFAULT", "data_dir")));
         var publicUrl = config.GetString("DEFAULT", "public_url");
         if (publicUrl.Length == 0)
         {
@@ -117,6 +117,13 @@ public sealed record HoardOptions
 
         return (host, port);
     }
+
+    /// <summary>
+    /// The default ~/.hoard is /root/.hoard for root, which the postgres and mysql users that run database
+    /// servers cannot traverse; root's default is the system place for service state instead.
+    /// </summary>
+    public static string DataDirOrDefault(string configured) =>
+        configured == "~/.hoard" && Environment.IsPrivilegedProcess ? "/var/lib/hoard" : configured;
 
     private static string ExpandHome(string path) =>
         Path.GetFullPath(path.StartsWith('~')

@@ -26,7 +26,11 @@ public sealed class AgentSession(string pool, Func<GuestMessage, CancellationTok
 }
 
 /// <summary>A guest RPC call that failed on the guest or found no guest.</summary>
-public sealed class GuestCallException(string message) : Exception(message);
+/// <param name="Code">For a refusal by the datastore (exists, missing, not supported): its code; null for a failure.</param>
+public sealed class GuestCallException(string message, string? code = null) : Exception(message)
+{
+    public string? Code { get; } = code;
+}
 
 /// <summary>
 /// The control plane's end of the guest RPC: knows which agent runs which instance, sends calls to the
@@ -127,7 +131,7 @@ public sealed partial class GuestHub(IManagementStore store, Conductor conductor
                 {
                     if (message.Error is not null)
                     {
-                        call.TrySetException(new GuestCallException(message.Error));
+                        call.TrySetException(new GuestCallException(message.Error, message.ErrorCode));
                     }
                     else
                     {
@@ -220,7 +224,7 @@ public sealed partial class GuestHub(IManagementStore store, Conductor conductor
         _pending[id] = reply;
         try
         {
-            var element = args is null ? (JsonElement?)null : JsonSerializer.SerializeToElement(args);
+            var element = args is null ? (JsonElement?)null : JsonSerializer.SerializeToElement(args, GuestArguments.Json);
             await session.Send(new GuestMessage { Type = GuestMessageTypes.Call, CallId = id, Instance = instanceId, Method = method, Args = element }, cancellationToken);
             return await reply.Task.WaitAsync(timeout, time, cancellationToken);
         }

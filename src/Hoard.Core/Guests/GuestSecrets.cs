@@ -34,6 +34,43 @@ public sealed class GuestSecrets(byte[] masterKey)
 
     public string RootPassword(string instanceId) => Derive("root-on-create", instanceId)[..24];
 
+    /// <summary>
+    /// Encrypts a value for the management store (AES-256-GCM under a key derived from the master key), so
+    /// passwords a task must keep until it runs are never stored in the clear.
+    /// </summary>
+    public string Seal(string plaintext)
+    {
+        ArgumentNullException.ThrowIfNull(plaintext);
+        var data = Encoding.UTF8.GetBytes(plaintext);
+        var sealedBytes = new byte[NonceBytes + TagBytes + data.Length];
+        var nonce = sealedBytes.AsSpan(0, NonceBytes);
+        RandomNumberGenerator.Fill(nonce);
+        using var aes = new AesGcm(SealingKey(), TagBytes);
+        aes.Encrypt(nonce, data, sealedBytes.AsSpan(NonceBytes + TagBytes), sealedBytes.AsSpan(NonceBytes, TagBytes));
+        return Convert.ToBase64String(sealedBytes);
+    }
+
+    /// <summary>Decrypts what <see cref="Seal"/> made; a value sealed under another key or altered is refused.</summary>
+    public string Unseal(string sealedText)
+    {
+        ArgumentNullException.ThrowIfNull(sealedText);
+        var sealedBytes = Convert.FromBase64String(sealedText);
+        if (sealedBytes.Length < NonceBytes + TagBytes)
+        {
+            throw new CryptographicException("the sealed value is too short");
+        }
+
+        var data = new byte[sealedBytes.Length - NonceBytes - TagBytes];
+        using var aes = new AesGcm(SealingKey(), TagBytes);
+        aes.Decrypt(sealedBytes.AsSpan(0, NonceBytes), sealedBytes.AsSpan(NonceBytes + TagBytes), sealedBytes.AsSpan(NonceBytes, TagBytes), data);
+        return Encoding.UTF8.GetString(data);
+    }
+
+    private const int NonceBytes = 12;
+    private const int TagBytes = 16;
+
+    private byte[] SealingKey() => HMACSHA256.HashData(_key, "seal\nstore"u8);
+
     private string Derive(string purpose, string instanceId)
     {
         var mac = HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes(purpose + "\n" + instanceId));

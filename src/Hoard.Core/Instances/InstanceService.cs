@@ -23,6 +23,9 @@ public sealed record CreateInstanceRequest
     public string? DatastoreType { get; init; }
 
     public string? DatastoreVersion { get; init; }
+
+    /// <summary>The request's databases and users (Trove's instance create body), checked by <see cref="SchemaChecks"/>.</summary>
+    public InitialSchema Schema { get; init; } = InitialSchema.Empty;
 }
 
 /// <summary>What instance operations the API offers, with Trove's rules and messages.</summary>
@@ -52,10 +55,16 @@ public sealed class InstanceService(
         var datastore = ResolveDatastore(request.DatastoreType);
         var version = ResolveVersion(datastore, request.DatastoreVersion);
         var plugin = plugins.Get<IDatastorePlugin>(PluginKind.Datastore, datastore.Name);
-        if (request.VolumeSize is not null && !plugin.ServerOptions.VolumeSupport)
+        if (request.VolumeSize is not null && !options.Raw.GetBool(datastore.Name, DatastoreOptionNames.VolumeSupport))
         {
             throw ApiException.NotImplemented("Volume support is not enabled.");
         }
+
+        var schema = request.Schema with
+        {
+            Users = [.. request.Schema.Users.Select(u => u with { Host = u.Host ?? (plugin.Schema.SupportsHosts ? plugin.Schema.DefaultHost : null) })],
+        };
+        SchemaChecks.CheckInitial(plugin, schema);
 
         var now = time.GetUtcNow();
         var id = Guid.NewGuid().ToString();
@@ -77,7 +86,7 @@ public sealed class InstanceService(
             CreatedAt = now,
             UpdatedAt = now,
         };
-        var task = NewTask(InstanceTaskKinds.Create, id, now);
+        var task = NewTask(InstanceTaskKinds.Create, id, now) with { Payload = schema.ToPayload(secrets) };
 
         // The request is acknowledged once this commits: from here the task engine owns it, across restarts.
         await store.Instances.InsertWithTaskAsync(instance, task, cancellationToken);
@@ -177,7 +186,8 @@ public sealed class InstanceService(
         await hub.CallAsync(id, GuestMethods.DisableRoot, null, GuestCallTimeout, cancellationToken);
     }
 
-    private async Task<InstanceRecord> ReadyForRootAsync(string projectId, string id, CancellationToken cancellationToken)
+    /// <summary>The caller's instance, if its database serves: Trove's 422 "not ready" otherwise.</summary>
+    public async Task<InstanceRecord> ReadyForRootAsync(string projectId, string id, CancellationToken cancellationToken)
     {
         var instance = await GetAsync(projectId, id, cancellationToken);
         if (instance.TaskStatus != InstanceTasks.None || ServiceStatusNames.Parse(instance.ServiceStatus) != ServiceStatus.Running)
@@ -224,13 +234,8 @@ public sealed class InstanceService(
         return version.Active ? version : throw ApiException.BadRequest($"Datastore version '{name}' is not active.");
     }
 
-    private bool RootOnCreate(string datastore)
-    {
-        var configured = options.Raw.GetString(datastore, "root_on_create");
-        return configured.Length > 0
-            ? options.Raw.GetBool(datastore, "root_on_create")
-            : plugins.Get<IDatastorePlugin>(PluginKind.Datastore, datastore).ServerOptions.RootOnCreate;
-    }
+    /// <summary>[datastore] root_on_create; the plugin declares its default.</summary>
+    private bool RootOnCreate(string datastore) => options.Raw.GetBool(datastore, DatastoreOptionNames.RootOnCreate);
 
     private static TaskRecord NewTask(string kind, string instanceId, DateTimeOffset now) => new()
     {

@@ -41,15 +41,15 @@ public sealed class InstanceTaskContext(
     public async Task<InstanceRecord> LoadAsync(string id, CancellationToken cancellationToken) =>
         await Store.Instances.GetAsync(id, cancellationToken) ?? throw new InvalidOperationException($"instance {id} is gone");
 
-    /// <summary>How long a create of this datastore may take: [datastore] usage_timeout, else the plugin's default.</summary>
-    public TimeSpan UsageTimeout(string datastore)
-    {
-        var configured = Options.Raw.GetString(datastore, "usage_timeout");
-        var seconds = configured.Length > 0
-            ? Options.Raw.GetInt(datastore, "usage_timeout")
-            : plugins.Get<IDatastorePlugin>(PluginKind.Datastore, datastore).ServerOptions.UsageTimeout;
-        return TimeSpan.FromSeconds(seconds);
-    }
+    /// <summary>How long a create of this datastore may take: [datastore] usage_timeout (the plugin declares its default).</summary>
+    public TimeSpan UsageTimeout(string datastore) =>
+        TimeSpan.FromSeconds(Options.Raw.GetInt(datastore, DatastoreOptionNames.UsageTimeout));
+
+    /// <summary>The guest-side options of the datastore's group, as configured, for the instance's guest-info.</summary>
+    public Dictionary<string, string> GuestOptions(string datastore) =>
+        plugins.Get<IDatastorePlugin>(PluginKind.Datastore, datastore).Options
+            .Where(o => o.Side == OptionSide.Guest)
+            .ToDictionary(o => o.Name, o => Options.Raw.GetString(datastore, o.Name), StringComparer.Ordinal);
 
     /// <summary>Makes sure the pool's agent runs and has claimed the instance.</summary>
     public async Task EnsureClaimedAsync(InstanceRecord instance, TimeSpan timeout, CancellationToken cancellationToken)
@@ -109,6 +109,7 @@ public sealed class CreateInstanceHandler(InstanceTaskContext c) : ITaskHandler
                         RamMb = flavor.RamMb,
                         Vcpus = flavor.Vcpus,
                         GuestSecret = c.Secrets.GuestSecret(instance.Id),
+                        DatastoreOptions = c.GuestOptions(version.Datastore.Name),
                     },
                     instance.Address!,
                     token);
@@ -117,8 +118,14 @@ public sealed class CreateInstanceHandler(InstanceTaskContext c) : ITaskHandler
             }
 
             await c.EnsureClaimedAsync(instance, Remaining(deadline), token);
-            var rootPassword = instance.RootEnabled ? c.Secrets.RootPassword(instance.Id) : null;
-            await c.Hub.CallAsync(instance.Id, GuestMethods.Prepare, new { root_password = rootPassword }, Remaining(deadline), token);
+            var schema = InitialSchema.Open(run.Task.Payload, c.Secrets);
+            var prepare = new PrepareArguments
+            {
+                RootPassword = instance.RootEnabled ? c.Secrets.RootPassword(instance.Id) : null,
+                Databases = schema.Databases,
+                Users = schema.Users,
+            };
+            await c.Hub.CallAsync(instance.Id, GuestMethods.Prepare, prepare, Remaining(deadline), token);
             c.Conductor.Note(instance.Id, ServiceStatus.Running);
             await c.Store.Instances.UpdateIfTaskAsync(
                 instance.Id,

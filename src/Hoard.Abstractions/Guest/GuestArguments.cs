@@ -1,0 +1,71 @@
+using System.Text.Json;
+using Hoard.Abstractions.Datastores;
+
+namespace Hoard.Abstractions.Guest;
+
+/// <summary>
+/// The arguments of the guest RPC methods, one record per shape, serialised with <see cref="Json"/> on both
+/// ends. Passwords travel in them over the agent's own connection and are never logged by either end.
+/// </summary>
+public static class GuestArguments
+{
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    /// <summary>Reads a call's arguments; a missing or malformed body is an <see cref="ArgumentException"/>.</summary>
+    public static T Read<T>(JsonElement? args)
+        where T : class
+    {
+        if (args is not { ValueKind: JsonValueKind.Object } element)
+        {
+            throw new ArgumentException($"the call carries no {typeof(T).Name}");
+        }
+
+        try
+        {
+            return element.Deserialize<T>(Json) ?? throw new ArgumentException($"the call carries no {typeof(T).Name}");
+        }
+        catch (JsonException e)
+        {
+            // JsonException's message names the path, never the value.
+            throw new ArgumentException($"malformed {typeof(T).Name}: {e.Path}", e);
+        }
+    }
+}
+
+/// <summary>prepare: what to create once the server runs (Trove's databases, users and root_on_create password).</summary>
+public sealed record PrepareArguments
+{
+    public string? RootPassword { get; init; }
+
+    public IReadOnlyList<DatabaseSpec> Databases { get; init; } = [];
+
+    public IReadOnlyList<UserSpec> Users { get; init; } = [];
+
+    public override string ToString() => $"prepare ({Databases.Count} database(s), {Users.Count} user(s), root: {RootPassword is not null})";
+}
+
+public sealed record DatabasesArguments(IReadOnlyList<DatabaseSpec> Databases);
+
+public sealed record DatabaseArguments(string Name);
+
+public sealed record UsersArguments(IReadOnlyList<UserSpec> Users)
+{
+    public override string ToString() => $"{Users.Count} user(s)";
+}
+
+/// <summary>One user, and what to do to it: a change (update_attributes), databases (grant) or a database (revoke).</summary>
+public sealed record UserArguments
+{
+    public required UserRef User { get; init; }
+
+    public UserChange? Change { get; init; }
+
+    public IReadOnlyList<string> Databases { get; init; } = [];
+
+    public string? Database { get; init; }
+}
+
+public sealed record PasswordsArguments(IReadOnlyList<PasswordChange> Changes)
+{
+    public override string ToString() => $"{Changes.Count} password change(s)";
+}
