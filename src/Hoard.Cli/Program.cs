@@ -6,4 +6,6 @@ root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(ConfigCommand.Create());
 root.Subcommands.Add(InstanceCommand.Create());
 root.Subcommands.Add(RootAccessCommand.Create());
+root.Subcommands.Add(DatabaseCommand.Create());
+root.Subcommands.Add(UserCommand.Create());
 return await root.Parse(args).InvokeAsync();

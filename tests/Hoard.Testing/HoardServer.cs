@@ -228,9 +228,13 @@ public sealed class HoardServer : IAsyncDisposable
             ProcessRunner.Kill(agent);
         }
 
-        foreach (var pid in DatabasePids())
+        foreach (var pid in DatabasePids().Concat(ProcessRunner.FindProcesses(DataDir)).Distinct())
         {
-            ProcessRunner.Kill(pid);
+            // Redis by its address; PostgreSQL and MariaDB servers name their data or config path under DataDir.
+            if (pid != Environment.ProcessId)
+            {
+                ProcessRunner.Kill(pid);
+            }
         }
 
         _process?.Dispose();

@@ -86,16 +86,19 @@ public sealed class HoardClient : IDisposable
     }
 
     /// <summary>Every instance of the project, following the API's next links page by page.</summary>
-    public async Task<List<JsonObject>> ListInstancesAsync(CancellationToken cancellationToken)
+    public Task<List<JsonObject>> ListInstancesAsync(CancellationToken cancellationToken) => ListAllAsync("/instances", "instances", cancellationToken);
+
+    /// <summary>Every item of a paged Trove list (instances, databases, users), following the next links.</summary>
+    public async Task<List<JsonObject>> ListAllAsync(string path, string key, CancellationToken cancellationToken)
     {
         var all = new List<JsonObject>();
         string? marker = null;
         do
         {
-            var page = await GetAsync("/instances" + (marker is null ? string.Empty : $"?marker={marker}"), cancellationToken);
-            all.AddRange(page!["instances"]!.AsArray().OfType<JsonObject>());
+            var page = await GetAsync(path + (marker is null ? string.Empty : $"?marker={marker}"), cancellationToken);
+            all.AddRange(page![key]!.AsArray().OfType<JsonObject>());
             marker = page["links"]?.AsArray().FirstOrDefault(l => l?["rel"]?.GetValue<string>() == "next") is { } next
-                ? new Uri(next["href"]!.GetValue<string>()).Query.Split("marker=")[1]
+                ? new Uri(next["href"]!.GetValue<string>()).Query.Split("marker=")[1].Split('&')[0]
                 : null;
         }
         while (marker is not null);
