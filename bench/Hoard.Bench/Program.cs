@@ -11,6 +11,21 @@ using Hoard.Testing;
 //   create   Redis create -> ACTIVE, median of N, beside raw redis-server start -> PING on the same machine
 //   list     GET /instances with 100 instances, 16 concurrent clients (wrk), default and full-page sizes
 //   memory   resident size of hoard serve and of the guest agent with 100 Redis instances
+//   sql      (bench/run.sh sql N) PostgreSQL and MariaDB create -> ACTIVE beside initdb/mariadb-install-db + start
+if (args.Length > 0 && args[0] == "sql")
+{
+    var sqlReport = new StringBuilder();
+    await Hoard.Bench.SqlCreateBench.RunAsync(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10, text =>
+    {
+        Console.WriteLine(text);
+        sqlReport.AppendLine(text);
+    });
+    var sqlOut = Environment.GetEnvironmentVariable("HOARD_BENCH_OUT") ?? "artifacts/bench-sql-latest.txt";
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(sqlOut))!);
+    File.WriteAllText(sqlOut, sqlReport.ToString());
+    return 0;
+}
+
 var count = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20;
 var instances = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 100;
 var report = new StringBuilder();
@@ -195,13 +210,6 @@ static string RedisVersion()
     return Regex.Match(p.StandardOutput.ReadToEnd(), @"v=([\d.]+)").Groups[1].Value;
 }
 
-static double Median(List<double> values) => Percentile(values, 0.5);
+static double Median(List<double> values) => Hoard.Bench.Stats.Median(values);
 
-static double Percentile(List<double> values, double p)
-{
-    var sorted = values.Order().ToList();
-    var rank = p * (sorted.Count - 1);
-    var low = (int)Math.Floor(rank);
-    var high = (int)Math.Ceiling(rank);
-    return sorted[low] + ((sorted[high] - sorted[low]) * (rank - low));
-}
+static double Percentile(List<double> values, double p) => Hoard.Bench.Stats.Percentile(values, p);

@@ -81,6 +81,7 @@ internal static partial class PostgreSqlSchema
 
     private static string Shorten(string s) => s.Length > 64 ? s[..61] + "..." : s;
 
+    // \z, not $: $ also matches before a trailing newline.
     [GeneratedRegex(@"^[A-Za-z_][A-Za-z0-9_$.\-]*\z", RegexOptions.CultureInvariant)]
     private static partial Regex DatabaseNamePattern();
 
