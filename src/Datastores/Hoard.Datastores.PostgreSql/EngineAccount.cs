@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Hoard.Abstractions.IO;
 
 namespace Hoard.Datastores.PostgreSql;
 
@@ -70,6 +71,13 @@ internal sealed partial class EngineAccount
             var errno = Marshal.GetLastPInvokeError();
             throw new IOException($"could not give {path} to {Name} (chown): {Marshal.GetPInvokeErrorMessage(errno)}");
         }
+    }
+
+    /// <summary>Writes a file the engine reads (mode 0600, atomically) and gives it to the engine user.</summary>
+    public void WritePrivateFile(string path, string content)
+    {
+        PrivateFile.Write(path, content);
+        Own(path);
     }
 
     /// <summary>

@@ -27,7 +27,9 @@ public static class InstanceCommand
         var flavor = new Option<string>("--flavor") { Description = "Flavor id or name, e.g. 2 or m1.small.", Required = true };
         var size = new Option<int?>("--size") { Description = "Volume size in GB, for datastores with volumes." };
         var wait = new Option<bool>("--wait") { Description = "Wait until the instance is ACTIVE (or ERROR), showing progress." };
-        var command = new Command("create", "Create an instance.") { name, datastore, version, flavor, size, wait };
+        var databases = new Option<string[]>("--database") { Description = "A database to create with the instance (repeatable).", AllowMultipleArgumentsPerToken = true };
+        var users = new Option<string[]>("--user") { Description = "A user to create with the instance, as NAME:PASSWORD; it may use every --database (repeatable).", AllowMultipleArgumentsPerToken = true };
+        var command = new Command("create", "Create an instance.") { name, datastore, version, flavor, size, wait, databases, users };
         command.SetAction((parse, ct) => Cli.RunAsync(async client =>
         {
             var body = new JsonObject
@@ -44,6 +46,32 @@ public static class InstanceCommand
             if (parse.GetValue(size) is { } gb)
             {
                 body["volume"] = new JsonObject { ["size"] = gb };
+            }
+
+            var names = parse.GetValue(databases) ?? [];
+            if (names.Length > 0)
+            {
+                body["databases"] = new JsonArray([.. names.Select(d => (JsonNode)new JsonObject { ["name"] = d })]);
+            }
+
+            if (parse.GetValue(users) is { Length: > 0 } given)
+            {
+                // As the openstack client's --users: NAME:PASSWORD, with access to the databases of the create.
+                body["users"] = new JsonArray([.. given.Select(u =>
+                {
+                    var colon = u.IndexOf(':', StringComparison.Ordinal);
+                    if (colon <= 0 || colon == u.Length - 1)
+                    {
+                        throw new HoardApiException(System.Net.HttpStatusCode.BadRequest, "--user takes NAME:PASSWORD");
+                    }
+
+                    return (JsonNode)new JsonObject
+                    {
+                        ["name"] = u[..colon],
+                        ["password"] = u[(colon + 1)..],
+                        ["databases"] = new JsonArray([.. names.Select(d => (JsonNode)new JsonObject { ["name"] = d })]),
+                    };
+                })]);
             }
 
             var created = (await client.SendAsync(HttpMethod.Post, "/instances", new JsonObject { ["instance"] = body }, ct))!["instance"]!.AsObject();
