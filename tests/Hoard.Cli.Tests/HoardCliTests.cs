@@ -43,6 +43,35 @@ public sealed class HoardCliTests : IAsyncLifetime
         Assert.Contains("no instance with id or name 'cli-db'", missing.Stderr, StringComparison.Ordinal);
     }
 
+    [RequiresBinaryFact("redis-server", "redis-cli")]
+    public async Task Users_made_with_the_instance_and_afterwards()
+    {
+        var created = await HoardAsync("instance", "create", "kv", "--datastore", "redis", "--flavor", "1", "--user", "app:App-pass-1", "--wait");
+        Assert.True(created.ExitCode == 0, created.ToString());
+        var shown = await HoardAsync("instance", "show", "kv");
+        var address = shown.Stdout.Split('\n').Select(l => l.Split('│', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            .First(cells => cells.Length == 2 && cells[0] == "ip")[1];
+        Assert.True(await EngineClients.CanLoginAsync("redis", address, 6379, "app", "App-pass-1"));
+
+        var made = await HoardAsync("user", "create", "kv", "reader");
+        Assert.True(made.ExitCode == 0, made.ToString());
+        var generated = made.Stdout.Split('\n').First(l => l.StartsWith("password: ", StringComparison.Ordinal))["password: ".Length..].Trim();
+        Assert.True(generated.Length >= 16);
+        Assert.True(await EngineClients.CanLoginAsync("redis", address, 6379, "reader", generated));
+
+        var list = await HoardAsync("user", "list", "kv");
+        Assert.Contains("reader", list.Stdout, StringComparison.Ordinal);
+        Assert.Contains("app", list.Stdout, StringComparison.Ordinal);
+
+        var deleted = await HoardAsync("user", "delete", "kv", "reader");
+        Assert.True(deleted.ExitCode == 0, deleted.ToString());
+        Assert.False(await EngineClients.CanLoginAsync("redis", address, 6379, "reader", generated));
+
+        var database = await HoardAsync("database", "create", "kv", "nope");
+        Assert.Equal(1, database.ExitCode);
+        Assert.Contains("Operation not supported for datastore redis.", database.Stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Bad_requests_are_reported_with_the_servers_message()
     {
