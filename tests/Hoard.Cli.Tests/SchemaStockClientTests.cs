@@ -165,6 +165,22 @@ public sealed class SchemaStockClientTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, again.Status);
         Assert.Contains("A user with the name \"u1\" already exists.", again.Text, StringComparison.Ordinal);
         Assert.DoesNotContain("U1-pass-2", again.Text, StringComparison.Ordinal);
+
+        // An instance that is not ACTIVE: with its agent frozen, a restart stays REBOOTING, and user calls get 422.
+        var agent = _server.AgentPid() ?? throw new InvalidOperationException("no agent runs");
+        ProcessRunner.Kill(agent, 19);
+        try
+        {
+            var restart = await PostAsync(http, $"instances/{id}/action", """{"restart":{}}""");
+            Assert.Equal(HttpStatusCode.Accepted, restart.Status);
+            var busy = await PostAsync(http, $"instances/{id}/users", """{"users":[{"name":"u2","password":"U2-pass-1"}]}""");
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, busy.Status);
+            Assert.Contains($"Instance {id} is not ready", busy.Text, StringComparison.Ordinal);
+        }
+        finally
+        {
+            ProcessRunner.Kill(agent, 18);
+        }
     }
 
     /// <summary>The status, and the Trove error's message (or the whole body when it is not an error).</summary>

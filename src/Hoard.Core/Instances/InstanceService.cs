@@ -192,7 +192,11 @@ public sealed class InstanceService(
         var instance = await GetAsync(projectId, id, cancellationToken);
         if (instance.TaskStatus != InstanceTasks.None || ServiceStatusNames.Parse(instance.ServiceStatus) != ServiceStatus.Running)
         {
-            throw ApiException.Unprocessable($"Instance {id} is not ready, status: {ServiceStatusNames.Parse(instance.ServiceStatus).ToTroveName().ToLowerInvariant()}.");
+            // Trove names the guest's status; while a task runs, the task says more (reboot, build, shutdown).
+            var status = instance.TaskStatus != InstanceTasks.None
+                ? InstanceStatus.ApiStatus(instance)
+                : ServiceStatusNames.Parse(instance.ServiceStatus).ToTroveName();
+            throw ApiException.Unprocessable($"Instance {id} is not ready, status: {status.ToLowerInvariant()}.");
         }
 
         return instance;
