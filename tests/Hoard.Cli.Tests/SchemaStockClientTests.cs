@@ -51,14 +51,14 @@ public sealed class SchemaStockClientTests : IAsyncLifetime
         Assert.True(await EngineClients.CanLoginAsync(datastore, address, port, "bob", "Bob-pass-1", "second"));
         Assert.False(await EngineClients.CanLoginAsync(datastore, address, port, "bob", "Bob-pass-1", "appdb"), "no access to a database not granted");
 
-        await Ok("database", "user", "grant-access", "sql1", "bob", "appdb");
+        await Ok("database", "user", "grant", "access", "sql1", "bob", "appdb");
         Assert.True(await EngineClients.CanLoginAsync(datastore, address, port, "bob", "Bob-pass-1", "appdb"));
-        var access = await OpenStackCli.JsonAsync(Env, "database", "user", "show-access", "sql1", "bob");
+        var access = await OpenStackCli.JsonAsync(Env, "database", "user", "show", "access", "sql1", "bob");
         Assert.Equal(["appdb", "second"], access.AsArray().Select(d => d!["Name"]!.GetValue<string>()).Order());
-        await Ok("database", "user", "revoke-access", "sql1", "bob", "second");
+        await Ok("database", "user", "revoke", "access", "sql1", "bob", "second");
         Assert.False(await EngineClients.CanLoginAsync(datastore, address, port, "bob", "Bob-pass-1", "second"), "revoked access is gone");
 
-        await Ok("database", "user", "update-attributes", "sql1", "bob", "--new_name", "robert", "--new_password", "Robert-pass-2");
+        await Ok("database", "user", "update", "attributes", "sql1", "bob", "--new_name", "robert", "--new_password", "Robert-pass-2");
         Assert.True(await EngineClients.CanLoginAsync(datastore, address, port, "robert", "Robert-pass-2", "appdb"));
         Assert.False(await EngineClients.CanLoginAsync(datastore, address, port, "bob", "Bob-pass-1", "appdb"));
 
