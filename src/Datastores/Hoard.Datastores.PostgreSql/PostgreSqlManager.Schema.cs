@@ -122,7 +122,8 @@ public sealed partial class PostgreSqlManager
             throw e switch
             {
                 PostgresException { SqlState: PostgresErrorCodes.DuplicateDatabase } => DatastoreOperationException.Conflict($"The database '{current}' already exists."),
-                PostgresException { SqlState: PostgresErrorCodes.InvalidParameterValue or PostgresErrorCodes.UndefinedObject or PostgresErrorCodes.FeatureNotSupported } p =>
+                // An unknown encoding or locale, or one that does not fit the other (22xxx, 42xxx, 0A000).
+                PostgresException p when p.SqlState.StartsWith("22", StringComparison.Ordinal) || p.SqlState.StartsWith("42", StringComparison.Ordinal) || p.SqlState == PostgresErrorCodes.FeatureNotSupported =>
                     DatastoreOperationException.Invalid($"The database '{current}' cannot be created: {p.MessageText}"),
                 _ => e,
             };

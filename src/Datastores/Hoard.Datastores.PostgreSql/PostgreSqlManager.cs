@@ -257,19 +257,18 @@ public sealed partial class PostgreSqlManager : IDatastoreManager
         }
 
         var copying = Path.Combine(parent, prefix + Guid.NewGuid().ToString("N"));
-        var copy = await ChildProcess.RunAsync(
-            SystemTools.Copy,
-            ["-a", "--reflink=auto", "--", template.DataDirectory, copying],
-            _options.StartTimeout,
-            cancellationToken);
-        if (copy.ExitCode != 0)
+        try
+        {
+            await TreeCopy.CopyAsync(template.DataDirectory, copying, account, cancellationToken);
+        }
+        catch
         {
             if (Directory.Exists(copying))
             {
                 Directory.Delete(copying, recursive: true);
             }
 
-            throw new InvalidOperationException($"could not copy the PostgreSQL {binaries.VersionName} template {template.DataDirectory} to {copying}: {copy.Output}");
+            throw;
         }
 
         Directory.Move(copying, files.DataDirectory);

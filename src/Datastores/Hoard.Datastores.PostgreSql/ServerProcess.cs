@@ -82,17 +82,26 @@ internal static partial class ServerProcess
             return false;
         }
 
+        var maxBytes = Encoding.UTF8.GetMaxByteCount(dataDirectory.Length);
+        Span<byte> data = maxBytes <= 1024 ? stackalloc byte[maxBytes] : new byte[maxBytes];
+        data = data[..Encoding.UTF8.GetBytes(dataDirectory, data)];
+
+        // Arguments are NUL-separated: look for a postgres binary, then "-D" followed by exactly the data directory.
+        ReadOnlySpan<byte> rest = cmdline[..length];
         var runsPostgres = false;
         var previousWasD = false;
-        foreach (var token in Encoding.UTF8.GetString(cmdline[..length]).Split('\0'))
+        while (!rest.IsEmpty)
         {
-            if (previousWasD && token == dataDirectory)
+            var end = rest.IndexOf((byte)0);
+            var token = end < 0 ? rest : rest[..end];
+            if (previousWasD && token.SequenceEqual(data))
             {
                 return runsPostgres;
             }
 
-            runsPostgres |= token == "postgres" || token.EndsWith("/postgres", StringComparison.Ordinal);
-            previousWasD = token == "-D";
+            runsPostgres |= token.SequenceEqual("postgres"u8) || token.EndsWith("/postgres"u8);
+            previousWasD = token.SequenceEqual("-D"u8);
+            rest = end < 0 ? [] : rest[(end + 1)..];
         }
 
         return false;
