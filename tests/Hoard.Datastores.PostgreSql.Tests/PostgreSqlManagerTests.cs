@@ -7,8 +7,8 @@ namespace Hoard.Datastores.PostgreSql.Tests;
 /// <summary>The manager's lifecycle against real postgres servers: templates, the engine user, crashes, settings.</summary>
 public sealed class PostgreSqlManagerTests
 {
-    private const int TemplateBuilding = 3040;
-    private const int DataDirectoryCopied = 3002;
+    private const int TemplateBuilding = 3240;
+    private const int DataDirectoryCopied = 3202;
 
     [PostgresFact]
     public async Task Instances_are_copied_from_one_template_built_once_even_by_concurrent_prepares()
