@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Hoard.Abstractions.Datastores;
+using Hoard.Abstractions.IO;
 using Hoard.Datastores.MariaDb.Tests.Support;
 using MySqlConnector;
 using Xunit.Abstractions;
@@ -13,6 +14,7 @@ public sealed class MariaDbManagerTests(ITestOutputHelper output)
     private const int TemplateBuilding = 3130;
     private const int TemplateBuilt = 3131;
     private const int DataCopied = 3102;
+    private const int SpareTaken = 3150;
 
     [RequiresBinaryFact("mariadbd", "mariadb-install-db")]
     public async Task The_template_is_built_once_and_copied_into_each_instance()
@@ -26,7 +28,7 @@ public sealed class MariaDbManagerTests(ITestOutputHelper output)
             {
                 await first.Manager.PrepareAsync(first.Instance, first.Ct).Within(Timeouts.Cli);
                 Assert.Equal(1, first.Logs.Count(TemplateBuilding));
-                var template = Assert.Single(Directory.GetDirectories(templates));
+                var template = Assert.Single(Templates(templates));
                 var secret = await File.ReadAllTextAsync(template + ".secret").Within(Timeouts.Short);
                 output.WriteLine(first.Logs.Lines.Single(l => l.EventId == TemplateBuilt).Line);
 
@@ -36,8 +38,8 @@ public sealed class MariaDbManagerTests(ITestOutputHelper output)
 
                 // The second instance copied the first one's template: no bootstrap tool ran for it.
                 Assert.Equal(0, second.Logs.Count(TemplateBuilding));
-                Assert.Equal(1, second.Logs.Count(DataCopied));
-                Assert.Equal([template], Directory.GetDirectories(templates));
+                Assert.Equal(1, second.Logs.Count(DataCopied) + second.Logs.Count(SpareTaken));
+                Assert.Equal([template], Templates(templates));
                 Assert.Equal(secret, await File.ReadAllTextAsync(template + ".secret").Within(Timeouts.Short));
                 Assert.Equal(PrivateFileMode, File.GetUnixFileMode(template + ".secret"));
 
@@ -48,6 +50,7 @@ public sealed class MariaDbManagerTests(ITestOutputHelper output)
         }
         finally
         {
+            await SettleSparesAsync(templates);
             Directory.Delete(templates, recursive: true);
         }
     }
@@ -76,6 +79,7 @@ public sealed class MariaDbManagerTests(ITestOutputHelper output)
         }
         finally
         {
+            await SettleSparesAsync(templates);
             Directory.Delete(templates, recursive: true);
         }
     }
@@ -434,5 +438,30 @@ public sealed class MariaDbManagerTests(ITestOutputHelper output)
             x is not null && y is not null && x.Name == y.Name && x.Host == y.Host && x.Databases.SequenceEqual(y.Databases);
 
         public int GetHashCode(UserInfo obj) => HashCode.Combine(obj.Name, obj.Host);
+    }
+
+    /// <summary>The template data directories, without the spare copies made beside them in the background.</summary>
+    private static string[] Templates(string folder) =>
+        [.. Directory.GetDirectories(folder).Where(d => !d.Contains(".spare-", StringComparison.Ordinal) && !d.Contains(".making-", StringComparison.Ordinal))];
+
+    /// <summary>
+    /// Waits until the background spare copies of every template in <paramref name="folder"/> are made, so the
+    /// folder can be removed without pulling it from under a copy in progress.
+    /// </summary>
+    private static async Task SettleSparesAsync(string folder)
+    {
+        if (!Directory.Exists(folder))
+        {
+            return;
+        }
+
+        foreach (var template in Directory.GetDirectories(folder).Where(d => !d.Contains(".spare-", StringComparison.Ordinal) && !d.Contains(".making-", StringComparison.Ordinal)))
+        {
+            await Timeouts.EventuallyAsync(
+                () => Task.FromResult(Directory.GetDirectories(folder, "*.making-*").Length == 0 && SpareCopies.Count(template) > 0),
+                settled => settled,
+                Timeouts.Cli,
+                $"the spare copy of {template}");
+        }
     }
 }

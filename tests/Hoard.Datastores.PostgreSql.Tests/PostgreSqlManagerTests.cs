@@ -1,5 +1,6 @@
 using System.Globalization;
 using Hoard.Abstractions.Datastores;
+using Hoard.Abstractions.IO;
 using Hoard.Datastores.PostgreSql.Tests.Support;
 
 namespace Hoard.Datastores.PostgreSql.Tests;
@@ -9,6 +10,7 @@ public sealed class PostgreSqlManagerTests
 {
     private const int TemplateBuilding = 3240;
     private const int DataDirectoryCopied = 3202;
+    private const int SpareTaken = 3250;
 
     [PostgresFact]
     public async Task Instances_are_copied_from_one_template_built_once_even_by_concurrent_prepares()
@@ -24,10 +26,14 @@ public sealed class PostgreSqlManagerTests
             var template = Path.Combine(templates, "postgresql-" + first.Instance.Version);
             var builtAt = File.GetLastWriteTimeUtc(Path.Combine(template, "PG_VERSION"));
 
+            // Once an instance serves, a spare copy of the template is made, and the next create takes it with a rename.
+            await Timeouts.EventuallyAsync(() => Task.FromResult(SpareCopies.Count(template)), n => n == 1, Timeouts.Cli, "a spare copy of the template");
             await using var third = await PostgreSqlTestInstance.CreateAsync(options);
             await third.PrepareAsync();
             Assert.Equal(0, third.Logs.Count(TemplateBuilding));
-            Assert.Equal(1, third.Logs.Count(DataDirectoryCopied));
+            Assert.Equal(1, third.Logs.Count(SpareTaken));
+            Assert.Equal(0, third.Logs.Count(DataDirectoryCopied));
+            await Timeouts.EventuallyAsync(() => Task.FromResult(SpareCopies.Count(template)), n => n == 1, Timeouts.Cli, "the taken spare to be replaced");
             Assert.Equal(builtAt, File.GetLastWriteTimeUtc(Path.Combine(template, "PG_VERSION")));
             Assert.Equal(PrivateFileMode, File.GetUnixFileMode(template + ".secret"));
             Assert.Equal(PrivateFileMode, File.GetUnixFileMode(Path.Combine(third.DataDirectory, "PG_VERSION")));
@@ -36,6 +42,7 @@ public sealed class PostgreSqlManagerTests
         }
         finally
         {
+            await SettleSparesAsync(templates);
             Directory.Delete(templates, recursive: true);
         }
     }
@@ -49,7 +56,7 @@ public sealed class PostgreSqlManagerTests
 
         await instance.PrepareAsync();
         Assert.Equal(pid, instance.ServerPid());
-        Assert.Equal(1, instance.Logs.Count(DataDirectoryCopied));
+        Assert.Equal(1, instance.Logs.Count(DataDirectoryCopied) + instance.Logs.Count(SpareTaken));
     }
 
     [PostgresFact]
@@ -199,5 +206,26 @@ public sealed class PostgreSqlManagerTests
 
         // After "pid (comm)": state, ppid, pgrp, session.
         return int.Parse(fields[3], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// Waits until the background spare copies of every template in <paramref name="folder"/> are made, so the
+    /// folder can be removed without pulling it from under a copy in progress.
+    /// </summary>
+    private static async Task SettleSparesAsync(string folder)
+    {
+        if (!Directory.Exists(folder))
+        {
+            return;
+        }
+
+        foreach (var template in Directory.GetDirectories(folder).Where(d => !d.Contains(".spare-", StringComparison.Ordinal) && !d.Contains(".making-", StringComparison.Ordinal)))
+        {
+            await Timeouts.EventuallyAsync(
+                () => Task.FromResult(Directory.GetDirectories(folder, "*.making-*").Length == 0 && SpareCopies.Count(template) > 0),
+                settled => settled,
+                Timeouts.Cli,
+                $"the spare copy of {template}");
+        }
     }
 }

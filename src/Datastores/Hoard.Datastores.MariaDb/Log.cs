@@ -89,4 +89,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3165, Level = LogLevel.Information, Message = "Revoked {User}'s access to {Database} on mariadb instance {InstanceId}")]
     public static partial void AccessRevoked(this ILogger logger, string instanceId, UserRef user, string database);
+
+    [LoggerMessage(EventId = 3150, Level = LogLevel.Information, Message = "Gave mariadb instance {InstanceId} a ready spare of the template {Template} in {ElapsedMs:F1} ms")]
+    public static partial void SpareTaken(this ILogger logger, string instanceId, string template, double elapsedMs);
+
+    [LoggerMessage(EventId = 3151, Level = LogLevel.Warning, Message = "Could not make a spare copy of the template {Template}")]
+    public static partial void SpareCopyFailed(this ILogger logger, string template, Exception exception);
 }

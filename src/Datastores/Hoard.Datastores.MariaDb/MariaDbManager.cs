@@ -86,6 +86,7 @@ public sealed partial class MariaDbManager : IDatastoreManager
             await PrivateFile.WriteAsync(files.Config, config, overwrite: true, cancellationToken);
         }
 
+        string? template = null;
         if (LivePid(files) is null)
         {
             var engine = EngineAccount.ForCurrentProcess(_options.EngineUser);
@@ -97,12 +98,43 @@ public sealed partial class MariaDbManager : IDatastoreManager
 
             if (!Directory.Exists(files.DataDirectory))
             {
-                await CopyTemplateAsync(instance, files, installation, engine, cancellationToken);
+                template = await CopyTemplateAsync(instance, files, installation, engine, cancellationToken);
             }
         }
 
         await StartAsync(instance, cancellationToken);
         _logger.Prepared(instance.Id, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        if (template is not null)
+        {
+            ReplaceSpare(instance, template);
+        }
+    }
+
+    /// <summary>Makes the next spare copy of the template in the background, now that the instance serves.</summary>
+    private void ReplaceSpare(GuestInstance instance, string template)
+    {
+        var count = int.TryParse(instance.Option(MariaDbPlugin.SpareCopiesOption, "1"), out var n) ? n : 1;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await SpareCopies.ReplenishAsync(template, count, CopyTreeAsync, CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                // A missing spare costs the next create a copy, nothing more.
+                _logger.SpareCopyFailed(template, e);
+            }
+        });
+
+        async Task CopyTreeAsync(string destination, CancellationToken cancellationToken)
+        {
+            var (exitCode, said) = await RunAsync("cp", ["-a", "--reflink=auto", "--", template, destination], _options.TemplateTimeout, cancellationToken);
+            if (exitCode != 0)
+            {
+                throw new InvalidOperationException($"could not copy the template {template}: {said}");
+            }
+        }
     }
 
     public async Task StartAsync(GuestInstance instance, CancellationToken cancellationToken)
@@ -255,7 +287,8 @@ public sealed partial class MariaDbManager : IDatastoreManager
     private static string CopyDirectory(InstanceFiles files) => files.DataDirectory + ".copying";
 
     /// <summary>Copies the version's template (built first if need be) into the instance's data directory.</summary>
-    private async Task CopyTemplateAsync(GuestInstance instance, InstanceFiles files, MariaDbInstallation installation, EngineAccount? engine, CancellationToken cancellationToken)
+    /// <returns>The template's data directory, whose spare the caller replaces once the instance serves.</returns>
+    private async Task<string> CopyTemplateAsync(GuestInstance instance, InstanceFiles files, MariaDbInstallation installation, EngineAccount? engine, CancellationToken cancellationToken)
     {
         var folder = _templates.FolderFor(files);
         var template = await _templates.EnsureAsync(folder, installation, engine, cancellationToken);
@@ -274,6 +307,13 @@ public sealed partial class MariaDbManager : IDatastoreManager
             Directory.CreateDirectory(Path.GetDirectoryName(files.DataDirectory)!);
         }
 
+        // A ready spare is a rename away; the copy that replaces it is made once the instance serves.
+        if (SpareCopies.TryTake(template.DataDirectory, files.DataDirectory))
+        {
+            _logger.SpareTaken(instance.Id, template.DataDirectory, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            return template.DataDirectory;
+        }
+
         // cp -a keeps the engine user's ownership and modes; --reflink shares the blocks where the file system can.
         var (exitCode, said) = await RunAsync("cp", ["-a", "--reflink=auto", "--", template.DataDirectory, copy], _options.TemplateTimeout, cancellationToken);
         if (exitCode != 0)
@@ -283,6 +323,7 @@ public sealed partial class MariaDbManager : IDatastoreManager
 
         Directory.Move(copy, files.DataDirectory);
         _logger.DataCopied(instance.Id, template.DataDirectory, files.DataDirectory, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        return template.DataDirectory;
     }
 
     private async Task<int> LaunchAsync(GuestInstance instance, InstanceFiles files, MariaDbInstallation installation, CancellationToken cancellationToken)

@@ -94,4 +94,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3257, Level = LogLevel.Information, Message = "Took access to {Database} from user {User} of postgresql instance {InstanceId}")]
     public static partial void AccessRevoked(this ILogger logger, string instanceId, string user, string database);
+
+    [LoggerMessage(EventId = 3250, Level = LogLevel.Information, Message = "Gave postgresql instance {InstanceId} a ready spare of the PostgreSQL {Version} template in {ElapsedMs:F1} ms")]
+    public static partial void SpareTaken(this ILogger logger, string instanceId, string version, double elapsedMs);
+
+    [LoggerMessage(EventId = 3251, Level = LogLevel.Warning, Message = "Could not make a spare copy of the template {Template}")]
+    public static partial void SpareCopyFailed(this ILogger logger, string template, Exception exception);
 }

@@ -91,13 +91,37 @@ public sealed partial class PostgreSqlManager : IDatastoreManager
             _logger.AdminSecretGenerated(instance.Id);
         }
 
+        string? template = null;
         if (!Directory.Exists(files.DataDirectory))
         {
-            await CopyTemplateAsync(instance, files, binaries, cancellationToken);
+            template = await CopyTemplateAsync(instance, files, binaries, cancellationToken);
         }
 
         await WriteConfigAsync(instance, files, cancellationToken);
         await StartAsync(instance, cancellationToken);
+        if (template is not null)
+        {
+            ReplaceSpare(instance, template);
+        }
+    }
+
+    /// <summary>Makes the next spare copy of the template in the background, now that the instance serves.</summary>
+    private void ReplaceSpare(GuestInstance instance, string template)
+    {
+        var count = int.TryParse(instance.Option(PostgreSqlPlugin.SpareCopiesOption, "1"), out var n) ? n : 1;
+        var account = _account.Value;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await SpareCopies.ReplenishAsync(template, count, (destination, ct) => TreeCopy.CopyAsync(template, destination, account, ct), CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                // A missing spare costs the next create a copy, nothing more.
+                _logger.SpareCopyFailed(template, e);
+            }
+        });
     }
 
     public async Task StartAsync(GuestInstance instance, CancellationToken cancellationToken)
@@ -224,7 +248,9 @@ public sealed partial class PostgreSqlManager : IDatastoreManager
         ?? throw new InvalidOperationException($"postgresql instance {instance.Id} has no admin secret ({files.AdminSecret}); prepare it first");
 
     /// <summary>Copies the version's template (built first if need be) into the instance's data directory.</summary>
-    private async Task CopyTemplateAsync(GuestInstance instance, InstanceFiles files, PostgreSqlBinaries binaries, CancellationToken cancellationToken)
+    /// <summary>Gives the instance a data directory from the version's template: a ready spare if there is one, else a copy.</summary>
+    /// <returns>The template's data directory, whose spare the caller replaces once the instance serves.</returns>
+    private async Task<string> CopyTemplateAsync(GuestInstance instance, InstanceFiles files, PostgreSqlBinaries binaries, CancellationToken cancellationToken)
     {
         var account = _account.Value;
         var templates = _templates.Value;
@@ -256,6 +282,12 @@ public sealed partial class PostgreSqlManager : IDatastoreManager
             Directory.Delete(abandoned, recursive: true);
         }
 
+        if (SpareCopies.TryTake(template.DataDirectory, files.DataDirectory))
+        {
+            _logger.SpareTaken(instance.Id, binaries.VersionName, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            return template.DataDirectory;
+        }
+
         var copying = Path.Combine(parent, prefix + Guid.NewGuid().ToString("N"));
         try
         {
@@ -273,6 +305,7 @@ public sealed partial class PostgreSqlManager : IDatastoreManager
 
         Directory.Move(copying, files.DataDirectory);
         _logger.DataDirectoryCopied(instance.Id, binaries.VersionName, files.DataDirectory, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        return template.DataDirectory;
     }
 
     /// <summary>Writes the instance's settings when they changed; true when they did.</summary>
