@@ -458,7 +458,7 @@ public sealed class MariaDbManagerTests(ITestOutputHelper output)
         foreach (var template in Directory.GetDirectories(folder).Where(d => !d.Contains(".spare-", StringComparison.Ordinal) && !d.Contains(".making-", StringComparison.Ordinal)))
         {
             await Timeouts.EventuallyAsync(
-                () => Task.FromResult(Directory.GetDirectories(folder, "*.making-*").Length == 0 && SpareCopies.Count(template) > 0),
+                () => Task.FromResult(Directory.GetDirectories(folder, "*.making-*").Length == 0 && SpareCopies.Count(template) >= 2),
                 settled => settled,
                 Timeouts.Cli,
                 $"the spare copy of {template}");

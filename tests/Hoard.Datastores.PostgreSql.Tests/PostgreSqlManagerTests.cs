@@ -26,14 +26,14 @@ public sealed class PostgreSqlManagerTests
             var template = Path.Combine(templates, "postgresql-" + first.Instance.Version);
             var builtAt = File.GetLastWriteTimeUtc(Path.Combine(template, "PG_VERSION"));
 
-            // Once an instance serves, a spare copy of the template is made, and the next create takes it with a rename.
-            await Timeouts.EventuallyAsync(() => Task.FromResult(SpareCopies.Count(template)), n => n == 1, Timeouts.Cli, "a spare copy of the template");
+            // Once an instance serves, spare copies of the template are made, and the next create takes one with a rename.
+            await Timeouts.EventuallyAsync(() => Task.FromResult(SpareCopies.Count(template)), n => n == 2, Timeouts.Cli, "two spare copies of the template (spare_copies' default)");
             await using var third = await PostgreSqlTestInstance.CreateAsync(options);
             await third.PrepareAsync();
             Assert.Equal(0, third.Logs.Count(TemplateBuilding));
             Assert.Equal(1, third.Logs.Count(SpareTaken));
             Assert.Equal(0, third.Logs.Count(DataDirectoryCopied));
-            await Timeouts.EventuallyAsync(() => Task.FromResult(SpareCopies.Count(template)), n => n == 1, Timeouts.Cli, "the taken spare to be replaced");
+            await Timeouts.EventuallyAsync(() => Task.FromResult(SpareCopies.Count(template)), n => n == 2, Timeouts.Cli, "the taken spare to be replaced");
             Assert.Equal(builtAt, File.GetLastWriteTimeUtc(Path.Combine(template, "PG_VERSION")));
             Assert.Equal(PrivateFileMode, File.GetUnixFileMode(template + ".secret"));
             Assert.Equal(PrivateFileMode, File.GetUnixFileMode(Path.Combine(third.DataDirectory, "PG_VERSION")));
@@ -222,7 +222,7 @@ public sealed class PostgreSqlManagerTests
         foreach (var template in Directory.GetDirectories(folder).Where(d => !d.Contains(".spare-", StringComparison.Ordinal) && !d.Contains(".making-", StringComparison.Ordinal)))
         {
             await Timeouts.EventuallyAsync(
-                () => Task.FromResult(Directory.GetDirectories(folder, "*.making-*").Length == 0 && SpareCopies.Count(template) > 0),
+                () => Task.FromResult(Directory.GetDirectories(folder, "*.making-*").Length == 0 && SpareCopies.Count(template) >= 2),
                 settled => settled,
                 Timeouts.Cli,
                 $"the spare copy of {template}");

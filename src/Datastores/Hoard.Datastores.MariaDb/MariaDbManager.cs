@@ -113,7 +113,7 @@ public sealed partial class MariaDbManager : IDatastoreManager
     /// <summary>Makes the next spare copy of the template in the background, now that the instance serves.</summary>
     private void ReplaceSpare(GuestInstance instance, string template)
     {
-        var count = int.TryParse(instance.Option(MariaDbPlugin.SpareCopiesOption, "1"), out var n) ? n : 1;
+        var count = int.TryParse(instance.Option(MariaDbPlugin.SpareCopiesOption, "2"), out var n) ? n : 2;
         _ = Task.Run(async () =>
         {
             try

@@ -50,7 +50,7 @@ public sealed class MariaDbPlugin : IDatastorePlugin
             clusterStrategy: string.Empty,
             backupNamespace: "trove.guestagent.strategies.backup.experimental.mariadb_impl",
             restoreNamespace: "trove.guestagent.strategies.restore.experimental.mariadb_impl"),
-        new(SpareCopiesOption, "integer", "1", "Ready-made copies of each version's template data directory kept beside it, so a create takes one with a rename instead of copying; 0 turns them off.", OptionSide.Guest),
+        new(SpareCopiesOption, "integer", "2", "Ready-made copies of each version's template data directory kept beside it, so a create takes one with a rename instead of copying (two absorb back-to-back creates); 0 turns them off.", OptionSide.Guest),
     ];
 
     public SchemaRules Schema => MariaDbSchema.Rules;

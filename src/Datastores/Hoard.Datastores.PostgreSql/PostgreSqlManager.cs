@@ -108,7 +108,7 @@ public sealed partial class PostgreSqlManager : IDatastoreManager
     /// <summary>Makes the next spare copy of the template in the background, now that the instance serves.</summary>
     private void ReplaceSpare(GuestInstance instance, string template)
     {
-        var count = int.TryParse(instance.Option(PostgreSqlPlugin.SpareCopiesOption, "1"), out var n) ? n : 1;
+        var count = int.TryParse(instance.Option(PostgreSqlPlugin.SpareCopiesOption, "2"), out var n) ? n : 2;
         var account = _account.Value;
         _ = Task.Run(async () =>
         {
