@@ -102,7 +102,7 @@ public static class InstancesApi
 
         var databases = SchemaApi.ReadDatabases(v, instance!, path, "databases", required: false);
         var users = SchemaApi.ReadUsers(v, instance!, path, "users", required: false);
-        CheckArrayOfObjects(v, instance!, path, "nics");
+        v.ArrayOfObjects(instance!, path, "nics", required: false);
         v.OptionalObject(instance!, path, "access");
         v.ThrowIfFailed();
 
@@ -120,29 +120,6 @@ public static class InstancesApi
             },
             ct);
         return Results.Json(new InstanceEnvelope(views.Instance(created, detail: true, caller.IsAdmin, password)), TroveJsonContext.Default.InstanceEnvelope);
-    }
-
-    private static void CheckArrayOfObjects(Validation v, JsonObject parent, string path, string key)
-    {
-        if (!parent.TryGetPropertyValue(key, out var node))
-        {
-            return;
-        }
-
-        var at = Validation.Path(path, key);
-        if (node is not JsonArray array)
-        {
-            v.Fail(at, $"{Validation.Repr(node)} is not of type 'array'");
-            return;
-        }
-
-        for (var i = 0; i < array.Count; i++)
-        {
-            if (array[i] is not JsonObject)
-            {
-                v.Fail($"{at}[{i}]", $"{Validation.Repr(array[i])} is not of type 'object'");
-            }
-        }
     }
 
     private static async Task<IResult> UpdateAsync(HttpContext http, string id, InstanceService instances, bool allowAccess, CancellationToken ct)
