@@ -56,7 +56,7 @@ public sealed class RedisManagerCrashTests
 
         Assert.False(redis.Manager.IsProcessAlive(redis.Instance));
         Assert.False(File.Exists(redis.PidFile));
-        Assert.Contains(redis.Logs.Lines, line => line.Contains("sending SIGKILL", StringComparison.Ordinal));
+        Assert.Contains(redis.Logs.Lines, line => line.Line.Contains("sending SIGKILL", StringComparison.Ordinal));
     }
 
     [RequiresBinaryFact("redis-server")]

@@ -79,7 +79,7 @@ public sealed class RedisRootTests
         Assert.NotEmpty(redis.Logs.Lines);
         foreach (var line in redis.Logs.Lines)
         {
-            Assert.DoesNotContain(secrets, secret => line.Contains(secret, StringComparison.Ordinal));
+            Assert.DoesNotContain(secrets, secret => line.Line.Contains(secret, StringComparison.Ordinal));
         }
 
         foreach (var file in new[] { "users.acl", "redis.conf", "redis.log" })

@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Hoard.Abstractions.Datastores;
+using Hoard.Abstractions.Processes;
 
 namespace Hoard.Datastores.MariaDb;
 
@@ -9,8 +9,6 @@ internal sealed partial record MariaDbInstallation(string Prefix, string ServerP
 {
     /// <summary>Colon-separated installation prefixes to search instead of the defaults (each with sbin/ or bin/mariadbd).</summary>
     public const string PrefixesVariable = "HOARD_MARIADB_PREFIXES";
-
-    private static readonly TimeSpan VersionTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>Debian's package, then the layouts of MariaDB's own tarballs and packages.</summary>
     public static IReadOnlyList<string> DefaultPrefixes()
@@ -53,8 +51,8 @@ internal sealed partial record MariaDbInstallation(string Prefix, string ServerP
 
     private static MariaDbInstallation? Find(string prefix)
     {
-        var server = new[] { "sbin/mariadbd", "bin/mariadbd" }.Select(p => Path.Combine(prefix, p)).FirstOrDefault(IsExecutable);
-        var installDb = new[] { "bin/mariadb-install-db", "scripts/mariadb-install-db" }.Select(p => Path.Combine(prefix, p)).FirstOrDefault(IsExecutable);
+        var server = new[] { "sbin/mariadbd", "bin/mariadbd" }.Select(p => Path.Combine(prefix, p)).FirstOrDefault(Executables.IsExecutable);
+        var installDb = new[] { "bin/mariadb-install-db", "scripts/mariadb-install-db" }.Select(p => Path.Combine(prefix, p)).FirstOrDefault(Executables.IsExecutable);
         if (server is null || installDb is null)
         {
             return null;
@@ -64,39 +62,8 @@ internal sealed partial record MariaDbInstallation(string Prefix, string ServerP
     }
 
     /// <summary>Runs <c>mariadbd --version</c>; null when it cannot be run or says nothing we understand.</summary>
-    public static DatastoreVersionInfo? QueryVersion(string serverPath)
-    {
-        try
-        {
-            var start = new ProcessStartInfo(serverPath)
-            {
-                UseShellExecute = false,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            start.ArgumentList.Add("--no-defaults");
-            start.ArgumentList.Add("--version");
-            using var process = Process.Start(start);
-            if (process is null)
-            {
-                return null;
-            }
-
-            var output = process.StandardOutput.ReadToEndAsync();
-            _ = process.StandardError.ReadToEndAsync();
-            if (!process.WaitForExit(VersionTimeout))
-            {
-                process.Kill(entireProcessTree: true);
-                return null;
-            }
-
-            return output.Wait(VersionTimeout) ? ParseVersion(output.Result) : null;
-        }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or InvalidOperationException)
-        {
-            return null;
-        }
-    }
+    public static DatastoreVersionInfo? QueryVersion(string serverPath) =>
+        Executables.ReadVersionOutput(serverPath, "--no-defaults", "--version") is { } output ? ParseVersion(output) : null;
 
     /// <summary>Reads "mariadbd  Ver 10.11.19-MariaDB-0+deb12u1 for debian-linux-gnu" as name "10.11", version "10.11.19".</summary>
     public static DatastoreVersionInfo? ParseVersion(string versionOutput)
@@ -106,10 +73,6 @@ internal sealed partial record MariaDbInstallation(string Prefix, string ServerP
             ? new DatastoreVersionInfo($"{match.Groups["major"].Value}.{match.Groups["minor"].Value}", match.Groups["full"].Value)
             : null;
     }
-
-    private static bool IsExecutable(string path) =>
-        File.Exists(path)
-        && (File.GetUnixFileMode(path) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0;
 
     [GeneratedRegex(@"\bVer (?<full>(?<major>\d+)\.(?<minor>\d+)\.\d+)-MariaDB\b", RegexOptions.CultureInvariant)]
     private static partial Regex VersionPattern();

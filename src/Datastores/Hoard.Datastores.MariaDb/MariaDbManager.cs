@@ -5,6 +5,7 @@ using System.Runtime.Versioning;
 using System.Text;
 using Hoard.Abstractions.Datastores;
 using Hoard.Abstractions.IO;
+using Hoard.Abstractions.Processes;
 using Microsoft.Extensions.Logging;
 using MySqlConnector;
 
@@ -148,7 +149,7 @@ public sealed partial class MariaDbManager : IDatastoreManager
 
         var installation = InstallationFor(instance);
         var started = Stopwatch.GetTimestamp();
-        var logOffset = LogLength(files);
+        var logOffset = LogTail.Offset(files.LogFile);
         var pid = LivePid(files);
         if (pid is int running)
         {
@@ -187,11 +188,11 @@ public sealed partial class MariaDbManager : IDatastoreManager
         _logger.Stopping(instance.Id, pid);
 
         // SIGTERM is mariadbd's clean shutdown: it closes connections, flushes InnoDB and removes its pid file.
-        SignalIfStillOurs(files, pid, ServerProcess.SigTerm);
+        SignalIfStillOurs(files, pid, Signals.SigTerm);
         if (!await WaitForExitAsync(files, pid, _options.StopTimeout, cancellationToken))
         {
             _logger.Killing(instance.Id, pid, _options.StopTimeout);
-            SignalIfStillOurs(files, pid, ServerProcess.SigKill);
+            SignalIfStillOurs(files, pid, Signals.SigKill);
             if (!await WaitForExitAsync(files, pid, KillTimeout, cancellationToken))
             {
                 throw new InvalidOperationException($"mariadb instance {instance.Id} (pid {pid}) is still alive after SIGKILL");
@@ -486,7 +487,7 @@ public sealed partial class MariaDbManager : IDatastoreManager
     }
 
     private static int? LivePid(InstanceFiles files) =>
-        ServerProcess.TryReadPid(files.PidFile) is int pid && ServerProcess.IsInstanceServer(pid, files.Config) ? pid : null;
+        PidFile.TryRead(files.PidFile) is int pid && ServerProcess.IsInstanceServer(pid, files.Config) ? pid : null;
 
     private static async Task<string> ReadAdminPasswordAsync(GuestInstance instance, InstanceFiles files, CancellationToken cancellationToken) =>
         await PrivateFile.ReadTrimmedAsync(files.AdminSecret, cancellationToken)
@@ -496,7 +497,7 @@ public sealed partial class MariaDbManager : IDatastoreManager
     {
         if (File.Exists(files.PidFile))
         {
-            var pid = ServerProcess.TryReadPid(files.PidFile);
+            var pid = PidFile.TryRead(files.PidFile);
             File.Delete(files.PidFile);
             _logger.StalePidFileRemoved(instance.Id, pid);
         }
@@ -507,7 +508,7 @@ public sealed partial class MariaDbManager : IDatastoreManager
         // Re-checked right before signalling: never signal a process that reused the pid.
         if (ServerProcess.IsInstanceServer(pid, files.Config))
         {
-            ServerProcess.Signal(pid, signal);
+            Signals.Send(pid, signal);
         }
     }
 
@@ -563,42 +564,12 @@ public sealed partial class MariaDbManager : IDatastoreManager
     private InvalidOperationException StartFailure(GuestInstance instance, InstanceFiles files, long logOffset, string reason)
     {
         _logger.StartFailed(instance.Id, reason);
-        var log = ReadLog(files, logOffset, LogReadLimit);
+        var log = LogTail.Since(files.LogFile, logOffset, LogReadLimit, fromEnd: true);
         var tail = log.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).TakeLast(LogTailLines);
         var message = new StringBuilder()
             .Append("mariadb instance ").Append(instance.Id).Append(" failed to start: ").Append(reason)
             .Append('\n').Append("--- last lines of ").Append(files.LogFile).Append(" ---\n")
             .AppendJoin('\n', tail.DefaultIfEmpty("(nothing since this start)"));
         return new InvalidOperationException(message.ToString());
-    }
-
-    private static long LogLength(InstanceFiles files)
-    {
-        var log = new FileInfo(files.LogFile);
-        return log.Exists ? log.Length : 0;
-    }
-
-    /// <summary>The last <paramref name="limit"/> bytes the log gained since <paramref name="offset"/>.</summary>
-    private static string ReadLog(InstanceFiles files, long offset, int limit)
-    {
-        try
-        {
-            using var log = new FileStream(files.LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            var length = log.Length;
-            var from = offset > length ? 0 : offset;
-            if (length - from > limit)
-            {
-                from = length - limit;
-            }
-
-            var buffer = new byte[(int)(length - from)];
-            log.Position = from;
-            log.ReadExactly(buffer);
-            return Encoding.UTF8.GetString(buffer);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return string.Empty;
-        }
     }
 }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text.Unicode;
+using Hoard.Abstractions.Processes;
 
 namespace Hoard.Datastores.MariaDb;
 
@@ -10,11 +10,8 @@ namespace Hoard.Datastores.MariaDb;
 /// file and /proc. The server is not the agent's child, so this is all the agent has.
 /// </summary>
 /// <remarks>Liveness is checked for every instance every ~500 ms, so it reads into stack buffers and allocates little.</remarks>
-internal static partial class ServerProcess
+internal static class ServerProcess
 {
-    public const int SigKill = 9;
-    public const int SigTerm = 15;
-
     // "$@" is setsid(1), the server and its arguments. The backgrounded child of a non-interactive sh is not a
     // process-group leader, so setsid(1) calls setsid(2) and execs in place: $! is mariadbd's own pid, known at
     // once, long before mariadbd writes its pid file. Its session outlives the agent; init (or the nearest
@@ -60,29 +57,6 @@ internal static partial class ServerProcess
         return pid;
     }
 
-    /// <summary>The pid in a pid file, or null when there is none (or it is not a pid).</summary>
-    public static int? TryReadPid(string pidFile)
-    {
-        // Checking first spares the common "stopped" case an exception.
-        if (!File.Exists(pidFile))
-        {
-            return null;
-        }
-
-        Span<byte> buffer = stackalloc byte[32];
-        try
-        {
-            using var handle = File.OpenHandle(pidFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            var read = RandomAccess.Read(handle, buffer, 0);
-            ReadOnlySpan<byte> text = buffer[..read].Trim(" \t\r\n"u8);
-            return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && pid > 0 ? pid : null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
-
     /// <summary>
     /// Whether <paramref name="pid"/> is a live mariadbd started with <paramref name="configPath"/> as its option file.
     /// </summary>
@@ -101,13 +75,7 @@ internal static partial class ServerProcess
     private static bool IsInstanceProcess(int pid, string configPath, bool launching)
     {
         Span<byte> cmdline = stackalloc byte[4096];
-        int length;
-        try
-        {
-            using var handle = File.OpenHandle(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/cmdline"), FileMode.Open, FileAccess.Read);
-            length = RandomAccess.Read(handle, cmdline, 0);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        if (!ProcFiles.TryRead(pid, "cmdline", cmdline, out var length))
         {
             return false;
         }
@@ -152,13 +120,7 @@ internal static partial class ServerProcess
     private static bool IsRunning(int pid)
     {
         Span<byte> stat = stackalloc byte[512];
-        int length;
-        try
-        {
-            using var handle = File.OpenHandle(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/stat"), FileMode.Open, FileAccess.Read);
-            length = RandomAccess.Read(handle, stat, 0);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        if (!ProcFiles.TryRead(pid, "stat", stat, out var length))
         {
             return false;
         }
@@ -169,16 +131,10 @@ internal static partial class ServerProcess
         return close >= 0 && close + 2 < length && text[close + 2] is not ((byte)'Z' or (byte)'X' or (byte)'x');
     }
 
-    /// <summary>Sends a signal; false when the process is already gone.</summary>
-    public static bool Signal(int pid, int signal) => Kill(pid, signal) == 0;
-
     /// <summary>A program on PATH, or in /usr/bin, /bin; null when there is none.</summary>
     public static string? Locate(string name)
     {
         var path = (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries);
         return path.Append("/usr/bin").Append("/bin").Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
     }
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int Kill(int pid, int signal);
 }

@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Hoard.Abstractions.Datastores;
+using Hoard.Abstractions.Processes;
 
 namespace Hoard.Datastores.PostgreSql;
 
@@ -18,8 +18,6 @@ internal static partial class PostgreSqlInstallation
 {
     public const string DefaultRoot = "/usr/lib/postgresql";
 
-    private static readonly TimeSpan VersionTimeout = TimeSpan.FromSeconds(10);
-
     /// <summary>Every ROOT/*/bin/postgres that answers --version, newest first.</summary>
     public static IReadOnlyList<DatastoreVersionInfo> Discover(string root)
     {
@@ -32,7 +30,7 @@ internal static partial class PostgreSqlInstallation
         foreach (var directory in Directory.EnumerateDirectories(root))
         {
             var postgres = Path.Combine(directory, "bin", "postgres");
-            if (IsExecutable(postgres) && QueryVersion(postgres) is { } info && Version.TryParse(info.Version, out var order))
+            if (Executables.IsExecutable(postgres) && QueryVersion(postgres) is { } info && Version.TryParse(info.Version, out var order))
             {
                 found.Add((order, info));
             }
@@ -51,7 +49,7 @@ internal static partial class PostgreSqlInstallation
         }
 
         var binaries = new PostgreSqlBinaries(versionName, Path.Combine(root, versionName, "bin"));
-        if (!IsExecutable(binaries.Postgres) || !IsExecutable(binaries.Initdb))
+        if (!Executables.IsExecutable(binaries.Postgres) || !Executables.IsExecutable(binaries.Initdb))
         {
             throw new InvalidOperationException($"PostgreSQL {versionName} is not installed here: {binaries.Postgres} or {binaries.Initdb} is missing");
         }
@@ -60,38 +58,8 @@ internal static partial class PostgreSqlInstallation
     }
 
     /// <summary>Runs <c>postgres --version</c>; null when it cannot be run or says nothing we understand.</summary>
-    public static DatastoreVersionInfo? QueryVersion(string postgres)
-    {
-        try
-        {
-            var start = new ProcessStartInfo(postgres)
-            {
-                UseShellExecute = false,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            start.ArgumentList.Add("--version");
-            using var process = Process.Start(start);
-            if (process is null)
-            {
-                return null;
-            }
-
-            var output = process.StandardOutput.ReadToEndAsync();
-            _ = process.StandardError.ReadToEndAsync();
-            if (!process.WaitForExit(VersionTimeout))
-            {
-                process.Kill(entireProcessTree: true);
-                return null;
-            }
-
-            return output.Wait(VersionTimeout) ? ParseVersion(output.Result) : null;
-        }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or InvalidOperationException)
-        {
-            return null;
-        }
-    }
+    public static DatastoreVersionInfo? QueryVersion(string postgres) =>
+        Executables.ReadVersionOutput(postgres, "--version") is { } output ? ParseVersion(output) : null;
 
     /// <summary>
     /// Reads "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)" as name "15", version "15.18".
@@ -109,10 +77,6 @@ internal static partial class PostgreSqlInstallation
         var name = major >= 10 ? match.Groups["major"].Value : $"{match.Groups["major"].Value}.{match.Groups["minor"].Value}";
         return new DatastoreVersionInfo(name, match.Groups["full"].Value);
     }
-
-    private static bool IsExecutable(string path) =>
-        File.Exists(path)
-        && (File.GetUnixFileMode(path) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0;
 
     [GeneratedRegex(@"\(PostgreSQL\) (?<full>(?<major>\d+)\.(?<minor>\d+)(\.\d+)?)", RegexOptions.CultureInvariant)]
     private static partial Regex VersionPattern();

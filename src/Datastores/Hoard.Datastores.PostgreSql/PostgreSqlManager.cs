@@ -5,6 +5,7 @@ using System.Runtime.Versioning;
 using System.Text;
 using Hoard.Abstractions.Datastores;
 using Hoard.Abstractions.IO;
+using Hoard.Abstractions.Processes;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -77,7 +78,7 @@ public sealed partial class PostgreSqlManager : IDatastoreManager
             // A retried prepare finds the server running. A resize shows as changed settings: reload what reloads.
             if (await WriteConfigAsync(instance, files, cancellationToken))
             {
-                ServerProcess.Signal(running, ServerProcess.SigHup);
+                Signals.Send(running, Signals.SigHup);
                 _logger.ConfigReloaded(instance.Id);
             }
 
@@ -141,7 +142,7 @@ public sealed partial class PostgreSqlManager : IDatastoreManager
             // Started earlier, perhaps by an agent that has since restarted: wait for that one (it may still be
             // recovering) rather than start a second server.
             _logger.AlreadyRunning(instance.Id, running);
-            pid = await WaitUntilReadyAsync(instance, files, running, LogLength(files), started, mayRetry: false, cancellationToken)
+            pid = await WaitUntilReadyAsync(instance, files, running, LogTail.Offset(files.LogFile), started, mayRetry: false, cancellationToken)
                 ?? throw new InvalidOperationException($"postgresql instance {instance.Id} stopped while starting");
         }
         else
@@ -168,7 +169,7 @@ public sealed partial class PostgreSqlManager : IDatastoreManager
 
         // SIGINT is PostgreSQL's fast shutdown: sessions end, a checkpoint writes everything, the server exits.
         // (SIGTERM, its smart shutdown, would wait for every client to leave.)
-        await StopProcessAsync(instance, files, pid, ServerProcess.SigInt, _options.StopTimeout, cancellationToken);
+        await StopProcessAsync(instance, files, pid, Signals.SigInt, _options.StopTimeout, cancellationToken);
         _logger.Stopped(instance.Id, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
@@ -179,7 +180,7 @@ public sealed partial class PostgreSqlManager : IDatastoreManager
         if (LivePid(files) is int pid)
         {
             // The data goes away: an immediate shutdown (SIGQUIT) skips the checkpoint a clean stop would write.
-            await StopProcessAsync(instance, files, pid, ServerProcess.SigQuit, KillTimeout, cancellationToken);
+            await StopProcessAsync(instance, files, pid, Signals.SigQuit, KillTimeout, cancellationToken);
         }
 
         // The instance's directory is the compute driver's to remove; data kept elsewhere is this manager's.
@@ -326,7 +327,7 @@ public sealed partial class PostgreSqlManager : IDatastoreManager
         while (true)
         {
             RemoveForeignLockFile(instance, files);
-            var logOffset = LogLength(files);
+            var logOffset = LogTail.Offset(files.LogFile);
             _logger.Starting(instance.Id, _account.Value.Name);
             var launched = await LaunchAsync(instance, files, binaries, logOffset, cancellationToken);
             if (await WaitUntilReadyAsync(instance, files, launched, logOffset, started, mayRetry: true, cancellationToken) is int pid)
@@ -397,7 +398,7 @@ public sealed partial class PostgreSqlManager : IDatastoreManager
             var elapsed = Stopwatch.GetElapsedTime(started);
             if (!ServerProcess.IsInstanceServer(pid, files.DataDirectory) && !ServerProcess.IsAlive(pid))
             {
-                if (mayRetry && elapsed < _options.StartTimeout && IsRetryable(ReadLog(files, logOffset, LogReadLimit, fromEnd: false)))
+                if (mayRetry && elapsed < _options.StartTimeout && IsRetryable(LogTail.Since(files.LogFile, logOffset, LogReadLimit, fromEnd: false)))
                 {
                     return null;
                 }
@@ -509,10 +510,10 @@ public sealed partial class PostgreSqlManager : IDatastoreManager
             return;
         }
 
-        if (signal != ServerProcess.SigQuit)
+        if (signal != Signals.SigQuit)
         {
             _logger.Escalating(instance.Id, pid, timeout, "SIGQUIT");
-            SignalIfStillOurs(files, pid, ServerProcess.SigQuit);
+            SignalIfStillOurs(files, pid, Signals.SigQuit);
             if (await WaitForExitAsync(files, pid, KillTimeout, cancellationToken))
             {
                 return;
@@ -520,7 +521,7 @@ public sealed partial class PostgreSqlManager : IDatastoreManager
         }
 
         _logger.Escalating(instance.Id, pid, KillTimeout, "SIGKILL");
-        SignalIfStillOurs(files, pid, ServerProcess.SigKill);
+        SignalIfStillOurs(files, pid, Signals.SigKill);
         if (!await WaitForExitAsync(files, pid, KillTimeout, cancellationToken))
         {
             throw new InvalidOperationException($"postgresql instance {instance.Id} (pid {pid}) is still alive after SIGKILL");
@@ -532,7 +533,7 @@ public sealed partial class PostgreSqlManager : IDatastoreManager
         // Re-checked right before signalling: never signal a process that reused the pid.
         if (ServerProcess.IsInstanceServer(pid, files.DataDirectory))
         {
-            ServerProcess.Signal(pid, signal);
+            Signals.Send(pid, signal);
         }
     }
 
@@ -557,42 +558,12 @@ public sealed partial class PostgreSqlManager : IDatastoreManager
     private InvalidOperationException StartFailure(GuestInstance instance, InstanceFiles files, long logOffset, string reason)
     {
         _logger.StartFailed(instance.Id, reason);
-        var log = ReadLog(files, logOffset, LogReadLimit, fromEnd: true);
+        var log = LogTail.Since(files.LogFile, logOffset, LogReadLimit, fromEnd: true);
         var tail = log.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).TakeLast(LogTailLines);
         var message = new StringBuilder()
             .Append("postgresql instance ").Append(instance.Id).Append(" failed to start: ").Append(reason)
             .Append('\n').Append("--- last lines of ").Append(files.LogFile).Append(" ---\n")
             .AppendJoin('\n', tail.DefaultIfEmpty("(nothing since this start)"));
         return new InvalidOperationException(message.ToString());
-    }
-
-    private static long LogLength(InstanceFiles files)
-    {
-        var log = new FileInfo(files.LogFile);
-        return log.Exists ? log.Length : 0;
-    }
-
-    /// <summary>What the log gained since <paramref name="offset"/>: its first or last <paramref name="limit"/> bytes.</summary>
-    private static string ReadLog(InstanceFiles files, long offset, int limit, bool fromEnd)
-    {
-        try
-        {
-            using var log = new FileStream(files.LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            var length = log.Length;
-            var from = offset > length ? 0 : offset;
-            if (fromEnd && length - from > limit)
-            {
-                from = length - limit;
-            }
-
-            var buffer = new byte[(int)Math.Min(limit, length - from)];
-            log.Position = from;
-            log.ReadExactly(buffer);
-            return Encoding.UTF8.GetString(buffer);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return string.Empty;
-        }
     }
 }

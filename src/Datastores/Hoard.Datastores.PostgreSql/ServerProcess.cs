@@ -1,6 +1,6 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text;
+using Hoard.Abstractions.Processes;
 
 namespace Hoard.Datastores.PostgreSql;
 
@@ -13,17 +13,12 @@ internal sealed record LockFile(int Pid, string Status, int? SharedMemoryId)
 }
 
 /// <summary>
-/// Finds and signals an instance's postmaster through postmaster.pid and /proc. The server is not the agent's
+/// Reads postmaster.pid and recognises an instance's postmaster in /proc (signals: Signals). The server is not the agent's
 /// child (it runs in a session of its own and outlives the agent), so this is all the agent has.
 /// </summary>
 /// <remarks>Called for every instance every ~500 ms, so it reads little and allocates little.</remarks>
-internal static partial class ServerProcess
+internal static class ServerProcess
 {
-    public const int SigHup = 1;
-    public const int SigInt = 2;
-    public const int SigQuit = 3;
-    public const int SigKill = 9;
-
     /// <summary>Reads postmaster.pid; null when there is none (or it is not one yet).</summary>
     public static LockFile? TryReadLockFile(string pidFile)
     {
@@ -71,13 +66,7 @@ internal static partial class ServerProcess
     public static bool IsInstanceServer(int pid, string dataDirectory)
     {
         Span<byte> cmdline = stackalloc byte[4096];
-        int length;
-        try
-        {
-            using var handle = File.OpenHandle(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/cmdline"), FileMode.Open, FileAccess.Read);
-            length = RandomAccess.Read(handle, cmdline, 0);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        if (!ProcFiles.TryRead(pid, "cmdline", cmdline, out var length))
         {
             return false;
         }
@@ -149,10 +138,4 @@ internal static partial class ServerProcess
             return true;
         }
     }
-
-    /// <summary>Sends a signal; false when the process is already gone.</summary>
-    public static bool Signal(int pid, int signal) => Kill(pid, signal) == 0;
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int Kill(int pid, int signal);
 }

@@ -6,6 +6,7 @@ using System.Runtime.Versioning;
 using System.Text;
 using System.Text.RegularExpressions;
 using Hoard.Abstractions.Datastores;
+using Hoard.Abstractions.Processes;
 using Hoard.Datastores.Redis.Resp;
 using Microsoft.Extensions.Logging;
 
@@ -97,7 +98,7 @@ public sealed partial class RedisManager : IDatastoreManager
 
         var password = await ReadAdminPasswordAsync(instance, files, cancellationToken);
         var started = Stopwatch.GetTimestamp();
-        var logOffset = LogLength(files);
+        var logOffset = LogTail.Offset(files.LogFile);
         var pid = LivePid(instance, files);
         if (pid is int running)
         {
@@ -138,14 +139,14 @@ public sealed partial class RedisManager : IDatastoreManager
         {
             // Hung, or the admin user is gone: SIGTERM makes Redis flush the AOF and exit all the same.
             _logger.ShutdownCommandFailed(instance.Id, pid, e);
-            SignalIfStillOurs(instance, files, pid, ServerProcess.SigTerm);
+            SignalIfStillOurs(instance, files, pid, Signals.SigTerm);
         }
 
         var remaining = _options.StopTimeout - Stopwatch.GetElapsedTime(started);
         if (!await WaitForExitAsync(instance, files, pid, remaining, cancellationToken))
         {
             _logger.Killing(instance.Id, pid, _options.StopTimeout);
-            SignalIfStillOurs(instance, files, pid, ServerProcess.SigKill);
+            SignalIfStillOurs(instance, files, pid, Signals.SigKill);
             if (!await WaitForExitAsync(instance, files, pid, KillTimeout, cancellationToken))
             {
                 throw new InvalidOperationException($"redis instance {instance.Id} (pid {pid}) is still alive after SIGKILL");
@@ -347,7 +348,7 @@ public sealed partial class RedisManager : IDatastoreManager
     }
 
     private static int? LivePid(GuestInstance instance, InstanceFiles files) =>
-        ServerProcess.TryReadPid(files.PidFile) is int pid && ServerProcess.IsInstanceServer(pid, instance.Address, instance.Port, files.Config)
+        PidFile.TryRead(files.PidFile) is int pid && ServerProcess.IsInstanceServer(pid, instance.Address, instance.Port, files.Config)
             ? pid
             : null;
 
@@ -359,7 +360,7 @@ public sealed partial class RedisManager : IDatastoreManager
     {
         if (File.Exists(files.PidFile))
         {
-            var pid = ServerProcess.TryReadPid(files.PidFile);
+            var pid = PidFile.TryRead(files.PidFile);
             File.Delete(files.PidFile);
             _logger.StalePidFileRemoved(instance.Id, pid);
         }
@@ -370,7 +371,7 @@ public sealed partial class RedisManager : IDatastoreManager
         // Re-checked right before signalling: never signal a process that reused the pid.
         if (ServerProcess.IsInstanceServer(pid, instance.Address, instance.Port, files.Config))
         {
-            ServerProcess.Signal(pid, signal);
+            Signals.Send(pid, signal);
         }
     }
 
@@ -454,7 +455,7 @@ public sealed partial class RedisManager : IDatastoreManager
             try
             {
                 await PingAsync(endPoint, password, remaining < AttemptTimeout ? remaining : AttemptTimeout, cancellationToken);
-                return pid ?? ServerProcess.TryReadPid(files.PidFile);
+                return pid ?? PidFile.TryRead(files.PidFile);
             }
             catch (RedisErrorException e) when (e.Code is "WRONGPASS" or "NOAUTH" or "NOPERM")
             {
@@ -490,55 +491,25 @@ public sealed partial class RedisManager : IDatastoreManager
     /// </remarks>
     private static int? FindDaemonPid(InstanceFiles files, long logOffset)
     {
-        if (ServerProcess.TryReadPid(files.PidFile) is int pid)
+        if (PidFile.TryRead(files.PidFile) is int pid)
         {
             return pid;
         }
 
-        var match = LogLinePid().Match(ReadLog(files, logOffset, LogReadLimit, fromEnd: false));
+        var match = LogLinePid().Match(LogTail.Since(files.LogFile, logOffset, LogReadLimit, fromEnd: false));
         return match.Success && int.TryParse(match.Groups["pid"].ValueSpan, out pid) ? pid : null;
     }
 
     private InvalidOperationException StartFailure(GuestInstance instance, InstanceFiles files, long logOffset, string reason)
     {
         _logger.StartFailed(instance.Id, reason);
-        var log = ReadLog(files, logOffset, LogReadLimit, fromEnd: true);
+        var log = LogTail.Since(files.LogFile, logOffset, LogReadLimit, fromEnd: true);
         var tail = log.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).TakeLast(LogTailLines);
         var message = new StringBuilder()
             .Append("redis instance ").Append(instance.Id).Append(" failed to start: ").Append(reason)
             .Append('\n').Append("--- last lines of ").Append(files.LogFile).Append(" ---\n")
             .AppendJoin('\n', tail.DefaultIfEmpty("(nothing since this start)"));
         return new InvalidOperationException(message.ToString());
-    }
-
-    private static long LogLength(InstanceFiles files)
-    {
-        var log = new FileInfo(files.LogFile);
-        return log.Exists ? log.Length : 0;
-    }
-
-    /// <summary>What the log gained since <paramref name="offset"/>: its first or last <paramref name="limit"/> bytes.</summary>
-    private static string ReadLog(InstanceFiles files, long offset, int limit, bool fromEnd)
-    {
-        try
-        {
-            using var log = new FileStream(files.LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            var length = log.Length;
-            var from = offset > length ? 0 : offset;
-            if (fromEnd && length - from > limit)
-            {
-                from = length - limit;
-            }
-
-            var buffer = new byte[(int)Math.Min(limit, length - from)];
-            log.Position = from;
-            log.ReadExactly(buffer);
-            return Encoding.UTF8.GetString(buffer);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return string.Empty;
-        }
     }
 
     private static async Task PingAsync(IPEndPoint endPoint, string password, TimeSpan timeout, CancellationToken cancellationToken)

@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Hoard.Abstractions.Datastores;
+using Hoard.Abstractions.Processes;
 
 namespace Hoard.Datastores.Redis;
 
@@ -12,63 +12,31 @@ internal static partial class RedisServerBinary
 
     public const string DefaultPath = "/usr/bin/redis-server";
 
-    private static readonly TimeSpan VersionTimeout = TimeSpan.FromSeconds(10);
-
     /// <summary>HOARD_REDIS_SERVER, else redis-server on PATH, else /usr/bin/redis-server; null when none exists.</summary>
     public static string? Locate()
     {
         var configured = Environment.GetEnvironmentVariable(OverrideVariable);
         if (!string.IsNullOrWhiteSpace(configured))
         {
-            return IsExecutable(configured) ? Path.GetFullPath(configured) : null;
+            return Executables.IsExecutable(configured) ? Path.GetFullPath(configured) : null;
         }
 
         var path = Environment.GetEnvironmentVariable("PATH") ?? string.Empty;
         foreach (var directory in path.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
         {
             var candidate = Path.Combine(directory, "redis-server");
-            if (IsExecutable(candidate))
+            if (Executables.IsExecutable(candidate))
             {
                 return Path.GetFullPath(candidate);
             }
         }
 
-        return IsExecutable(DefaultPath) ? DefaultPath : null;
+        return Executables.IsExecutable(DefaultPath) ? DefaultPath : null;
     }
 
     /// <summary>Runs <c>redis-server --version</c>; null when it cannot be run or says nothing we understand.</summary>
-    public static DatastoreVersionInfo? QueryVersion(string serverPath)
-    {
-        try
-        {
-            var start = new ProcessStartInfo(serverPath)
-            {
-                UseShellExecute = false,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            start.ArgumentList.Add("--version");
-            using var process = Process.Start(start);
-            if (process is null)
-            {
-                return null;
-            }
-
-            var output = process.StandardOutput.ReadToEndAsync();
-            _ = process.StandardError.ReadToEndAsync();
-            if (!process.WaitForExit(VersionTimeout))
-            {
-                process.Kill(entireProcessTree: true);
-                return null;
-            }
-
-            return output.Wait(VersionTimeout) ? ParseVersion(output.Result) : null;
-        }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or InvalidOperationException)
-        {
-            return null;
-        }
-    }
+    public static DatastoreVersionInfo? QueryVersion(string serverPath) =>
+        Executables.ReadVersionOutput(serverPath, "--version") is { } output ? ParseVersion(output) : null;
 
     /// <summary>Reads "Redis server v=7.0.15 sha=..." as name "7.0", version "7.0.15".</summary>
     public static DatastoreVersionInfo? ParseVersion(string versionOutput)
@@ -78,11 +46,6 @@ internal static partial class RedisServerBinary
             ? new DatastoreVersionInfo($"{match.Groups["major"].Value}.{match.Groups["minor"].Value}", match.Groups["full"].Value)
             : null;
     }
-
-    private static bool IsExecutable(string path) =>
-        File.Exists(path)
-        && !OperatingSystem.IsWindows()
-        && (File.GetUnixFileMode(path) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0;
 
     [GeneratedRegex(@"\bv=(?<full>(?<major>\d+)\.(?<minor>\d+)\.\d+)\b", RegexOptions.CultureInvariant)]
     private static partial Regex VersionPattern();

@@ -1,13 +1,9 @@
-using System.Security.Cryptography;
+using Hoard.Abstractions.IO;
 
 namespace Hoard.Datastores.Redis;
 
 internal static class Secrets
 {
-    public const int PasswordLength = 32;
-
-    private const string UrlSafeAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
     /// <summary>32 characters from a URL-safe alphabet: 192 bits, safe on a command line and in a URL.</summary>
-    public static string GeneratePassword() => RandomNumberGenerator.GetString(UrlSafeAlphabet, PasswordLength);
+    public static string GeneratePassword() => Passwords.Generate(Passwords.UrlSafe, length: 32);
 }

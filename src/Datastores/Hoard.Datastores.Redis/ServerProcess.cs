@@ -1,42 +1,16 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text.Unicode;
+using Hoard.Abstractions.Processes;
 
 namespace Hoard.Datastores.Redis;
 
 /// <summary>
-/// Finds and signals an instance's redis-server through its pidfile and /proc. The server is not
+/// Recognises an instance's redis-server in /proc (pid file: PidFile; signals: Signals). The server is not
 /// the agent's child (it daemonizes into its own session), so this is all the agent has.
 /// </summary>
 /// <remarks>Called for every instance every ~500 ms, so it reads into stack buffers and allocates little.</remarks>
-internal static partial class ServerProcess
+internal static class ServerProcess
 {
-    public const int SigKill = 9;
-    public const int SigTerm = 15;
-
-    /// <summary>The pid in a pidfile, or null when there is none (or it is not a pid).</summary>
-    public static int? TryReadPid(string pidFile)
-    {
-        // Checking first spares the common "stopped" case an exception.
-        if (!File.Exists(pidFile))
-        {
-            return null;
-        }
-
-        Span<byte> buffer = stackalloc byte[32];
-        try
-        {
-            using var handle = File.OpenHandle(pidFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            var read = RandomAccess.Read(handle, buffer, 0);
-            ReadOnlySpan<byte> text = buffer[..read].Trim(" \t\r\n"u8);
-            return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && pid > 0 ? pid : null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
-
     /// <summary>
     /// Whether <paramref name="pid"/> is a live redis-server of the instance that serves
     /// <paramref name="address"/>:<paramref name="port"/> from <paramref name="configPath"/>.
@@ -50,13 +24,7 @@ internal static partial class ServerProcess
     public static bool IsInstanceServer(int pid, string address, int port, string configPath)
     {
         Span<byte> cmdline = stackalloc byte[4096];
-        int length;
-        try
-        {
-            using var handle = File.OpenHandle(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/cmdline"), FileMode.Open, FileAccess.Read);
-            length = RandomAccess.Read(handle, cmdline, 0);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        if (!ProcFiles.TryRead(pid, "cmdline", cmdline, out var length))
         {
             return false;
         }
@@ -72,9 +40,6 @@ internal static partial class ServerProcess
             || (Utf8.TryWrite(needle, CultureInfo.InvariantCulture, $"[{address}]:{port}", out written) && HasToken(text, needle[..written], " \0"u8))
             || (Utf8.TryWrite(needle, CultureInfo.InvariantCulture, $"{configPath}", out written) && HasToken(text, needle[..written], "\0"u8));
     }
-
-    /// <summary>Sends a signal; false when the process is already gone.</summary>
-    public static bool Signal(int pid, int signal) => Kill(pid, signal) == 0;
 
     // Whole tokens only: 127.0.0.1:6379 must not match 127.0.0.1:63790 or 127.0.0.11:6379.
     private static bool HasToken(ReadOnlySpan<byte> text, ReadOnlySpan<byte> token, ReadOnlySpan<byte> separators)
@@ -92,7 +57,4 @@ internal static partial class ServerProcess
 
         return false;
     }
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int Kill(int pid, int signal);
 }

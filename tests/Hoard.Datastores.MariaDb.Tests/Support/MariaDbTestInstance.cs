@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Hoard.Abstractions.Datastores;
+using Hoard.Abstractions.Processes;
 using Microsoft.Extensions.Logging;
 using MySqlConnector;
 
@@ -148,13 +149,13 @@ internal sealed class MariaDbTestInstance : IAsyncDisposable
         return rows;
     }
 
-    public int? ServerPid() => ServerProcess.TryReadPid(Path.Combine(Directory, "mariadbd.pid"));
+    public int? ServerPid() => PidFile.TryRead(Path.Combine(Directory, "mariadbd.pid"));
 
     /// <summary>kill -9 of the server, as a crash or the OOM killer would.</summary>
     public async Task KillServerAsync()
     {
         var pid = ServerPid() ?? throw new InvalidOperationException("the instance has no pid file");
-        ServerProcess.Signal(pid, ServerProcess.SigKill);
+        Signals.Send(pid, Signals.SigKill);
         await Timeouts.EventuallyAsync(() => Task.FromResult(Manager.IsProcessAlive(Instance)), alive => !alive, Timeouts.Short, "the killed server to be gone");
     }
 
@@ -172,7 +173,7 @@ internal sealed class MariaDbTestInstance : IAsyncDisposable
 
         foreach (var pid in ProcessRunner.FindProcesses("mariadbd", Path.Combine(Directory, "my.cnf")))
         {
-            ServerProcess.Signal(pid, ServerProcess.SigKill);
+            Signals.Send(pid, Signals.SigKill);
         }
 
         _cancellation.Dispose();

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Hoard.Abstractions.Datastores;
+using Hoard.Abstractions.Processes;
 using Hoard.Datastores.Redis.Resp;
 using Microsoft.Extensions.Logging;
 
@@ -120,7 +121,7 @@ internal sealed class RedisTestInstance : IAsyncDisposable
         return await connection.ExecuteAsync(command, Ct).DefaultTimeout();
     }
 
-    public int? ServerPid() => ServerProcess.TryReadPid(PidFile);
+    public int? ServerPid() => Hoard.Abstractions.Processes.PidFile.TryRead(PidFile);
 
     /// <summary>kill -9 of the server, as a crash or the OOM killer would.</summary>
     public async Task KillServerAsync()
@@ -131,7 +132,7 @@ internal sealed class RedisTestInstance : IAsyncDisposable
     }
 
     /// <summary>Freezes the server (SIGSTOP): alive, but answering nothing.</summary>
-    public void FreezeServer() => ServerProcess.Signal(ServerPid()!.Value, 19);
+    public void FreezeServer() => Signals.Send(ServerPid()!.Value, Signals.SigStop);
 
     /// <summary>Runs the real redis-cli against the instance; returns its trimmed output.</summary>
     public async Task<string> RedisCliAsync(string user, string password, params string[] command)

@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace Hoard.Datastores.PostgreSql.Tests.Support;
+namespace Hoard.Testing;
 
 /// <summary>Keeps every log line with its event id, exceptions included, so tests can check what reaches the logs.</summary>
-internal sealed class CapturingLoggerProvider : ILoggerProvider
+public sealed class CapturingLoggerProvider : ILoggerProvider
 {
     private readonly ConcurrentQueue<(int EventId, string Line)> _lines = new();
 
