@@ -107,34 +107,18 @@ public sealed partial class MariaDbManager : IDatastoreManager
         _logger.Prepared(instance.Id, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         if (template is not null)
         {
-            ReplaceSpare(instance, template);
+            // Now that the instance serves, the spare it took is remade in the background.
+            SpareCopies.ReplenishInBackground(instance, template, (destination, ct) => CopyTemplateTreeAsync(template, destination, ct), e => _logger.SpareCopyFailed(template, e));
         }
     }
 
-    /// <summary>Makes the next spare copy of the template in the background, now that the instance serves.</summary>
-    private void ReplaceSpare(GuestInstance instance, string template)
+    /// <summary>Copies a template: cp -a keeps the engine user's ownership and modes; --reflink shares blocks where the file system can.</summary>
+    private async Task CopyTemplateTreeAsync(string template, string destination, CancellationToken cancellationToken)
     {
-        var count = int.TryParse(instance.Option(MariaDbPlugin.SpareCopiesOption, "2"), out var n) ? n : 2;
-        _ = Task.Run(async () =>
+        var (exitCode, said) = await RunAsync("cp", ["-a", "--reflink=auto", "--", template, destination], _options.TemplateTimeout, cancellationToken);
+        if (exitCode != 0)
         {
-            try
-            {
-                await SpareCopies.ReplenishAsync(template, count, CopyTreeAsync, CancellationToken.None);
-            }
-            catch (Exception e)
-            {
-                // A missing spare costs the next create a copy, nothing more.
-                _logger.SpareCopyFailed(template, e);
-            }
-        });
-
-        async Task CopyTreeAsync(string destination, CancellationToken cancellationToken)
-        {
-            var (exitCode, said) = await RunAsync("cp", ["-a", "--reflink=auto", "--", template, destination], _options.TemplateTimeout, cancellationToken);
-            if (exitCode != 0)
-            {
-                throw new InvalidOperationException($"could not copy the template {template}: {said}");
-            }
+            throw new InvalidOperationException($"could not copy the template {template}: {said}");
         }
     }
 
@@ -315,13 +299,7 @@ public sealed partial class MariaDbManager : IDatastoreManager
             return template.DataDirectory;
         }
 
-        // cp -a keeps the engine user's ownership and modes; --reflink shares the blocks where the file system can.
-        var (exitCode, said) = await RunAsync("cp", ["-a", "--reflink=auto", "--", template.DataDirectory, copy], _options.TemplateTimeout, cancellationToken);
-        if (exitCode != 0)
-        {
-            throw new InvalidOperationException($"could not copy the template {template.DataDirectory} for mariadb instance {instance.Id}: {said}");
-        }
-
+        await CopyTemplateTreeAsync(template.DataDirectory, copy, cancellationToken);
         Directory.Move(copy, files.DataDirectory);
         _logger.DataCopied(instance.Id, template.DataDirectory, files.DataDirectory, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return template.DataDirectory;

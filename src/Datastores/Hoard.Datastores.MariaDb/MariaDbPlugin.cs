@@ -32,9 +32,6 @@ public sealed class MariaDbPlugin : IDatastorePlugin
 
     public string Name => "mariadb";
 
-    /// <summary>The guest-side option naming how many spare template copies the manager keeps ready.</summary>
-    public const string SpareCopiesOption = "spare_copies";
-
     /// <summary>
     /// Trove's [mariadb] group: port 3306 (Trove also opens Galera's 4444, 4567 and 4568, which a single Hoard
     /// instance does not use), mariabackup backups, 400 s to build, and the namespaces of Trove's mariadb_impl.
@@ -50,7 +47,7 @@ public sealed class MariaDbPlugin : IDatastorePlugin
             clusterStrategy: string.Empty,
             backupNamespace: "trove.guestagent.strategies.backup.experimental.mariadb_impl",
             restoreNamespace: "trove.guestagent.strategies.restore.experimental.mariadb_impl"),
-        new(SpareCopiesOption, "integer", "2", "Ready-made copies of each version's template data directory kept beside it, so a create takes one with a rename instead of copying (two absorb back-to-back creates); 0 turns them off.", OptionSide.Guest),
+        DatastoreOptionNames.SpareCopiesOption,
     ];
 
     public SchemaRules Schema => MariaDbSchema.Rules;

@@ -102,27 +102,10 @@ public sealed partial class PostgreSqlManager : IDatastoreManager
         await StartAsync(instance, cancellationToken);
         if (template is not null)
         {
-            ReplaceSpare(instance, template);
+            // Now that the instance serves, the spare it took is remade in the background.
+            var account = _account.Value;
+            SpareCopies.ReplenishInBackground(instance, template, (destination, ct) => TreeCopy.CopyAsync(template, destination, account, ct), e => _logger.SpareCopyFailed(template, e));
         }
-    }
-
-    /// <summary>Makes the next spare copy of the template in the background, now that the instance serves.</summary>
-    private void ReplaceSpare(GuestInstance instance, string template)
-    {
-        var count = int.TryParse(instance.Option(PostgreSqlPlugin.SpareCopiesOption, "2"), out var n) ? n : 2;
-        var account = _account.Value;
-        _ = Task.Run(async () =>
-        {
-            try
-            {
-                await SpareCopies.ReplenishAsync(template, count, (destination, ct) => TreeCopy.CopyAsync(template, destination, account, ct), CancellationToken.None);
-            }
-            catch (Exception e)
-            {
-                // A missing spare costs the next create a copy, nothing more.
-                _logger.SpareCopyFailed(template, e);
-            }
-        });
     }
 
     public async Task StartAsync(GuestInstance instance, CancellationToken cancellationToken)

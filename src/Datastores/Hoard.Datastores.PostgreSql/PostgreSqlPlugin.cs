@@ -32,9 +32,6 @@ public sealed class PostgreSqlPlugin : IDatastorePlugin
 
     public string Name => "postgresql";
 
-    /// <summary>The guest-side option naming how many spare template copies the manager keeps ready.</summary>
-    public const string SpareCopiesOption = "spare_copies";
-
     /// <summary>
     /// Trove's [postgresql] group: port 5432 and pg_basebackup backups (the PgBaseBackup strategy and the
     /// namespaces of Trove's postgresql_impl). Trove allows a create 30 minutes; Hoard's take well under a second.
@@ -49,7 +46,7 @@ public sealed class PostgreSqlPlugin : IDatastorePlugin
             clusterStrategy: string.Empty,
             backupNamespace: "trove.guestagent.strategies.backup.experimental.postgresql_impl",
             restoreNamespace: "trove.guestagent.strategies.restore.experimental.postgresql_impl"),
-        new(SpareCopiesOption, "integer", "2", "Ready-made copies of each version's template data directory kept beside it, so a create takes one with a rename instead of copying (two absorb back-to-back creates); 0 turns them off.", OptionSide.Guest),
+        DatastoreOptionNames.SpareCopiesOption,
     ];
 
     public SchemaRules Schema => PostgreSqlSchema.Rules;

@@ -30,6 +30,17 @@ public static class DatastoreOptionNames
     public const string MountPoint = "mount_point";
     public const string BackupNamespace = "backup_namespace";
     public const string RestoreNamespace = "restore_namespace";
+    public const string SpareCopies = "spare_copies";
+
+    /// <summary>
+    /// The guest-side option of datastores that provision from a template data directory (see <c>IO.SpareCopies</c>).
+    /// </summary>
+    public static DatastoreOption SpareCopiesOption { get; } = new(
+        SpareCopies,
+        "integer",
+        IO.SpareCopies.DefaultCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        "Ready-made copies of each version's template data directory kept beside it, so a create takes one with a rename instead of copying (two absorb back-to-back creates); 0 turns them off.",
+        OptionSide.Guest);
 
     /// <summary>
     /// The group every plugin starts from: the seed's server-side and guest-side options with the plugin's defaults.

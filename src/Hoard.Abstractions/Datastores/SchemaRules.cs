@@ -67,6 +67,9 @@ public sealed record SchemaRules
     /// <summary>The host a user gets when the request names none (MySQL's <c>%</c>); null without hosts.</summary>
     public string? DefaultHost { get; init; }
 
+    /// <summary>The host a user is created with: the one given, else <see cref="DefaultHost"/> where users have hosts.</summary>
+    public string? HostOrDefault(string? host) => SupportsHosts ? host ?? DefaultHost : host;
+
     /// <summary>Null when the datastore has no databases.</summary>
     public NameRule? DatabaseName { get; init; }
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Hoard.Abstractions.Datastores;
 
 namespace Hoard.Abstractions.IO;
 
@@ -10,6 +11,9 @@ namespace Hoard.Abstractions.IO;
 /// </summary>
 public static class SpareCopies
 {
+    /// <summary>How many spares a manager keeps when the instance's <c>spare_copies</c> option does not say.</summary>
+    public const int DefaultCount = 2;
+
     private const string SpareInfix = ".spare-";
     private const string MakingInfix = ".making-";
 
@@ -110,6 +114,29 @@ public static class SpareCopies
         {
             gate.Release();
         }
+    }
+
+    /// <summary>
+    /// Remakes the spares of <paramref name="template"/> in the background, as many as the instance's
+    /// <c>spare_copies</c> option asks. A failure goes to <paramref name="onFailure"/>: a missing spare costs the
+    /// next create a copy, nothing more.
+    /// </summary>
+    public static void ReplenishInBackground(GuestInstance instance, string template, Func<string, CancellationToken, Task> copy, Action<Exception> onFailure)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        ArgumentNullException.ThrowIfNull(onFailure);
+        var count = int.TryParse(instance.Option(DatastoreOptionNames.SpareCopies, string.Empty), out var n) ? n : DefaultCount;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await ReplenishAsync(template, count, copy, CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                onFailure(e);
+            }
+        });
     }
 
     /// <summary>How many spares of <paramref name="template"/> are ready.</summary>

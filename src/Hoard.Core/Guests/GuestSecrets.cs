@@ -13,6 +13,9 @@ public sealed class GuestSecrets(byte[] masterKey)
 {
     private readonly byte[] _key = [.. masterKey];
 
+    // Derived once: every sealed task payload uses it.
+    private readonly byte[] _sealingKey = HMACSHA256.HashData(masterKey, "seal\nstore"u8);
+
     public const int KeyBytes = 32;
 
     /// <summary>Reads the key file, creating it (mode 0600) on first start.</summary>
@@ -45,7 +48,7 @@ public sealed class GuestSecrets(byte[] masterKey)
         var sealedBytes = new byte[NonceBytes + TagBytes + data.Length];
         var nonce = sealedBytes.AsSpan(0, NonceBytes);
         RandomNumberGenerator.Fill(nonce);
-        using var aes = new AesGcm(SealingKey(), TagBytes);
+        using var aes = new AesGcm(_sealingKey, TagBytes);
         aes.Encrypt(nonce, data, sealedBytes.AsSpan(NonceBytes + TagBytes), sealedBytes.AsSpan(NonceBytes, TagBytes));
         return Convert.ToBase64String(sealedBytes);
     }
@@ -61,15 +64,13 @@ public sealed class GuestSecrets(byte[] masterKey)
         }
 
         var data = new byte[sealedBytes.Length - NonceBytes - TagBytes];
-        using var aes = new AesGcm(SealingKey(), TagBytes);
+        using var aes = new AesGcm(_sealingKey, TagBytes);
         aes.Decrypt(sealedBytes.AsSpan(0, NonceBytes), sealedBytes.AsSpan(NonceBytes + TagBytes), sealedBytes.AsSpan(NonceBytes, TagBytes), data);
         return Encoding.UTF8.GetString(data);
     }
 
     private const int NonceBytes = 12;
     private const int TagBytes = 16;
-
-    private byte[] SealingKey() => HMACSHA256.HashData(_key, "seal\nstore"u8);
 
     private string Derive(string purpose, string instanceId)
     {

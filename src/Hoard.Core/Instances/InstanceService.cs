@@ -62,7 +62,7 @@ public sealed class InstanceService(
 
         var schema = request.Schema with
         {
-            Users = [.. request.Schema.Users.Select(u => u with { Host = u.Host ?? (plugin.Schema.SupportsHosts ? plugin.Schema.DefaultHost : null) })],
+            Users = [.. request.Schema.Users.Select(u => u with { Host = plugin.Schema.HostOrDefault(u.Host) })],
         };
         SchemaChecks.CheckInitial(plugin, schema);
 
@@ -167,7 +167,7 @@ public sealed class InstanceService(
 
     public async Task<RootCredentials> EnableRootAsync(string projectId, string id, string? password, CancellationToken cancellationToken)
     {
-        await ReadyForRootAsync(projectId, id, cancellationToken);
+        await RequireServingAsync(projectId, id, cancellationToken);
         var result = await hub.CallAsync(id, GuestMethods.EnableRoot, new { password }, GuestCallTimeout, cancellationToken);
         var credentials = result.Deserialize<RootCredentials>(WebJson)
             ?? throw new GuestCallException("the guest returned no root credentials");
@@ -177,7 +177,7 @@ public sealed class InstanceService(
 
     public async Task DisableRootAsync(string projectId, string id, CancellationToken cancellationToken)
     {
-        var instance = await ReadyForRootAsync(projectId, id, cancellationToken);
+        var instance = await RequireServingAsync(projectId, id, cancellationToken);
         if (!instance.RootEnabled)
         {
             throw ApiException.NotFound("Root user has never been enabled on the instance.");
@@ -187,7 +187,7 @@ public sealed class InstanceService(
     }
 
     /// <summary>The caller's instance, if its database serves: Trove's 422 "not ready" otherwise.</summary>
-    public async Task<InstanceRecord> ReadyForRootAsync(string projectId, string id, CancellationToken cancellationToken)
+    public async Task<InstanceRecord> RequireServingAsync(string projectId, string id, CancellationToken cancellationToken)
     {
         var instance = await GetAsync(projectId, id, cancellationToken);
         if (instance.TaskStatus != InstanceTasks.None || ServiceStatusNames.Parse(instance.ServiceStatus) != ServiceStatus.Running)

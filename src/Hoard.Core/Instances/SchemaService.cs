@@ -2,7 +2,6 @@ using System.Text.Json;
 using Hoard.Abstractions.Datastores;
 using Hoard.Abstractions.Guest;
 using Hoard.Abstractions.Plugins;
-using Hoard.Abstractions.Storage;
 using Hoard.Core.Catalog;
 using Hoard.Core.Guests;
 
@@ -23,7 +22,7 @@ public sealed class SchemaService(InstanceService instances, GuestHub hub, Catal
 
     public async Task<Page<DatabaseSpec>> ListDatabasesAsync(string projectId, string id, string? marker, int? limit, CancellationToken cancellationToken)
     {
-        var (_, plugin) = await ReadyAsync(projectId, id, cancellationToken);
+        var plugin = await ReadyAsync(projectId, id, cancellationToken);
         SchemaChecks.RequireDatabases(plugin);
         var all = await AllDatabasesAsync(id, cancellationToken);
         return Paginate(all, d => d.Name, marker, limit);
@@ -31,7 +30,7 @@ public sealed class SchemaService(InstanceService instances, GuestHub hub, Catal
 
     public async Task CreateDatabasesAsync(string projectId, string id, IReadOnlyList<DatabaseSpec> databases, CancellationToken cancellationToken)
     {
-        var (_, plugin) = await ReadyAsync(projectId, id, cancellationToken);
+        var plugin = await ReadyAsync(projectId, id, cancellationToken);
         SchemaChecks.CheckDatabases(plugin, databases);
         if (databases.GroupBy(d => d.Name, StringComparer.Ordinal).Any(g => g.Count() > 1))
         {
@@ -49,14 +48,14 @@ public sealed class SchemaService(InstanceService instances, GuestHub hub, Catal
 
     public async Task DeleteDatabaseAsync(string projectId, string id, string name, CancellationToken cancellationToken)
     {
-        var (_, plugin) = await ReadyAsync(projectId, id, cancellationToken);
+        var plugin = await ReadyAsync(projectId, id, cancellationToken);
         SchemaChecks.CheckDatabaseName(plugin, name);
         await CallAsync(id, GuestMethods.DeleteDatabase, new DatabaseArguments(name), cancellationToken);
     }
 
     public async Task<Page<UserInfo>> ListUsersAsync(string projectId, string id, string? marker, int? limit, CancellationToken cancellationToken)
     {
-        var (_, plugin) = await ReadyAsync(projectId, id, cancellationToken);
+        var plugin = await ReadyAsync(projectId, id, cancellationToken);
         SchemaChecks.RequireUsers(plugin);
         var all = await AllUsersAsync(id, cancellationToken);
         return Paginate(all, u => new UserRef(u.Name, u.Host).ToString(), marker, limit);
@@ -64,15 +63,15 @@ public sealed class SchemaService(InstanceService instances, GuestHub hub, Catal
 
     public async Task<UserInfo> GetUserAsync(string projectId, string id, string userId, CancellationToken cancellationToken)
     {
-        var (_, plugin) = await ReadyAsync(projectId, id, cancellationToken);
+        var plugin = await ReadyAsync(projectId, id, cancellationToken);
         var user = ParseUser(plugin, userId);
         return await FindUserAsync(id, user, userId, cancellationToken);
     }
 
     public async Task CreateUsersAsync(string projectId, string id, IReadOnlyList<UserSpec> users, CancellationToken cancellationToken)
     {
-        var (_, plugin) = await ReadyAsync(projectId, id, cancellationToken);
-        var withHosts = users.Select(u => u with { Host = HostOrDefault(plugin, u.Host) }).ToList();
+        var plugin = await ReadyAsync(projectId, id, cancellationToken);
+        var withHosts = users.Select(u => u with { Host = plugin.Schema.HostOrDefault(u.Host) }).ToList();
         SchemaChecks.CheckUsers(plugin, withHosts);
         var existing = (await AllUsersAsync(id, cancellationToken)).Select(u => new UserRef(u.Name, u.Host)).ToHashSet();
         if (withHosts.FirstOrDefault(u => existing.Contains(u.Ref)) is { } taken)
@@ -85,7 +84,7 @@ public sealed class SchemaService(InstanceService instances, GuestHub hub, Catal
 
     public async Task DeleteUserAsync(string projectId, string id, string userId, CancellationToken cancellationToken)
     {
-        var (_, plugin) = await ReadyAsync(projectId, id, cancellationToken);
+        var plugin = await ReadyAsync(projectId, id, cancellationToken);
         var user = ParseUser(plugin, userId);
         await FindUserAsync(id, user, userId, cancellationToken);
         await CallAsync(id, GuestMethods.DeleteUser, new UserArguments { User = user }, cancellationToken);
@@ -95,7 +94,7 @@ public sealed class SchemaService(InstanceService instances, GuestHub hub, Catal
     public async Task UpdateUserAsync(string projectId, string id, string userId, UserChange change, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(change);
-        var (_, plugin) = await ReadyAsync(projectId, id, cancellationToken);
+        var plugin = await ReadyAsync(projectId, id, cancellationToken);
         var user = ParseUser(plugin, userId);
         var renamed = new UserRef(change.NewName ?? user.Name, change.NewHost ?? user.Host);
         SchemaChecks.CheckUser(plugin, renamed);
@@ -104,8 +103,9 @@ public sealed class SchemaService(InstanceService instances, GuestHub hub, Catal
             SchemaChecks.CheckPassword(plugin, password);
         }
 
-        await FindUserAsync(id, user, userId, cancellationToken);
-        if (renamed != user && (await AllUsersAsync(id, cancellationToken)).Any(u => new UserRef(u.Name, u.Host) == renamed))
+        var users = await AllUsersAsync(id, cancellationToken);
+        _ = Find(users, user, userId);
+        if (renamed != user && users.Any(u => new UserRef(u.Name, u.Host) == renamed))
         {
             throw ApiException.BadRequest($"A user with the name \"{renamed.Name}\" already exists.");
         }
@@ -116,8 +116,8 @@ public sealed class SchemaService(InstanceService instances, GuestHub hub, Catal
     /// <summary>PUT /users: new passwords for several users; every one must exist, or nothing changes.</summary>
     public async Task ChangePasswordsAsync(string projectId, string id, IReadOnlyList<PasswordChange> changes, CancellationToken cancellationToken)
     {
-        var (_, plugin) = await ReadyAsync(projectId, id, cancellationToken);
-        var withHosts = changes.Select(c => c with { User = c.User with { Host = HostOrDefault(plugin, c.User.Host) } }).ToList();
+        var plugin = await ReadyAsync(projectId, id, cancellationToken);
+        var withHosts = changes.Select(c => c with { User = c.User with { Host = plugin.Schema.HostOrDefault(c.User.Host) } }).ToList();
         foreach (var change in withHosts)
         {
             SchemaChecks.CheckUser(plugin, change.User);
@@ -138,7 +138,7 @@ public sealed class SchemaService(InstanceService instances, GuestHub hub, Catal
 
     public async Task<IReadOnlyList<string>> ListAccessAsync(string projectId, string id, string userId, CancellationToken cancellationToken)
     {
-        var (_, plugin) = await ReadyAsync(projectId, id, cancellationToken);
+        var plugin = await ReadyAsync(projectId, id, cancellationToken);
         SchemaChecks.RequireDatabases(plugin);
         var user = ParseUser(plugin, userId);
         return (await FindUserAsync(id, user, userId, cancellationToken)).Databases;
@@ -146,7 +146,7 @@ public sealed class SchemaService(InstanceService instances, GuestHub hub, Catal
 
     public async Task GrantAccessAsync(string projectId, string id, string userId, IReadOnlyList<string> databases, CancellationToken cancellationToken)
     {
-        var (_, plugin) = await ReadyAsync(projectId, id, cancellationToken);
+        var plugin = await ReadyAsync(projectId, id, cancellationToken);
         SchemaChecks.RequireDatabases(plugin);
         var user = ParseUser(plugin, userId);
         foreach (var database in databases)
@@ -166,7 +166,7 @@ public sealed class SchemaService(InstanceService instances, GuestHub hub, Catal
 
     public async Task RevokeAccessAsync(string projectId, string id, string userId, string database, CancellationToken cancellationToken)
     {
-        var (_, plugin) = await ReadyAsync(projectId, id, cancellationToken);
+        var plugin = await ReadyAsync(projectId, id, cancellationToken);
         SchemaChecks.RequireDatabases(plugin);
         var user = ParseUser(plugin, userId);
         SchemaChecks.CheckDatabaseName(plugin, database);
@@ -195,27 +195,25 @@ public sealed class SchemaService(InstanceService instances, GuestHub hub, Catal
             host = null;
         }
 
-        var user = new UserRef(name, HostOrDefault(plugin, host));
+        var user = new UserRef(name, plugin.Schema.HostOrDefault(host));
         SchemaChecks.CheckUser(plugin, user);
         return user;
     }
 
-    private static string? HostOrDefault(IDatastorePlugin plugin, string? host) =>
-        plugin.Schema.SupportsHosts ? host ?? plugin.Schema.DefaultHost : host;
-
-    private async Task<(InstanceRecord Instance, IDatastorePlugin Plugin)> ReadyAsync(string projectId, string id, CancellationToken cancellationToken)
+    /// <summary>The datastore plugin of the caller's instance, once the instance is known to serve (Trove's 422 otherwise).</summary>
+    private async Task<IDatastorePlugin> ReadyAsync(string projectId, string id, CancellationToken cancellationToken)
     {
-        var instance = await instances.GetAsync(projectId, id, cancellationToken);
+        var instance = await instances.RequireServingAsync(projectId, id, cancellationToken);
         var version = catalog.FindVersionById(instance.DatastoreVersionId)
             ?? throw new InvalidOperationException($"datastore version {instance.DatastoreVersionId} is not registered");
-        var plugin = plugins.Get<IDatastorePlugin>(PluginKind.Datastore, version.Datastore.Name);
-        await instances.ReadyForRootAsync(projectId, id, cancellationToken);
-        return (instance, plugin);
+        return plugins.Get<IDatastorePlugin>(PluginKind.Datastore, version.Datastore.Name);
     }
 
     private async Task<UserInfo> FindUserAsync(string id, UserRef user, string userId, CancellationToken cancellationToken) =>
-        (await AllUsersAsync(id, cancellationToken)).FirstOrDefault(u => u.Name == user.Name && u.Host == user.Host)
-        ?? throw UserNotFound(userId);
+        Find(await AllUsersAsync(id, cancellationToken), user, userId);
+
+    private static UserInfo Find(IReadOnlyList<UserInfo> users, UserRef user, string userId) =>
+        users.FirstOrDefault(u => u.Name == user.Name && u.Host == user.Host) ?? throw UserNotFound(userId);
 
     private async Task<IReadOnlyList<DatabaseSpec>> AllDatabasesAsync(string id, CancellationToken cancellationToken)
     {
