@@ -1,6 +1,3 @@
-using System.Collections.Concurrent;
-using System.Net;
-using System.Net.Sockets;
 using Hoard.Abstractions.Datastores;
 using Hoard.Testing;
 using Microsoft.Extensions.Logging;
@@ -25,7 +22,7 @@ public abstract class DatastoreConformance : IAsyncLifetime
     protected GuestInstance Instance { get; private set; } = null!;
 
     /// <summary>Every line the manager logged, to check that no password reaches a log.</summary>
-    protected ConcurrentQueue<string> Logged { get; } = new();
+    protected CapturingLoggerProvider Logged { get; } = new();
 
     protected CancellationToken Ct => _timeout.Token;
 
@@ -47,7 +44,7 @@ public abstract class DatastoreConformance : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Plugin = CreatePlugin();
-        _loggerFactory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(new QueueLoggerProvider(Logged)));
+        _loggerFactory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(Logged));
         Manager = Plugin.CreateManager(_loggerFactory);
         var versions = Plugin.DiscoverVersions();
         var version = (versions.Count > 0 ? versions[0] : null)
@@ -61,7 +58,7 @@ public abstract class DatastoreConformance : IAsyncLifetime
             Datastore = Plugin.Name,
             Version = version.Name,
             Directory = directory,
-            Address = await FreeAddressAsync(Port),
+            Address = await Loopback.FreeAddressAsync("127.88", Port, highestLastOctet: 198),
             Port = Port,
             RamMb = 512,
         };
@@ -126,9 +123,9 @@ public abstract class DatastoreConformance : IAsyncLifetime
         await Manager.PrepareAsync(Instance, Ct);
         Assert.Equal(ServiceStatus.Running, await Manager.ProbeAsync(Instance, Ct));
 
-        Assert.True(await IsListeningAsync(Instance.Address, Port));
+        Assert.True(await Loopback.IsListeningAsync(Instance.Address, Port));
         var neighbour = Instance.Address[..(Instance.Address.LastIndexOf('.') + 1)] + (Instance.Address.EndsWith(".200", StringComparison.Ordinal) ? "201" : "200");
-        Assert.False(await IsListeningAsync(neighbour, Port), $"something answers on {neighbour}:{Port}: the server must bind only its own address");
+        Assert.False(await Loopback.IsListeningAsync(neighbour, Port), $"something answers on {neighbour}:{Port}: the server must bind only its own address");
     }
 
     [Fact]
@@ -334,14 +331,14 @@ public abstract class DatastoreConformance : IAsyncLifetime
         await Manager.PrepareAsync(Instance, Ct);
         await Manager.DestroyAsync(Instance, Ct);
         Assert.False(Manager.IsProcessAlive(Instance));
-        Assert.False(await IsListeningAsync(Instance.Address, Port));
+        Assert.False(await Loopback.IsListeningAsync(Instance.Address, Port));
         await Manager.DestroyAsync(Instance, Ct);
     }
 
     protected void AssertNotLogged(params string[] secrets)
     {
-        Assert.NotEmpty(Logged);
-        foreach (var line in Logged)
+        Assert.NotEmpty(Logged.Lines);
+        foreach (var (_, line) in Logged.Lines)
         {
             foreach (var secret in secrets)
             {
@@ -355,53 +352,4 @@ public abstract class DatastoreConformance : IAsyncLifetime
 
     private static IReadOnlyList<string> Databases(IReadOnlyList<UserInfo> users, string name) =>
         [.. users.Single(u => u.Name == name).Databases.Order(StringComparer.Ordinal)];
-
-    /// <summary>A 127.88.x.y address with nothing listening on the port, so each test has its own server.</summary>
-    private static async Task<string> FreeAddressAsync(int port)
-    {
-        for (var attempt = 0; attempt < 50; attempt++)
-        {
-            var address = $"127.88.{Random.Shared.Next(0, 256)}.{Random.Shared.Next(1, 199)}";
-            if (!await IsListeningAsync(address, port))
-            {
-                return address;
-            }
-        }
-
-        throw new InvalidOperationException("no free 127.88.x.y address");
-    }
-
-    protected static async Task<bool> IsListeningAsync(string address, int port)
-    {
-        using var client = new TcpClient();
-        try
-        {
-            await client.ConnectAsync(IPAddress.Parse(address), port).WaitAsync(TimeSpan.FromSeconds(2));
-            return true;
-        }
-        catch (Exception e) when (e is SocketException or TimeoutException)
-        {
-            return false;
-        }
-    }
-
-    private sealed class QueueLoggerProvider(ConcurrentQueue<string> lines) : ILoggerProvider
-    {
-        public ILogger CreateLogger(string categoryName) => new QueueLogger(lines);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class QueueLogger(ConcurrentQueue<string> lines) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-                lines.Enqueue(formatter(state, exception) + (exception is null ? string.Empty : " " + exception));
-        }
-    }
 }

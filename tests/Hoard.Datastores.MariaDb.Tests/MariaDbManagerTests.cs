@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using Hoard.Abstractions.Datastores;
-using Hoard.Abstractions.IO;
 using Hoard.Datastores.MariaDb.Tests.Support;
 using MySqlConnector;
 using Xunit.Abstractions;
@@ -50,7 +49,7 @@ public sealed class MariaDbManagerTests(ITestOutputHelper output)
         }
         finally
         {
-            await SettleSparesAsync(templates);
+            await TemplateFolders.SettleSparesAsync(templates);
             Directory.Delete(templates, recursive: true);
         }
     }
@@ -79,7 +78,7 @@ public sealed class MariaDbManagerTests(ITestOutputHelper output)
         }
         finally
         {
-            await SettleSparesAsync(templates);
+            await TemplateFolders.SettleSparesAsync(templates);
             Directory.Delete(templates, recursive: true);
         }
     }
@@ -443,25 +442,4 @@ public sealed class MariaDbManagerTests(ITestOutputHelper output)
     /// <summary>The template data directories, without the spare copies made beside them in the background.</summary>
     private static string[] Templates(string folder) =>
         [.. Directory.GetDirectories(folder).Where(d => !d.Contains(".spare-", StringComparison.Ordinal) && !d.Contains(".making-", StringComparison.Ordinal))];
-
-    /// <summary>
-    /// Waits until the background spare copies of every template in <paramref name="folder"/> are made, so the
-    /// folder can be removed without pulling it from under a copy in progress.
-    /// </summary>
-    private static async Task SettleSparesAsync(string folder)
-    {
-        if (!Directory.Exists(folder))
-        {
-            return;
-        }
-
-        foreach (var template in Directory.GetDirectories(folder).Where(d => !d.Contains(".spare-", StringComparison.Ordinal) && !d.Contains(".making-", StringComparison.Ordinal)))
-        {
-            await Timeouts.EventuallyAsync(
-                () => Task.FromResult(Directory.GetDirectories(folder, "*.making-*").Length == 0 && SpareCopies.Count(template) >= 2),
-                settled => settled,
-                Timeouts.Cli,
-                $"the spare copy of {template}");
-        }
-    }
 }

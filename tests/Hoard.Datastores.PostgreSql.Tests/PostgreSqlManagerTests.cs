@@ -42,7 +42,7 @@ public sealed class PostgreSqlManagerTests
         }
         finally
         {
-            await SettleSparesAsync(templates);
+            await TemplateFolders.SettleSparesAsync(templates);
             Directory.Delete(templates, recursive: true);
         }
     }
@@ -206,26 +206,5 @@ public sealed class PostgreSqlManagerTests
 
         // After "pid (comm)": state, ppid, pgrp, session.
         return int.Parse(fields[3], CultureInfo.InvariantCulture);
-    }
-
-    /// <summary>
-    /// Waits until the background spare copies of every template in <paramref name="folder"/> are made, so the
-    /// folder can be removed without pulling it from under a copy in progress.
-    /// </summary>
-    private static async Task SettleSparesAsync(string folder)
-    {
-        if (!Directory.Exists(folder))
-        {
-            return;
-        }
-
-        foreach (var template in Directory.GetDirectories(folder).Where(d => !d.Contains(".spare-", StringComparison.Ordinal) && !d.Contains(".making-", StringComparison.Ordinal)))
-        {
-            await Timeouts.EventuallyAsync(
-                () => Task.FromResult(Directory.GetDirectories(folder, "*.making-*").Length == 0 && SpareCopies.Count(template) >= 2),
-                settled => settled,
-                Timeouts.Cli,
-                $"the spare copy of {template}");
-        }
     }
 }

@@ -79,7 +79,7 @@ public sealed class RedisManagerLifecycleTests
         Assert.False(redis.Manager.IsProcessAlive(redis.Instance));
         Assert.False(File.Exists(redis.PidFile));
         Assert.Equal(ServiceStatus.Shutdown, await redis.Manager.ProbeAsync(redis.Instance, redis.Ct).DefaultTimeout());
-        Assert.False(await RedisTestInstance.IsListeningAsync(redis.Instance.Address, redis.Instance.Port));
+        Assert.False(await Loopback.IsListeningAsync(redis.Instance.Address, redis.Instance.Port));
 
         await redis.Manager.StartAsync(redis.Instance, redis.Ct).DefaultTimeout();
 
@@ -137,20 +137,20 @@ public sealed class RedisManagerLifecycleTests
         for (var attempt = 0; attempt < 50 && port == 0; attempt++)
         {
             var candidate = Random.Shared.Next(20000, 40000);
-            if (!await RedisTestInstance.IsListeningAsync("127.0.0.1", candidate))
+            if (!await Loopback.IsListeningAsync("127.0.0.1", candidate))
             {
                 port = candidate;
             }
         }
 
         await using var redis = await RedisTestInstance.CreateAsync(port);
-        var neighbour = await RedisTestInstance.PickFreeAddressAsync(port);
+        var neighbour = await Loopback.FreeAddressAsync("127.77", port);
 
         await redis.Manager.PrepareAsync(redis.Instance, redis.Ct).DefaultTimeout();
 
-        Assert.True(await RedisTestInstance.IsListeningAsync(redis.Instance.Address, port));
-        Assert.False(await RedisTestInstance.IsListeningAsync("127.0.0.1", port));
-        Assert.False(await RedisTestInstance.IsListeningAsync(neighbour, port));
+        Assert.True(await Loopback.IsListeningAsync(redis.Instance.Address, port));
+        Assert.False(await Loopback.IsListeningAsync("127.0.0.1", port));
+        Assert.False(await Loopback.IsListeningAsync(neighbour, port));
     }
 
     [RequiresBinaryFact("redis-server")]

@@ -21,12 +21,13 @@ public static class EngineClients
                 Timeouts.Short),
             "postgresql" => ProcessRunner.RunAsync(
                 Binaries.Require("psql"),
-                ["-h", address, "-p", portText, "-U", user, "-d", database ?? "postgres", "-w", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", command],
-                new Dictionary<string, string> { ["PGPASSWORD"] = password, ["PGCONNECT_TIMEOUT"] = "5" },
+                ["-h", address, "-p", portText, "-U", user, "-d", database ?? "postgres", "-w", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", command],
+                new Dictionary<string, string> { ["PGPASSWORD"] = password, ["PGPASSFILE"] = "/dev/null", ["PGCONNECT_TIMEOUT"] = "5", ["PGSSLMODE"] = "disable" },
                 Timeouts.Short),
             "mariadb" => ProcessRunner.RunAsync(
                 Binaries.Require("mariadb"),
-                ["--protocol=TCP", "-h", address, "-P", portText, "-u", user, "--batch", "--skip-column-names", "--connect-timeout=5", .. database is null ? Array.Empty<string>() : [database], "-e", command],
+                // --no-defaults keeps ~/.my.cnf and /etc/mysql out of it.
+                ["--no-defaults", "--protocol=TCP", "-h", address, "-P", portText, "-u", user, "--batch", "--skip-column-names", "--connect-timeout=5", .. database is null ? Array.Empty<string>() : [database], "-e", command],
                 new Dictionary<string, string> { ["MYSQL_PWD"] = password },
                 Timeouts.Short),
             _ => throw new ArgumentException($"no client known for datastore {datastore}", nameof(datastore)),

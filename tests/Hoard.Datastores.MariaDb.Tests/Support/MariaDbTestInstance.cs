@@ -62,7 +62,7 @@ internal sealed class MariaDbTestInstance : IAsyncDisposable
             Datastore = "mariadb",
             Version = version.Version.Name,
             Directory = directory,
-            Address = await FreeAddressAsync(3306),
+            Address = await Loopback.FreeAddressAsync("127.87", 3306),
             Port = 3306,
             RamMb = ramMb,
             Options = guestOptions ?? new Dictionary<string, string>(),
@@ -73,35 +73,6 @@ internal sealed class MariaDbTestInstance : IAsyncDisposable
             ? (MariaDbManager)plugin.CreateManager(loggerFactory)
             : new MariaDbManager(options ?? new MariaDbManagerOptions(), loggerFactory.CreateLogger<MariaDbManager>());
         return new MariaDbTestInstance(instance, logs, loggerFactory, manager);
-    }
-
-    /// <summary>A 127.87.x.y address with nothing listening on <paramref name="port"/>.</summary>
-    public static async Task<string> FreeAddressAsync(int port)
-    {
-        for (var attempt = 0; attempt < 50; attempt++)
-        {
-            var address = $"127.87.{Random.Shared.Next(0, 256)}.{Random.Shared.Next(1, 255)}";
-            if (!await IsListeningAsync(address, port))
-            {
-                return address;
-            }
-        }
-
-        throw new InvalidOperationException($"found no free 127.87.x.y address for port {port}");
-    }
-
-    public static async Task<bool> IsListeningAsync(string address, int port)
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            await socket.ConnectAsync(IPAddress.Parse(address), port).WaitAsync(Timeouts.Short);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
     }
 
     public async Task<string> AdminPasswordAsync() =>

@@ -57,7 +57,7 @@ internal sealed class PostgreSqlTestInstance : IAsyncDisposable
             Datastore = "postgresql",
             Version = version.Name,
             Directory = directory,
-            Address = await PickFreeAddressAsync(5432),
+            Address = await Loopback.FreeAddressAsync("127.89", 5432),
             Port = 5432,
             RamMb = ramMb,
             Options = guestOptions ?? new Dictionary<string, string>(),
@@ -66,35 +66,6 @@ internal sealed class PostgreSqlTestInstance : IAsyncDisposable
         var loggerFactory = LoggerFactory.Create(builder => builder.SetMinimumLevel(LogLevel.Trace).AddProvider(logs));
         var manager = new PostgreSqlManager(options ?? new PostgreSqlManagerOptions(), loggerFactory.CreateLogger<PostgreSqlManager>());
         return new PostgreSqlTestInstance(instance, logs, loggerFactory, manager);
-    }
-
-    /// <summary>A 127.89.x.y address with nothing listening on <paramref name="port"/>.</summary>
-    public static async Task<string> PickFreeAddressAsync(int port)
-    {
-        for (var attempt = 0; attempt < 50; attempt++)
-        {
-            var address = $"127.89.{Random.Shared.Next(0, 256)}.{Random.Shared.Next(1, 255)}";
-            if (!await IsListeningAsync(address, port))
-            {
-                return address;
-            }
-        }
-
-        throw new InvalidOperationException($"found no free 127.89.x.y address for port {port}");
-    }
-
-    public static async Task<bool> IsListeningAsync(string address, int port)
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            await socket.ConnectAsync(IPAddress.Parse(address), port).WaitAsync(Timeouts.Short);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
     }
 
     public Task PrepareAsync() => Manager.PrepareAsync(Instance, Ct).Within(Timeouts.Cli);

@@ -46,7 +46,7 @@ internal sealed class RedisTestInstance : IAsyncDisposable
     public static async Task<RedisTestInstance> CreateAsync(int? port = null, RedisManagerOptions? options = null)
     {
         Binaries.Require("redis-server");
-        var address = await PickFreeAddressAsync(port ?? 6379);
+        var address = await Loopback.FreeAddressAsync("127.77", port ?? 6379);
         var directory = Path.Combine(Path.GetTempPath(), "hoard-redis-tests", Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
         await File.WriteAllTextAsync(Path.Combine(directory, "guest-info.json"), GuestInfoText).DefaultTimeout();
@@ -67,35 +67,6 @@ internal sealed class RedisTestInstance : IAsyncDisposable
             ? new RedisPlugin().CreateManager(loggerFactory)
             : new RedisManager(options, loggerFactory.CreateLogger<RedisManager>());
         return new RedisTestInstance(instance, logs, loggerFactory, manager);
-    }
-
-    /// <summary>A 127.77.x.y address with nothing listening on <paramref name="port"/>.</summary>
-    public static async Task<string> PickFreeAddressAsync(int port)
-    {
-        for (var attempt = 0; attempt < 50; attempt++)
-        {
-            var address = $"127.77.{Random.Shared.Next(0, 256)}.{Random.Shared.Next(1, 255)}";
-            if (!await IsListeningAsync(address, port))
-            {
-                return address;
-            }
-        }
-
-        throw new InvalidOperationException($"found no free 127.77.x.y address for port {port}");
-    }
-
-    public static async Task<bool> IsListeningAsync(string address, int port)
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            await socket.ConnectAsync(IPAddress.Parse(address), port).DefaultTimeout();
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
     }
 
     public async Task<string> AdminPasswordAsync() =>
