@@ -53,7 +53,7 @@ public abstract class ManagementStoreConformance : IAsyncLifetime
     public async Task Migrating_twice_is_harmless()
     {
         await Store.MigrateAsync(CancellationToken.None);
-        Assert.Empty(await Store.Instances.ListAsync(null, null, 10, CancellationToken.None));
+        Assert.Empty(await Store.Instances.ListAsync(null, null, 10, includeClustered: true, CancellationToken.None));
     }
 
     [Fact]
@@ -102,13 +102,102 @@ public abstract class ManagementStoreConformance : IAsyncLifetime
 
         var other = NewInstance("p2");
         await Store.Instances.InsertWithTaskAsync(other, NewTask(other.Id), ct);
-        var first = await Store.Instances.ListAsync("p1", null, 2, ct);
+        var first = await Store.Instances.ListAsync("p1", null, 2, includeClustered: false, ct);
         Assert.Equal(ids.Take(2), first.Select(i => i.Id));
-        var next = await Store.Instances.ListAsync("p1", first[^1].Id, 10, ct);
+        var next = await Store.Instances.ListAsync("p1", first[^1].Id, 10, includeClustered: false, ct);
         Assert.Equal(ids.Skip(2), next.Select(i => i.Id));
         Assert.Equal(5, await Store.Instances.CountAsync("p1", ct));
         Assert.Equal(6, await Store.Instances.CountAsync(null, ct));
         Assert.Equal(2, (await Store.Tasks.ListUnfinishedAsync(ct)).Count(t => t.InstanceId == ids[0] || t.InstanceId == other.Id));
+    }
+
+    [Fact]
+    public async Task A_cluster_is_written_with_its_members_and_their_tasks_at_once()
+    {
+        var ct = CancellationToken.None;
+        var cluster = NewCluster("p1");
+        var members = Enumerable.Range(1, 3).Select(i => Member(cluster, i)).ToList();
+        members[2] = members[2] with { Instance = members[2].Instance with { InstanceType = ClusterMemberTypes.Replica, ReplicaOf = members[0].Instance.Id } };
+        var clusterTask = NewTask(cluster.Id, "cluster.create");
+        await Store.Clusters.InsertAsync(cluster, members, clusterTask, ct);
+
+        Assert.Equal(cluster with { }, await Store.Clusters.GetAsync(cluster.Id, ct));
+        Assert.Equal(members.Select(m => m.Instance.Id), (await Store.Clusters.ListMembersAsync(cluster.Id, ct)).Select(m => m.Id));
+        var member = (await Store.Instances.GetAsync(members[2].Instance.Id, ct))!;
+        Assert.Equal((cluster.Id, ClusterMemberTypes.Replica, members[0].Instance.Id), (member.ClusterId, member.InstanceType, member.ReplicaOf));
+        var unfinished = await Store.Tasks.ListUnfinishedAsync(ct);
+        Assert.Contains(unfinished, t => t.Id == clusterTask.Id);
+        Assert.All(members, m => Assert.Contains(unfinished, t => t.Id == m.Task.Id));
+
+        // Trove's instance list leaves cluster members out unless asked for them.
+        var standalone = NewInstance("p1");
+        await Store.Instances.InsertWithTaskAsync(standalone, NewTask(standalone.Id), ct);
+        Assert.Equal([standalone.Id], (await Store.Instances.ListAsync("p1", null, 10, includeClustered: false, ct)).Select(i => i.Id));
+        Assert.Equal(4, (await Store.Instances.ListAsync("p1", null, 10, includeClustered: true, ct)).Count);
+
+        Assert.True(await Store.Instances.UpdateAsync(member.Id, new InstanceChange { ClusterNodeId = "node-3" }, ct));
+        Assert.Equal("node-3", (await Store.Instances.GetAsync(member.Id, ct))!.ClusterNodeId);
+    }
+
+    [Fact]
+    public async Task A_cluster_task_starts_only_from_the_expected_task_and_adds_members_with_it()
+    {
+        var ct = CancellationToken.None;
+        var cluster = NewCluster("p1") with { TaskStatus = ClusterTasks.None };
+        await Store.Clusters.InsertAsync(cluster, [Member(cluster, 1)], NewTask(cluster.Id, "cluster.create"), ct);
+
+        var grown = Member(cluster, 2);
+        var grow = NewTask(cluster.Id, "cluster.grow");
+        var outcomes = await Task.WhenAll(
+            Store.Clusters.StartTaskAsync(cluster.Id, ClusterTasks.None, ClusterTasks.Growing, grow, [grown], ct),
+            Store.Clusters.StartTaskAsync(cluster.Id, ClusterTasks.None, ClusterTasks.Rebalancing, NewTask(cluster.Id, "cluster.rebalance"), [], ct));
+        Assert.Single(outcomes, won => won);
+        var after = (await Store.Clusters.GetAsync(cluster.Id, ct))!;
+        var grewFirst = after.TaskStatus == ClusterTasks.Growing;
+        Assert.Equal(grewFirst ? 2 : 1, (await Store.Clusters.ListMembersAsync(cluster.Id, ct)).Count);
+        Assert.Equal(grewFirst, await Store.Tasks.GetAsync(grow.Id, ct) is not null);
+
+        Assert.False(await Store.Clusters.SetTaskAsync(cluster.Id, ClusterTasks.None, ClusterTasks.Deleting, ct));
+        Assert.True(await Store.Clusters.SetTaskAsync(cluster.Id, null, ClusterTasks.None, ct));
+        Assert.True(await Store.Clusters.SetRootSecretAsync(cluster.Id, "sealed", ct));
+        Assert.Equal("sealed", (await Store.Clusters.GetAsync(cluster.Id, ct))!.RootSecret);
+        Assert.Equal(1, await Store.Clusters.CountAsync("p1", ct));
+        Assert.Empty(await Store.Clusters.ListAsync("p2", null, 10, ct));
+        Assert.True(await Store.Clusters.DeleteAsync(cluster.Id, ct));
+        Assert.Null(await Store.Clusters.GetAsync(cluster.Id, ct));
+        Assert.Empty(await Store.Clusters.ListAsync("p1", null, 10, ct));
+    }
+
+    [Fact]
+    public async Task A_task_payload_is_replaced_with_its_step_only_under_the_lease()
+    {
+        var ct = CancellationToken.None;
+        var instance = NewInstance("p1");
+        var task = NewTask(instance.Id);
+        await Store.Instances.InsertWithTaskAsync(instance, task, ct);
+        Assert.True(await Store.Tasks.TryClaimAsync(task.Id, null, null, "me", T0.AddHours(1), ct));
+        Assert.False(await Store.Tasks.AdvanceAsync(task.Id, "someone-else", 3, "{\"plan\":1}", ct));
+        Assert.True(await Store.Tasks.AdvanceAsync(task.Id, "me", 3, "{\"plan\":2}", ct));
+        var read = (await Store.Tasks.GetAsync(task.Id, ct))!;
+        Assert.Equal((3, "{\"plan\":2}"), (read.Step, read.Payload));
+    }
+
+    private static ClusterRecord NewCluster(string project) => new()
+    {
+        Id = Guid.NewGuid().ToString(),
+        Name = "c1",
+        ProjectId = project,
+        DatastoreVersionId = "v1",
+        TaskStatus = ClusterTasks.Building,
+        CreatedAt = T0,
+        UpdatedAt = T0,
+    };
+
+    /// <summary>Member n of a cluster, a master.</summary>
+    private static NewMember Member(ClusterRecord cluster, int n)
+    {
+        var instance = NewInstance(cluster.ProjectId) with { Name = $"c1-member-{n}", ClusterId = cluster.Id, InstanceType = ClusterMemberTypes.Member };
+        return new NewMember(instance, NewTask(instance.Id));
     }
 
     [Fact]

@@ -11,6 +11,16 @@ public static class OpenStackCli
         return await ProcessRunner.RunAsync(Binaries.Require("openstack"), args, all, Timeouts.Cli);
     }
 
+    /// <summary>Runs a command that prints nothing to parse; fails the test with the output when it fails.</summary>
+    public static async Task RunOkAsync(IReadOnlyDictionary<string, string> env, params string[] args)
+    {
+        var result = await RunAsync(env, args);
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"openstack {string.Join(' ', args)} failed: {result}");
+        }
+    }
+
     /// <summary>Runs a command with -f json and parses what it printed; fails the test with the output when it fails.</summary>
     public static async Task<JsonNode> JsonAsync(IReadOnlyDictionary<string, string> env, params string[] args)
     {

@@ -21,6 +21,12 @@ public sealed record GuestInstance
     /// <summary>The guest-side options of the datastore's group (mount_point, …) as the control plane configured them.</summary>
     public IReadOnlyDictionary<string, string> Options { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// Set by the agent on prepare for a cluster member: the cluster and the secret its members share. A manager
+    /// keeps what it needs of it on disk, since later calls (and a restarted agent) do not carry it.
+    /// </summary>
+    public Clusters.ClusterMembership? Cluster { get; init; }
+
     /// <summary>A guest-side option, or <paramref name="fallback"/> when it is unset or empty.</summary>
     public string Option(string name, string fallback) =>
         Options.TryGetValue(name, out var value) && value.Length > 0 ? value : fallback;

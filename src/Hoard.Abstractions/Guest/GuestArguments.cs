@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Hoard.Abstractions.Clusters;
 using Hoard.Abstractions.Datastores;
 
 namespace Hoard.Abstractions.Guest;
@@ -41,7 +42,10 @@ public sealed record PrepareArguments
 
     public IReadOnlyList<UserSpec> Users { get; init; } = [];
 
-    public override string ToString() => $"prepare ({Databases.Count} database(s), {Users.Count} user(s), root: {RootPassword is not null})";
+    /// <summary>Set for a cluster member: the server starts in cluster mode, sharing the secret with the other members.</summary>
+    public ClusterMembership? Cluster { get; init; }
+
+    public override string ToString() => $"prepare ({Databases.Count} database(s), {Users.Count} user(s), root: {RootPassword is not null}, cluster: {Cluster?.ClusterId ?? "none"})";
 }
 
 public sealed record DatabasesArguments(IReadOnlyList<DatabaseSpec> Databases);
@@ -69,3 +73,18 @@ public sealed record PasswordsArguments(IReadOnlyList<PasswordChange> Changes)
 {
     public override string ToString() => $"{Changes.Count} password change(s)";
 }
+
+/// <summary>cluster_meet: the node to meet.</summary>
+public sealed record MeetArguments(string Ip, int Port);
+
+/// <summary>cluster_addslots: an inclusive slot range.</summary>
+public sealed record AddSlotsArguments(int FirstSlot, int LastSlot);
+
+/// <summary>remove_nodes: the node ids to forget.</summary>
+public sealed record RemoveNodesArguments(IReadOnlyList<string> NodeIds);
+
+/// <summary>cluster_replicate: the master to follow.</summary>
+public sealed record ReplicateArguments(string MasterNodeId);
+
+/// <summary>get_node_id_for_removal's answer: null while the node owns slots.</summary>
+public sealed record NodeIdForRemoval(string? NodeId);

@@ -101,6 +101,17 @@ public static class GuestMethods
     public const string ChangePasswords = "change_passwords";
     public const string GrantAccess = "grant_access";
     public const string RevokeAccess = "revoke_access";
+
+    // Redis cluster (Trove's Redis cluster spec), then Hoard's additions for replicas and live slot moves.
+    public const string GetNodeIp = "get_node_ip";
+    public const string GetNodeIdForRemoval = "get_node_id_for_removal";
+    public const string RemoveNodes = "remove_nodes";
+    public const string ClusterMeet = "cluster_meet";
+    public const string ClusterAddSlots = "cluster_addslots";
+    public const string ClusterComplete = "cluster_complete";
+    public const string ClusterReplicate = "cluster_replicate";
+    public const string ClusterNodes = "cluster_nodes";
+    public const string ClusterMoveSlots = "cluster_move_slots";
 }
 
 /// <summary>

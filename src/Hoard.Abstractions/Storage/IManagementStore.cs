@@ -16,6 +16,8 @@ public interface IManagementStore : IAsyncDisposable
     ITaskStore Tasks { get; }
 
     ICatalogStore Catalog { get; }
+
+    IClusterStore Clusters { get; }
 }
 
 public interface IIdentityStore
@@ -72,7 +74,8 @@ public interface IInstanceStore
     /// Live instances of a project (all projects when null), oldest first, starting after
     /// <paramref name="marker"/>; at most <paramref name="limit"/>.
     /// </summary>
-    Task<IReadOnlyList<InstanceRecord>> ListAsync(string? projectId, string? marker, int limit, CancellationToken cancellationToken);
+    /// <remarks>Cluster members are listed only when <paramref name="includeClustered"/> (Trove's include_clustered).</remarks>
+    Task<IReadOnlyList<InstanceRecord>> ListAsync(string? projectId, string? marker, int limit, bool includeClustered, CancellationToken cancellationToken);
 
     /// <summary>Applies a partial update; false when the instance does not exist.</summary>
     Task<bool> UpdateAsync(string id, InstanceChange change, CancellationToken cancellationToken);
@@ -112,6 +115,9 @@ public interface ITaskStore
     /// <summary>Records progress; false when the caller no longer holds the lease.</summary>
     Task<bool> AdvanceAsync(string id, string owner, int step, CancellationToken cancellationToken);
 
+    /// <summary>Records progress and replaces the task's payload (a plan made by the first step) in one write.</summary>
+    Task<bool> AdvanceAsync(string id, string owner, int step, string payload, CancellationToken cancellationToken);
+
     /// <summary>Finishes the task (done or failed) and releases the lease.</summary>
     Task<bool> FinishAsync(string id, string owner, string state, string? error, CancellationToken cancellationToken);
 }
@@ -132,6 +138,38 @@ public interface ICatalogStore
     Task<IReadOnlyList<DatastoreRecord>> ListDatastoresAsync(CancellationToken cancellationToken);
 
     Task<IReadOnlyList<DatastoreVersionRecord>> ListDatastoreVersionsAsync(string? datastoreId, CancellationToken cancellationToken);
+}
+
+/// <summary>Clusters and their members. A task's instance id is the cluster's id for cluster tasks.</summary>
+public interface IClusterStore
+{
+    /// <summary>Inserts the cluster, its members with their build tasks, and the cluster's task, in one transaction.</summary>
+    Task InsertAsync(ClusterRecord cluster, IReadOnlyList<NewMember> members, TaskRecord clusterTask, CancellationToken cancellationToken);
+
+    Task<ClusterRecord?> GetAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Live clusters of a project, oldest first, after <paramref name="marker"/>; at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<ClusterRecord>> ListAsync(string projectId, string? marker, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Live members of a cluster, oldest first.</summary>
+    Task<IReadOnlyList<InstanceRecord>> ListMembersAsync(string clusterId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Moves the cluster from task <paramref name="expectedTask"/> to <paramref name="newTask"/>, inserting its task and any
+    /// new members with theirs, atomically; false (and nothing written) when the cluster's task was not the expected one.
+    /// </summary>
+    Task<bool> StartTaskAsync(string clusterId, string expectedTask, string newTask, TaskRecord clusterTask, IReadOnlyList<NewMember> newMembers, CancellationToken cancellationToken);
+
+    /// <summary>Sets the cluster's task status (only while it is <paramref name="expectedTask"/>, when given).</summary>
+    Task<bool> SetTaskAsync(string clusterId, string? expectedTask, string newTask, CancellationToken cancellationToken);
+
+    Task<bool> SetRootSecretAsync(string clusterId, string sealedSecret, CancellationToken cancellationToken);
+
+    /// <summary>Marks the cluster deleted.</summary>
+    Task<bool> DeleteAsync(string clusterId, CancellationToken cancellationToken);
+
+    /// <summary>Counts live clusters of a project.</summary>
+    Task<int> CountAsync(string projectId, CancellationToken cancellationToken);
 }
 
 /// <summary>Opens a management store for the connection strings of one scheme.</summary>

@@ -102,6 +102,18 @@ public sealed record InstanceRecord
     public DateTimeOffset? ServiceStatusUpdatedAt { get; init; }
 
     public bool Deleted { get; init; }
+
+    /// <summary>The cluster the instance is a member of, or null for a standalone instance.</summary>
+    public string? ClusterId { get; init; }
+
+    /// <summary>A cluster member's type as asked for: <see cref="ClusterMemberTypes"/>.</summary>
+    public string? InstanceType { get; init; }
+
+    /// <summary>For a replica member: the id of the master instance it was created to follow.</summary>
+    public string? ReplicaOf { get; init; }
+
+    /// <summary>A cluster member's node id in the engine's cluster (Redis CLUSTER MYID), once the cluster task learnt it.</summary>
+    public string? ClusterNodeId { get; init; }
 }
 
 /// <summary>A partial update of an instance; null fields stay as they are.</summary>
@@ -120,6 +132,8 @@ public sealed record InstanceChange
     public int? Port { get; init; }
 
     public bool? RootEnabled { get; init; }
+
+    public string? ClusterNodeId { get; init; }
 
     /// <summary>Set to record a fault; an empty string clears it.</summary>
     public string? FaultMessage { get; init; }
@@ -165,3 +179,48 @@ public sealed record TaskRecord
 
     public required DateTimeOffset UpdatedAt { get; init; }
 }
+
+/// <summary>Trove's ClusterTasks (cluster/tasks.py) as the API names them, plus Hoard's rebalance.</summary>
+public static class ClusterTasks
+{
+    public const string None = "NONE";
+    public const string Building = "BUILDING";
+    public const string Deleting = "DELETING";
+    public const string Growing = "GROWING_CLUSTER";
+    public const string Shrinking = "SHRINKING_CLUSTER";
+    public const string Rebalancing = "REBALANCING_CLUSTER";
+}
+
+/// <summary>What a cluster member was created as.</summary>
+public static class ClusterMemberTypes
+{
+    /// <summary>Trove's type for a Redis cluster member: a master.</summary>
+    public const string Member = "member";
+
+    public const string Replica = "replica";
+}
+
+public sealed record ClusterRecord
+{
+    public required string Id { get; init; }
+
+    public required string Name { get; init; }
+
+    public required string ProjectId { get; init; }
+
+    public required string DatastoreVersionId { get; init; }
+
+    public required string TaskStatus { get; init; }
+
+    /// <summary>The root password given to every member, sealed (never stored in clear); null until root is enabled.</summary>
+    public string? RootSecret { get; init; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    public required DateTimeOffset UpdatedAt { get; init; }
+
+    public bool Deleted { get; init; }
+}
+
+/// <summary>A new member and the task that builds it.</summary>
+public sealed record NewMember(InstanceRecord Instance, TaskRecord Task);

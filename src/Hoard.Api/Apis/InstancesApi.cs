@@ -58,7 +58,9 @@ public static class InstancesApi
     {
         var pageLimit = TroveHttp.ParseLimit(limit);
         var caller = http.Caller();
-        var (page, next) = await instances.ListAsync(caller.ProjectId, marker, pageLimit, ct);
+        // Trove lists cluster members only when asked (include_clustered=true; the stock clients send False).
+        var includeClustered = bool.TryParse(http.Request.Query["include_clustered"], out var include) && include;
+        var (page, next) = await instances.ListAsync(caller.ProjectId, marker, pageLimit, includeClustered, ct);
         var items = new InstanceView[page.Count];
         for (var i = 0; i < items.Length; i++)
         {
@@ -70,6 +72,7 @@ public static class InstancesApi
         {
             var path = detail ? "instances/detail" : "instances";
             var query = limit is null ? $"marker={next}" : $"limit={limit}&marker={next}";
+            query += includeClustered ? "&include_clustered=True" : string.Empty;
             links = [new Link($"{views.PublicUrl}/v1.0/{caller.ProjectId}/{path}?{query}", "next")];
         }
 

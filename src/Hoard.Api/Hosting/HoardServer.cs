@@ -7,6 +7,7 @@ using Hoard.Api.Identity;
 using Hoard.Api.Views;
 using Hoard.Core;
 using Hoard.Core.Catalog;
+using Hoard.Core.Clusters;
 using Hoard.Core.Configuration;
 using Hoard.Core.Guests;
 using Hoard.Core.Identity;
@@ -62,9 +63,16 @@ public static class HoardServer
         services.AddSingleton<ITaskHandler, CreateInstanceHandler>();
         services.AddSingleton<ITaskHandler, DeleteInstanceHandler>();
         services.AddSingleton<ITaskHandler, RestartInstanceHandler>();
+        services.AddSingleton<ClusterSteps>();
+        services.AddSingleton<ITaskHandler, CreateClusterHandler>();
+        services.AddSingleton<ITaskHandler, GrowClusterHandler>();
+        services.AddSingleton<ITaskHandler, ShrinkClusterHandler>();
+        services.AddSingleton<ITaskHandler, RebalanceClusterHandler>();
+        services.AddSingleton<ITaskHandler, DeleteClusterHandler>();
         services.AddSingleton<TaskEngine>();
         services.AddSingleton<InstanceService>();
         services.AddSingleton<SchemaService>();
+        services.AddSingleton<ClusterService>();
         services.AddHostedService<ControlPlaneLoops>();
 
         var app = builder.Build();
@@ -76,6 +84,7 @@ public static class HoardServer
         var tenant = app.MapGroup("/v1.0/{tenant}").AddEndpointFilter(TenantFilter.AuthenticateAsync);
         tenant.MapInstancesApi();
         tenant.MapSchemaApi();
+        tenant.MapClustersApi();
         tenant.MapCatalogApi();
         app.MapFallback((HttpContext http) => TroveHttp.Error(404, "itemNotFound", "The resource could not be found."));
         return app;

@@ -50,6 +50,7 @@ public sealed record InstanceView
     [JsonPropertyName("service_status_updated")] public string? ServiceStatusUpdated { get; init; }
     [JsonPropertyName("fault")] public FaultView? Fault { get; init; }
     [JsonPropertyName("password")] public string? Password { get; init; }
+    [JsonPropertyName("cluster_id")] public string? ClusterId { get; init; }
 }
 
 /// <summary>Source-generated serialisation for the hot list and show responses.</summary>
@@ -104,6 +105,7 @@ public sealed class ViewBuilder(CatalogService catalog, string publicUrl, string
                 ? new FaultView(i.FaultMessage, TroveHttp.Time(i.FaultAt ?? i.UpdatedAt), admin ? i.FaultDetails : null)
                 : null,
             Password = password,
+            ClusterId = i.ClusterId,
         };
     }
 }

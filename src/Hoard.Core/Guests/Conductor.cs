@@ -26,7 +26,7 @@ public sealed partial class Conductor(IManagementStore store, HoardOptions optio
     public async Task LoadAsync(CancellationToken cancellationToken)
     {
         _startedAt = time.GetUtcNow();
-        foreach (var instance in await store.Instances.ListAsync(null, null, int.MaxValue, cancellationToken))
+        foreach (var instance in await store.Instances.ListAsync(null, null, int.MaxValue, includeClustered: true, cancellationToken))
         {
             _seen[instance.Id] = new Seen { Status = ServiceStatusNames.Parse(instance.ServiceStatus), At = _startedAt };
         }

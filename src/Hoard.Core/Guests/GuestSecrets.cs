@@ -37,6 +37,9 @@ public sealed class GuestSecrets(byte[] masterKey)
 
     public string RootPassword(string instanceId) => Derive("root-on-create", instanceId)[..24];
 
+    /// <summary>The secret a cluster's members share to authenticate to each other (replication, slot migration).</summary>
+    public string ClusterSecret(string clusterId) => Derive("cluster", clusterId);
+
     /// <summary>
     /// Encrypts a value for the management store (AES-256-GCM under a key derived from the master key), so
     /// passwords a task must keep until it runs are never stored in the clear.

@@ -104,10 +104,10 @@ public sealed class InstanceService(
     }
 
     /// <summary>One page, and the marker of the next page when there is one.</summary>
-    public async Task<(IReadOnlyList<InstanceRecord> Page, string? NextMarker)> ListAsync(string projectId, string? marker, int? limit, CancellationToken cancellationToken)
+    public async Task<(IReadOnlyList<InstanceRecord> Page, string? NextMarker)> ListAsync(string projectId, string? marker, int? limit, bool includeClustered, CancellationToken cancellationToken)
     {
         var size = Math.Min(limit ?? options.InstancesPageSize, options.InstancesPageSize);
-        var rows = await store.Instances.ListAsync(projectId, marker, size + 1, cancellationToken);
+        var rows = await store.Instances.ListAsync(projectId, marker, size + 1, includeClustered, cancellationToken);
         if (rows.Count > size)
         {
             var page = rows.Take(size).ToList();
@@ -119,7 +119,7 @@ public sealed class InstanceService(
 
     public async Task DeleteAsync(string projectId, string id, CancellationToken cancellationToken)
     {
-        var instance = await GetAsync(projectId, id, cancellationToken);
+        var instance = await GetStandaloneAsync(projectId, id, cancellationToken);
         if (instance.TaskStatus == InstanceTasks.Deleting)
         {
             return; // already being deleted: the same answer, no second task
@@ -152,6 +152,7 @@ public sealed class InstanceService(
 
     public async Task RestartAsync(string projectId, string id, CancellationToken cancellationToken)
     {
+        _ = await GetStandaloneAsync(projectId, id, cancellationToken);
         var instance = await ReadyForActionAsync(projectId, id, cancellationToken);
         var task = NewTask(InstanceTaskKinds.Restart, id, time.GetUtcNow());
         if (!await store.Tasks.InsertForInstanceAsync(task, InstanceTasks.None, InstanceTasks.Rebooting, cancellationToken))
@@ -167,6 +168,7 @@ public sealed class InstanceService(
 
     public async Task<RootCredentials> EnableRootAsync(string projectId, string id, string? password, CancellationToken cancellationToken)
     {
+        _ = await GetStandaloneAsync(projectId, id, cancellationToken);
         await RequireServingAsync(projectId, id, cancellationToken);
         var result = await hub.CallAsync(id, GuestMethods.EnableRoot, new { password }, GuestCallTimeout, cancellationToken);
         var credentials = result.Deserialize<RootCredentials>(WebJson)
@@ -177,6 +179,7 @@ public sealed class InstanceService(
 
     public async Task DisableRootAsync(string projectId, string id, CancellationToken cancellationToken)
     {
+        _ = await GetStandaloneAsync(projectId, id, cancellationToken);
         var instance = await RequireServingAsync(projectId, id, cancellationToken);
         if (!instance.RootEnabled)
         {
@@ -184,6 +187,18 @@ public sealed class InstanceService(
         }
 
         await hub.CallAsync(id, GuestMethods.DisableRoot, null, GuestCallTimeout, cancellationToken);
+    }
+
+    /// <summary>
+    /// The caller's instance, if it is not a cluster member: members are created, deleted and given root through
+    /// their cluster (Trove's ClusterInstanceOperationNotSupported, answered as a 422 rather than Trove's 501).
+    /// </summary>
+    public async Task<InstanceRecord> GetStandaloneAsync(string projectId, string id, CancellationToken cancellationToken)
+    {
+        var instance = await GetAsync(projectId, id, cancellationToken);
+        return instance.ClusterId is null
+            ? instance
+            : throw ApiException.Unprocessable($"Operation not supported for instances that are part of a cluster (instance {id} is a member of cluster {instance.ClusterId}).");
     }
 
     /// <summary>The caller's instance, if its database serves: Trove's 422 "not ready" otherwise.</summary>

@@ -67,6 +67,48 @@ public sealed class InstanceTaskContext(
 
         await Hub.AdoptAsync(instance.Id, instance.Pool, timeout, cancellationToken);
     }
+
+    /// <summary>Destroys an instance: the guest stops and removes it, the driver removes its place, the record goes. Idempotent.</summary>
+    public async Task TeardownAsync(InstanceRecord instance, CancellationToken cancellationToken)
+    {
+        var driver = Pools.Get(instance.Pool);
+        if (driver.ListProvisioned().Contains(instance.Id))
+        {
+            await EnsureClaimedAsync(instance, TeardownAgentTimeout, cancellationToken);
+            await Hub.CallAsync(instance.Id, GuestMethods.Destroy, null, TeardownAgentTimeout, cancellationToken);
+        }
+
+        Hub.Forget(instance.Id);
+        await driver.DestroyAsync(instance.Id, cancellationToken);
+        await Store.Instances.UpdateAsync(instance.Id, new InstanceChange { Deleted = true, ServiceStatus = ServiceStatus.Deleted.ToTroveName(), ServerStatus = ServerStatuses.Deleted }, cancellationToken);
+        Conductor.Forget(instance.Id);
+    }
+
+    private static readonly TimeSpan TeardownAgentTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>What prepare needs beyond the initial schema: root (root_on_create, or the cluster's root) and cluster membership.</summary>
+    public async Task<PrepareArguments> PrepareArgumentsAsync(InstanceRecord instance, string payload, CancellationToken cancellationToken)
+    {
+        var schema = InitialSchema.Open(payload, Secrets);
+        var prepare = new PrepareArguments
+        {
+            RootPassword = instance.RootEnabled ? Secrets.RootPassword(instance.Id) : null,
+            Databases = schema.Databases,
+            Users = schema.Users,
+        };
+        if (instance.ClusterId is null)
+        {
+            return prepare;
+        }
+
+        // A cluster member shares the cluster's secret, and its root password when root is enabled on the cluster.
+        var cluster = await Store.Clusters.GetAsync(instance.ClusterId, cancellationToken);
+        return prepare with
+        {
+            RootPassword = cluster?.RootSecret is { } sealedRoot ? Secrets.Unseal(sealedRoot) : null,
+            Cluster = new Abstractions.Clusters.ClusterMembership(instance.ClusterId, Secrets.ClusterSecret(instance.ClusterId)),
+        };
+    }
 }
 
 /// <summary>
@@ -118,13 +160,7 @@ public sealed class CreateInstanceHandler(InstanceTaskContext c) : ITaskHandler
             }
 
             await c.EnsureClaimedAsync(instance, Remaining(deadline), token);
-            var schema = InitialSchema.Open(run.Task.Payload, c.Secrets);
-            var prepare = new PrepareArguments
-            {
-                RootPassword = instance.RootEnabled ? c.Secrets.RootPassword(instance.Id) : null,
-                Databases = schema.Databases,
-                Users = schema.Users,
-            };
+            var prepare = await c.PrepareArgumentsAsync(instance, run.Task.Payload, token);
             await c.Hub.CallAsync(instance.Id, GuestMethods.Prepare, prepare, Remaining(deadline), token);
             c.Conductor.Note(instance.Id, ServiceStatus.Running);
             await c.Store.Instances.UpdateIfTaskAsync(
@@ -192,35 +228,10 @@ public sealed class CreateInstanceHandler(InstanceTaskContext c) : ITaskHandler
 /// <summary>Deletes an instance: the guest stops and removes it, the driver removes its place, the record goes.</summary>
 public sealed class DeleteInstanceHandler(InstanceTaskContext c) : ITaskHandler
 {
-    private static readonly TimeSpan AgentTimeout = TimeSpan.FromSeconds(60);
-
     public string Kind => InstanceTaskKinds.Delete;
 
-    public async Task RunAsync(TaskRun run, CancellationToken cancellationToken)
-    {
-        var instance = await c.LoadAsync(run.Task.InstanceId, cancellationToken);
-        var driver = c.Pools.Get(instance.Pool);
-        if (run.Step < 1)
-        {
-            if (driver.ListProvisioned().Contains(instance.Id))
-            {
-                await c.EnsureClaimedAsync(instance, AgentTimeout, cancellationToken);
-                await c.Hub.CallAsync(instance.Id, GuestMethods.Destroy, null, AgentTimeout, cancellationToken);
-            }
-
-            c.Hub.Forget(instance.Id);
-            await run.AdvanceAsync(1, cancellationToken);
-        }
-
-        if (run.Step < 2)
-        {
-            await driver.DestroyAsync(instance.Id, cancellationToken);
-            await run.AdvanceAsync(2, cancellationToken);
-        }
-
-        await c.Store.Instances.UpdateAsync(instance.Id, new InstanceChange { Deleted = true, ServiceStatus = ServiceStatus.Deleted.ToTroveName(), ServerStatus = ServerStatuses.Deleted }, cancellationToken);
-        c.Conductor.Forget(instance.Id);
-    }
+    public async Task RunAsync(TaskRun run, CancellationToken cancellationToken) =>
+        await c.TeardownAsync(await c.LoadAsync(run.Task.InstanceId, cancellationToken), cancellationToken);
 
     public Task FailAsync(TaskRecord task, Exception error, CancellationToken cancellationToken) =>
         c.Store.Instances.UpdateAsync(

@@ -35,6 +35,17 @@ public sealed class TaskRun(TaskRecord task, string owner, ITaskStore tasks)
 
         Step = step;
     }
+
+    /// <summary>Records that every step before <paramref name="step"/> is done, and stores the task's new payload with it.</summary>
+    public async Task AdvanceAsync(int step, string payload, CancellationToken cancellationToken)
+    {
+        if (!await tasks.AdvanceAsync(Task.Id, owner, step, payload, cancellationToken))
+        {
+            throw new LeaseLostException(Task.Id);
+        }
+
+        Step = step;
+    }
 }
 
 /// <summary>Another control plane took the task over (this one's lease lapsed); stop without touching it.</summary>

@@ -9,48 +9,56 @@ internal sealed class SqliteInstanceStore(SqliteDb db) : IInstanceStore
     private const string Columns =
         "id, name, project_id, flavor_id, datastore_version_id, volume_size, task_status, service_status, server_status, " +
         "pool, address, port, secret_hash, root_enabled, fault_message, fault_details, fault_at, created_at, updated_at, " +
-        "service_status_updated_at, deleted";
+        "service_status_updated_at, deleted, cluster_id, instance_type, replica_of, cluster_node_id";
 
     public async Task InsertWithTaskAsync(InstanceRecord instance, TaskRecord task, CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await InsertAsync(connection, tx, instance, task, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>Inserts an instance and its task inside the caller's transaction.</summary>
+    internal static async Task InsertAsync(SqliteConnection connection, SqliteTransaction tx, InstanceRecord instance, TaskRecord task, CancellationToken cancellationToken)
+    {
         await using (var insert = Command(
             connection,
-            $"INSERT INTO instances ({Columns}) VALUES ($id, $name, $project, $flavor, $dsv, $vol, $task, $svc, $srv, $pool, $addr, $port, $secret, $root, NULL, NULL, NULL, $created, $updated, $created, 0)",
+            $"INSERT INTO instances ({Columns}) VALUES ($id, $name, $project, $flavor, $dsv, $vol, $task, $svc, $srv, $pool, $addr, $port, $secret, $root, NULL, NULL, NULL, $created, $updated, $created, 0, $cluster, $type, $replicaOf, NULL)",
             ("$id", instance.Id), ("$name", instance.Name), ("$project", instance.ProjectId), ("$flavor", instance.FlavorId),
             ("$dsv", instance.DatastoreVersionId), ("$vol", instance.VolumeSize), ("$task", instance.TaskStatus),
             ("$svc", instance.ServiceStatus), ("$srv", instance.ServerStatus), ("$pool", instance.Pool), ("$addr", instance.Address),
             ("$port", instance.Port), ("$secret", instance.SecretHash), ("$root", instance.RootEnabled),
-            ("$created", Ms(instance.CreatedAt)), ("$updated", Ms(instance.UpdatedAt))))
+            ("$created", Ms(instance.CreatedAt)), ("$updated", Ms(instance.UpdatedAt)),
+            ("$cluster", instance.ClusterId), ("$type", instance.InstanceType), ("$replicaOf", instance.ReplicaOf)))
         {
             insert.Transaction = tx;
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await using (var insertTask = SqliteTaskStore.InsertCommand(connection, task))
-        {
-            insertTask.Transaction = tx;
-            await insertTask.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        await tx.CommitAsync(cancellationToken);
+        await using var insertTask = SqliteTaskStore.InsertCommand(connection, task);
+        insertTask.Transaction = tx;
+        await insertTask.ExecuteNonQueryAsync(cancellationToken);
     }
+
+    /// <summary>Live members of a cluster, oldest first.</summary>
+    internal async Task<IReadOnlyList<InstanceRecord>> ListMembersAsync(string clusterId, CancellationToken cancellationToken) =>
+        await db.QueryAsync($"SELECT {Columns} FROM instances WHERE cluster_id = $c AND deleted = 0 ORDER BY seq", Read, cancellationToken, ("$c", clusterId));
 
     public Task<InstanceRecord?> GetAsync(string id, CancellationToken cancellationToken) =>
         db.QuerySingleAsync($"SELECT {Columns} FROM instances WHERE id = $id AND deleted = 0", Read, cancellationToken, ("$id", id));
 
-    public async Task<IReadOnlyList<InstanceRecord>> ListAsync(string? projectId, string? marker, int limit, CancellationToken cancellationToken) =>
+    public async Task<IReadOnlyList<InstanceRecord>> ListAsync(string? projectId, string? marker, int limit, bool includeClustered, CancellationToken cancellationToken) =>
         await db.QueryAsync(
             $"""
             SELECT {Columns} FROM instances
-            WHERE deleted = 0 AND ($p IS NULL OR project_id = $p)
+            WHERE deleted = 0 AND ($p IS NULL OR project_id = $p) AND ($all = 1 OR cluster_id IS NULL)
               AND seq > COALESCE((SELECT seq FROM instances WHERE id = $m), 0)
             ORDER BY seq LIMIT $l
             """,
             Read,
             cancellationToken,
-            ("$p", projectId), ("$m", marker), ("$l", limit));
+            ("$p", projectId), ("$m", marker), ("$l", limit), ("$all", includeClustered));
 
     public Task<bool> UpdateAsync(string id, InstanceChange change, CancellationToken cancellationToken) =>
         UpdateCoreAsync(id, null, change, cancellationToken);
@@ -81,6 +89,7 @@ internal sealed class SqliteInstanceStore(SqliteDb db) : IInstanceStore
         if (change.Address is not null) Set("address", "$addr", change.Address);
         if (change.Port is not null) Set("port", "$port", change.Port);
         if (change.RootEnabled is not null) Set("root_enabled", "$root", change.RootEnabled);
+        if (change.ClusterNodeId is not null) Set("cluster_node_id", "$node", change.ClusterNodeId);
         if (change.FaultMessage is not null)
         {
             var clear = change.FaultMessage.Length == 0;
@@ -146,5 +155,9 @@ internal sealed class SqliteInstanceStore(SqliteDb db) : IInstanceStore
         UpdatedAt = Time(r, 18),
         ServiceStatusUpdatedAt = TimeOrNull(r, 19),
         Deleted = r.GetBoolean(20),
+        ClusterId = StringOrNull(r, 21),
+        InstanceType = StringOrNull(r, 22),
+        ReplicaOf = StringOrNull(r, 23),
+        ClusterNodeId = StringOrNull(r, 24),
     };
 }

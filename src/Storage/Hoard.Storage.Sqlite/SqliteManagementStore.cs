@@ -31,7 +31,9 @@ public sealed class SqliteManagementStore : IManagementStore
         }.ToString();
         _db = new SqliteDb(_connectionString);
         Identity = new SqliteIdentityStore(_db);
-        Instances = new SqliteInstanceStore(_db);
+        var instances = new SqliteInstanceStore(_db);
+        Instances = instances;
+        Clusters = new SqliteClusterStore(_db, instances);
         Tasks = new SqliteTaskStore(_db);
         Catalog = new SqliteCatalogStore(_db);
     }
@@ -43,6 +45,8 @@ public sealed class SqliteManagementStore : IManagementStore
     public ITaskStore Tasks { get; }
 
     public ICatalogStore Catalog { get; }
+
+    public IClusterStore Clusters { get; }
 
     public async Task MigrateAsync(CancellationToken cancellationToken)
     {

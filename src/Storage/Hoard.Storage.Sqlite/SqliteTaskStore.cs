@@ -70,6 +70,12 @@ internal sealed class SqliteTaskStore(SqliteDb db) : ITaskStore
             cancellationToken,
             ("$step", step), ("$now", Ms(DateTimeOffset.UtcNow)), ("$id", id), ("$owner", owner)) > 0;
 
+    public async Task<bool> AdvanceAsync(string id, string owner, int step, string payload, CancellationToken cancellationToken) =>
+        await db.ExecuteAsync(
+            "UPDATE tasks SET step = $step, payload = $payload, updated_at = $now WHERE id = $id AND lease_owner = $owner AND state = 'running'",
+            cancellationToken,
+            ("$step", step), ("$payload", payload), ("$now", Ms(DateTimeOffset.UtcNow)), ("$id", id), ("$owner", owner)) > 0;
+
     public async Task<bool> FinishAsync(string id, string owner, string state, string? error, CancellationToken cancellationToken) =>
         await db.ExecuteAsync(
             "UPDATE tasks SET state = $state, error = $err, lease_owner = NULL, lease_until = NULL, updated_at = $now WHERE id = $id AND lease_owner = $owner",

@@ -1,0 +1,112 @@
+using Hoard.Abstractions.Storage;
+using Microsoft.Data.Sqlite;
+using static Hoard.Storage.Sqlite.SqliteDb;
+
+namespace Hoard.Storage.Sqlite;
+
+internal sealed class SqliteClusterStore(SqliteDb db, SqliteInstanceStore instances) : IClusterStore
+{
+    private const string Columns = "id, name, project_id, datastore_version_id, task_status, root_secret, created_at, updated_at, deleted";
+
+    public async Task InsertAsync(ClusterRecord cluster, IReadOnlyList<NewMember> members, TaskRecord clusterTask, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await using (var insert = Command(
+            connection,
+            $"INSERT INTO clusters ({Columns}) VALUES ($id, $name, $project, $dsv, $task, $root, $created, $updated, 0)",
+            ("$id", cluster.Id), ("$name", cluster.Name), ("$project", cluster.ProjectId), ("$dsv", cluster.DatastoreVersionId),
+            ("$task", cluster.TaskStatus), ("$root", cluster.RootSecret), ("$created", Ms(cluster.CreatedAt)), ("$updated", Ms(cluster.UpdatedAt))))
+        {
+            insert.Transaction = tx;
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await InsertTasksAsync(connection, tx, clusterTask, members, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    public Task<ClusterRecord?> GetAsync(string id, CancellationToken cancellationToken) =>
+        db.QuerySingleAsync($"SELECT {Columns} FROM clusters WHERE id = $id AND deleted = 0", Read, cancellationToken, ("$id", id));
+
+    public async Task<IReadOnlyList<ClusterRecord>> ListAsync(string projectId, string? marker, int limit, CancellationToken cancellationToken) =>
+        await db.QueryAsync(
+            $"""
+            SELECT {Columns} FROM clusters
+            WHERE deleted = 0 AND project_id = $p AND seq > COALESCE((SELECT seq FROM clusters WHERE id = $m), 0)
+            ORDER BY seq LIMIT $l
+            """,
+            Read,
+            cancellationToken,
+            ("$p", projectId), ("$m", marker), ("$l", limit));
+
+    public Task<IReadOnlyList<InstanceRecord>> ListMembersAsync(string clusterId, CancellationToken cancellationToken) =>
+        instances.ListMembersAsync(clusterId, cancellationToken);
+
+    public async Task<bool> StartTaskAsync(string clusterId, string expectedTask, string newTask, TaskRecord clusterTask, IReadOnlyList<NewMember> newMembers, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await using (var mark = Command(
+            connection,
+            "UPDATE clusters SET task_status = $new, updated_at = $now WHERE id = $id AND deleted = 0 AND task_status = $expected",
+            ("$new", newTask), ("$now", Ms(DateTimeOffset.UtcNow)), ("$id", clusterId), ("$expected", expectedTask)))
+        {
+            mark.Transaction = tx;
+            if (await mark.ExecuteNonQueryAsync(cancellationToken) == 0)
+            {
+                return false;
+            }
+        }
+
+        await InsertTasksAsync(connection, tx, clusterTask, newMembers, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    public async Task<bool> SetTaskAsync(string clusterId, string? expectedTask, string newTask, CancellationToken cancellationToken) =>
+        await db.ExecuteAsync(
+            "UPDATE clusters SET task_status = $new, updated_at = $now WHERE id = $id AND deleted = 0 AND ($expected IS NULL OR task_status = $expected)",
+            cancellationToken,
+            ("$new", newTask), ("$now", Ms(DateTimeOffset.UtcNow)), ("$id", clusterId), ("$expected", expectedTask)) > 0;
+
+    public async Task<bool> SetRootSecretAsync(string clusterId, string sealedSecret, CancellationToken cancellationToken) =>
+        await db.ExecuteAsync(
+            "UPDATE clusters SET root_secret = $root, updated_at = $now WHERE id = $id AND deleted = 0",
+            cancellationToken,
+            ("$root", sealedSecret), ("$now", Ms(DateTimeOffset.UtcNow)), ("$id", clusterId)) > 0;
+
+    public async Task<bool> DeleteAsync(string clusterId, CancellationToken cancellationToken) =>
+        await db.ExecuteAsync(
+            "UPDATE clusters SET deleted = 1, updated_at = $now WHERE id = $id AND deleted = 0",
+            cancellationToken,
+            ("$now", Ms(DateTimeOffset.UtcNow)), ("$id", clusterId)) > 0;
+
+    public async Task<int> CountAsync(string projectId, CancellationToken cancellationToken) =>
+        (await db.QueryAsync("SELECT COUNT(*) FROM clusters WHERE deleted = 0 AND project_id = $p", r => r.GetInt32(0), cancellationToken, ("$p", projectId)))[0];
+
+    private static async Task InsertTasksAsync(SqliteConnection connection, SqliteTransaction tx, TaskRecord clusterTask, IReadOnlyList<NewMember> members, CancellationToken cancellationToken)
+    {
+        foreach (var member in members)
+        {
+            await SqliteInstanceStore.InsertAsync(connection, tx, member.Instance, member.Task, cancellationToken);
+        }
+
+        await using var insertTask = SqliteTaskStore.InsertCommand(connection, clusterTask);
+        insertTask.Transaction = tx;
+        await insertTask.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static ClusterRecord Read(SqliteDataReader r) => new()
+    {
+        Id = r.GetString(0),
+        Name = r.GetString(1),
+        ProjectId = r.GetString(2),
+        DatastoreVersionId = r.GetString(3),
+        TaskStatus = r.GetString(4),
+        RootSecret = StringOrNull(r, 5),
+        CreatedAt = Time(r, 6),
+        UpdatedAt = Time(r, 7),
+        Deleted = r.GetBoolean(8),
+    };
+}
