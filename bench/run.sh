@@ -1,14 +1,36 @@
 #!/usr/bin/env bash
 # bench/run.sh [COUNT] [INSTANCES] — issue 2's benchmarks; figures go to artifacts/bench-latest.txt and belong in docs/PERFORMANCE.md.
 # bench/run.sh sql [COUNT]          — issue 3's: PostgreSQL and MariaDB create -> ACTIVE beside the raw engine bootstrap (artifacts/bench-sql-latest.txt).
+# bench/run.sh cluster [ROUNDS] [REBALANCES]
+#                                   — Redis Cluster: create (3 masters; 3 + 3 replicas) -> ready over ROUNDS (default 5), and the
+#                                     keys/s of a rebalance of 1,000,000 keys onto a 4th master, beside redis-cli --cluster in the
+#                                     same run (artifacts/bench-cluster-latest.txt).
+# bench/run.sh cluster-raw [ROUNDS] [REBALANCES]
+#                                   — the redis-cli half alone; builds no hoard.
+# The cluster modes keep their temp dirs (and hoard serve's data dir) in $TMPDIR, by default /var/tmp/hoard-bench (mode 1777).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 scripts/ensure-packages.sh redis-server:redis-server redis-cli:redis-tools wrk:wrk setpriv:util-linux \
   /usr/lib/postgresql/15/bin/postgres:postgresql mariadbd:mariadb-server mariadb-install-db:mariadb-server
+case "${1:-}" in
+  cluster|cluster-raw)
+    if [ -z "${TMPDIR:-}" ]; then
+      export TMPDIR=/var/tmp/hoard-bench
+      mkdir -p "$TMPDIR"
+      chmod 1777 "$TMPDIR"
+    fi
+    ;;
+esac
+if [ "${1:-}" = "cluster-raw" ]; then
+  exec dotnet run -c Release --project bench/Hoard.Bench -- cluster-raw "${2:-5}" "${3:-1}"
+fi
 dotnet publish src/Hoard.Cli/Hoard.Cli.csproj -c Release -o artifacts/bin --nologo -v quiet
 export HOARD_BIN="$here/artifacts/bin/hoard"
 if [ "${1:-}" = "sql" ]; then
   exec dotnet run -c Release --project bench/Hoard.Bench -- sql "${2:-10}"
+fi
+if [ "${1:-}" = "cluster" ]; then
+  exec dotnet run -c Release --project bench/Hoard.Bench -- cluster "${2:-5}" "${3:-1}"
 fi
 dotnet run -c Release --project bench/Hoard.Bench -- "${1:-20}" "${2:-100}"

@@ -12,6 +12,35 @@ using Hoard.Testing;
 //   list     GET /instances with 100 instances, 16 concurrent clients (wrk), default and full-page sizes
 //   memory   resident size of hoard serve and of the guest agent with 100 Redis instances
 //   sql      (bench/run.sh sql N) PostgreSQL and MariaDB create -> ACTIVE beside initdb/mariadb-install-db + start
+//   cluster  (bench/run.sh cluster N [R]) Redis Cluster create -> ready and rebalance keys/s beside redis-cli --cluster;
+//            cluster-raw runs the redis-cli half alone
+if (args.Length > 0 && args[0] is "cluster" or "cluster-raw")
+{
+    using var stop = new CancellationTokenSource();
+    Console.CancelKeyPress += (_, e) =>
+    {
+        // Stop cleanly, so the raw servers and hoard serve are killed on the way out.
+        e.Cancel = true;
+        stop.Cancel();
+    };
+    var clusterReport = new StringBuilder();
+    await Hoard.Bench.ClusterBench.RunAsync(
+        args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5,
+        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 1,
+        withHoard: args[0] == "cluster",
+        text =>
+        {
+            Console.WriteLine(text);
+            clusterReport.AppendLine(text);
+        },
+        stop.Token);
+    var clusterOut = Environment.GetEnvironmentVariable("HOARD_BENCH_OUT") ?? "artifacts/bench-cluster-latest.txt";
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(clusterOut))!);
+    File.WriteAllText(clusterOut, clusterReport.ToString());
+    Console.WriteLine($"written to {clusterOut}");
+    return 0;
+}
+
 if (args.Length > 0 && args[0] == "sql")
 {
     var sqlReport = new StringBuilder();

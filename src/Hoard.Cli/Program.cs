@@ -5,6 +5,7 @@ var root = new RootCommand("Hoard: databases as a service (Redis, PostgreSQL, Ma
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(ConfigCommand.Create());
 root.Subcommands.Add(InstanceCommand.Create());
+root.Subcommands.Add(ClusterCommand.Create());
 root.Subcommands.Add(RootAccessCommand.Create());
 root.Subcommands.Add(DatabaseCommand.Create());
 root.Subcommands.Add(UserCommand.Create());

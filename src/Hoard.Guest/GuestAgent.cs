@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Text.Json;
+using Hoard.Abstractions.Clusters;
 using Hoard.Abstractions.Datastores;
 using Hoard.Abstractions.Guest;
 using Hoard.Abstractions.Plugins;
@@ -258,7 +259,9 @@ public sealed class GuestAgent
             {
                 case GuestMethods.Prepare:
                     var prepare = args is null ? new PrepareArguments() : GuestArguments.Read<PrepareArguments>(args);
-                    await manager.PrepareAsync(instance, cancellationToken);
+
+                    // The membership (and its secret) comes with this call only; the manager keeps what it needs on disk.
+                    await manager.PrepareAsync(prepare.Cluster is null ? instance : instance with { Cluster = prepare.Cluster }, cancellationToken);
                     await CreateInitialSchemaAsync(manager, instance, prepare, cancellationToken);
                     if (prepare.RootPassword is { } rootPassword)
                     {
@@ -313,6 +316,31 @@ public sealed class GuestAgent
                     var revoke = GuestArguments.Read<UserArguments>(args);
                     await manager.RevokeAccessAsync(instance, revoke.User, revoke.Database ?? throw new ArgumentException("revoke_access names no database"), cancellationToken);
                     return new { };
+                case GuestMethods.GetNodeIp:
+                    return await ClusterManager(slot).GetNodeAsync(instance, cancellationToken);
+                case GuestMethods.GetNodeIdForRemoval:
+                    return new NodeIdForRemoval(await ClusterManager(slot).GetNodeIdForRemovalAsync(instance, cancellationToken));
+                case GuestMethods.RemoveNodes:
+                    await ClusterManager(slot).RemoveNodesAsync(instance, GuestArguments.Read<RemoveNodesArguments>(args).NodeIds, cancellationToken);
+                    return new { };
+                case GuestMethods.ClusterMeet:
+                    var meet = GuestArguments.Read<MeetArguments>(args);
+                    await ClusterManager(slot).MeetAsync(instance, meet.Ip, meet.Port, cancellationToken);
+                    return new { };
+                case GuestMethods.ClusterAddSlots:
+                    var addSlots = GuestArguments.Read<AddSlotsArguments>(args);
+                    await ClusterManager(slot).AddSlotsAsync(instance, addSlots.FirstSlot, addSlots.LastSlot, cancellationToken);
+                    return new { };
+                case GuestMethods.ClusterReplicate:
+                    await ClusterManager(slot).ReplicateAsync(instance, GuestArguments.Read<ReplicateArguments>(args).MasterNodeId, cancellationToken);
+                    return new { };
+                case GuestMethods.ClusterNodes:
+                    return await ClusterManager(slot).GetTopologyAsync(instance, cancellationToken);
+                case GuestMethods.ClusterMoveSlots:
+                    return await ClusterManager(slot).MoveSlotsAsync(instance, GuestArguments.Read<SlotMove>(args), cancellationToken);
+                case GuestMethods.ClusterComplete:
+                    await ClusterManager(slot).CompleteAsync(instance, cancellationToken);
+                    return new { };
                 default:
                     throw new InvalidOperationException($"unknown guest method '{method}'");
             }
@@ -322,6 +350,10 @@ public sealed class GuestAgent
             slot.Gate.Release();
         }
     }
+
+    private static IClusterManager ClusterManager(InstanceSlot slot) =>
+        slot.Manager as IClusterManager
+        ?? throw DatastoreOperationException.NotSupported($"The {slot.Instance.Datastore} datastore has no clusters of its own.");
 
     /// <summary>
     /// The databases and users of the create request. A prepare retried after a crash finds some made
@@ -381,9 +413,19 @@ public sealed class GuestAgent
             {
                 foreach (var slot in _slots.Values)
                 {
-                    if (!slot.Destroyed && slot.Prepared && slot.Gate.CurrentCount > 0 && !slot.Manager.IsProcessAlive(slot.Instance))
+                    if (slot.Destroyed || !slot.Prepared || slot.Gate.CurrentCount == 0)
+                    {
+                        continue;
+                    }
+
+                    if (!slot.Manager.IsProcessAlive(slot.Instance))
                     {
                         _ = RecoverAsync(slot, cancellationToken);
+                    }
+                    else
+                    {
+                        // Started again by a call (start_db, restart) while a restart was being held back.
+                        slot.DeadSince = null;
                     }
                 }
             }
@@ -404,12 +446,33 @@ public sealed class GuestAgent
         {
             if (slot.Destroyed || slot.Manager.IsProcessAlive(slot.Instance))
             {
+                slot.DeadSince = null;
                 return;
+            }
+
+            // A dead cluster member comes back only after its replica had time to take over, so it rejoins as a
+            // replica instead of fighting over its slots. The control plane hears of the crash at once all the same.
+            var delay = slot.Manager is IClusterManager cluster ? cluster.CrashRestartDelay(slot.Instance) : TimeSpan.Zero;
+            if (delay > TimeSpan.Zero)
+            {
+                if (slot.DeadSince is not long since)
+                {
+                    slot.DeadSince = Stopwatch.GetTimestamp();
+                    Log.RestartHeldBack(_logger, slot.Instance.Id, delay);
+                    await SetStatusAsync(slot, ServiceStatus.Crashed, cancellationToken);
+                    return;
+                }
+
+                if (Stopwatch.GetElapsedTime(since) < delay)
+                {
+                    return;
+                }
             }
 
             Log.Restarting(_logger, slot.Instance.Id);
             await SetStatusAsync(slot, ServiceStatus.Crashed, cancellationToken);
             await slot.Manager.StartAsync(slot.Instance, cancellationToken);
+            slot.DeadSince = null;
             await SetStatusAsync(slot, ServiceStatus.Running, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)

@@ -21,6 +21,12 @@ internal sealed class InstanceSlot(GuestInstance instance, string secret, IDatas
 
     public bool Destroyed { get; set; }
 
+    /// <summary>
+    /// When the supervisor first found the server dead (a Stopwatch timestamp), while its restart is held back
+    /// (cluster members wait for failover); null while it runs.
+    /// </summary>
+    public long? DeadSince { get; set; }
+
     /// <summary>Read from the marker once, when the slot is loaded; the supervision pass asks every 500 ms.</summary>
     public bool Prepared { get; private set; } = File.Exists(Path.Combine(instance.Directory, PreparedMarker));
 

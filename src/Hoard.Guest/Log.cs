@@ -40,4 +40,7 @@ internal static partial class Log
 
     [LoggerMessage(4011, LogLevel.Information, "Instance {Instance}: {Method} refused ({Code})")]
     public static partial void CallRefused(ILogger logger, string instance, string method, string code);
+
+    [LoggerMessage(4012, LogLevel.Warning, "Instance {Instance}: server process is gone; restarting it in {Delay}, once the cluster has failed over")]
+    public static partial void RestartHeldBack(ILogger logger, string instance, TimeSpan delay);
 }

@@ -70,6 +70,44 @@ public sealed class RespConnectionTests
         await peer.DefaultTimeout();
     }
 
+    [Fact]
+    public async Task ReadsKeyNamesByteForByteAmongPipelinedReplies()
+    {
+        // GETKEYSINSLOT's answer with a key that is not UTF-8, then MIGRATE's OK and an error answering one command only.
+        byte[] replies = [.. "*2\r\n$3\r\n"u8, 0xff, 0x00, (byte)'k', .. "\r\n$0\r\n\r\n+OK\r\n-ERR no\r\n"u8];
+        using var cancellation = new CancellationTokenSource(TestTimeouts.Default);
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var peer = DribbleAsync(listener, replies, cancellation.Token);
+
+        await using var connection = await RespConnection.ConnectAsync((IPEndPoint)listener.LocalEndpoint, cancellation.Token).DefaultTimeout();
+        var batch = new RespCommandBatch().Add(["CLUSTER", "GETKEYSINSLOT", "7", "2"]).Add(["MIGRATE", "KEYS"], [[0xff, 0x00, (byte)'k']]).Add(["PING"]);
+        await connection.WriteAsync(batch, cancellation.Token).DefaultTimeout();
+        var keys = await connection.ReadBinaryArrayAsync(cancellation.Token).DefaultTimeout();
+        var ok = await connection.ReadReplyAsync(cancellation.Token).DefaultTimeout();
+        var error = await connection.ReadReplyAsync(cancellation.Token).DefaultTimeout();
+        var sent = await peer.DefaultTimeout();
+
+        Assert.Equal([[0xff, 0x00, (byte)'k'], []], keys);
+        Assert.StartsWith("*4\r\n$7\r\nCLUSTER\r\n$13\r\nGETKEYSINSLOT\r\n$1\r\n7\r\n$1\r\n2\r\n*3\r\n$7\r\nMIGRATE\r\n", sent, StringComparison.Ordinal);
+        Assert.Equal(new RespReply(RespKind.SimpleString, "OK"), ok);
+        Assert.Equal(new RespReply(RespKind.Error, "ERR no"), error);
+    }
+
+    [Fact]
+    public void ABatchEncodesStringAndRawArgumentsBackToBack()
+    {
+        var batch = new RespCommandBatch().Add(["PING"]).Add(["MIGRATE", "KEYS"], [[0xff, 0x00], [(byte)'é']]);
+
+        byte[] expected = [.. "*1\r\n$4\r\nPING\r\n*4\r\n$7\r\nMIGRATE\r\n$4\r\nKEYS\r\n$2\r\n"u8, 0xff, 0x00, .. "\r\n$1\r\n"u8, (byte)'é', .. "\r\n"u8];
+        Assert.Equal(expected, batch.Encoded.ToArray());
+        Assert.Equal(2, batch.Count);
+
+        batch.Clear();
+        Assert.Equal(0, batch.Count);
+        Assert.True(batch.Encoded.IsEmpty);
+    }
+
     /// <summary>Accepts one client, reads its first command, answers byte by byte, and closes.</summary>
     private static async Task<string> DribbleAsync(TcpListener listener, byte[] replies, CancellationToken cancellationToken)
     {

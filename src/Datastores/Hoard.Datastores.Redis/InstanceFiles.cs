@@ -15,6 +15,12 @@ internal sealed record InstanceFiles(string Directory)
     /// <summary>The password of the agent's own ACL user, mode 0600.</summary>
     public string AdminSecret => Path.Combine(Directory, "admin.secret");
 
+    /// <summary>A cluster member's secret, shared by the members (user hoard-cluster), mode 0600; its presence makes the instance a member.</summary>
+    public string ClusterSecret => Path.Combine(Directory, "cluster.secret");
+
+    /// <summary>Redis' own record of the cluster (node id, peers, slots, epochs), written by the server.</summary>
+    public string ClusterConfig => Path.Combine(DataDirectory, "nodes.conf");
+
     public string PidFile => Path.Combine(Directory, "redis.pid");
 
     public string LogFile => Path.Combine(Directory, "redis.log");

@@ -61,4 +61,43 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3042, Level = LogLevel.Information, Message = "Changed {Count} password(s) on redis instance {InstanceId}")]
     public static partial void PasswordsChanged(this ILogger logger, string instanceId, int count);
+
+    [LoggerMessage(EventId = 3050, Level = LogLevel.Information, Message = "Wrote the cluster secret of redis instance {InstanceId} ({Cluster})")]
+    public static partial void ClusterSecretWritten(this ILogger logger, string instanceId, string cluster);
+
+    [LoggerMessage(EventId = 3051, Level = LogLevel.Information, Message = "Set the cluster user of redis instance {InstanceId}")]
+    public static partial void ClusterUserSet(this ILogger logger, string instanceId);
+
+    [LoggerMessage(EventId = 3052, Level = LogLevel.Information, Message = "Redis instance {InstanceId} met {Address}:{Port}")]
+    public static partial void ClusterMet(this ILogger logger, string instanceId, string address, int port);
+
+    [LoggerMessage(EventId = 3053, Level = LogLevel.Information, Message = "Redis instance {InstanceId} took slots {Slots}")]
+    public static partial void ClusterSlotsAdded(this ILogger logger, string instanceId, string slots);
+
+    [LoggerMessage(EventId = 3054, Level = LogLevel.Information, Message = "Redis instance {InstanceId} replicates node {MasterId}")]
+    public static partial void ClusterReplicating(this ILogger logger, string instanceId, string masterId);
+
+    [LoggerMessage(EventId = 3055, Level = LogLevel.Information, Message = "Redis instance {InstanceId} forgot {Count} node(s)")]
+    public static partial void ClusterNodesForgotten(this ILogger logger, string instanceId, int count);
+
+    [LoggerMessage(EventId = 3056, Level = LogLevel.Information, Message = "Redis instance {InstanceId} saved its cluster config")]
+    public static partial void ClusterConfigSaved(this ILogger logger, string instanceId);
+
+    [LoggerMessage(EventId = 3057, Level = LogLevel.Debug, Message = "Redis instance {InstanceId} waits for gossip: {What}")]
+    public static partial void ClusterWaitingForGossip(this ILogger logger, string instanceId, string what);
+
+    [LoggerMessage(EventId = 3060, Level = LogLevel.Information, Message = "Moving {SlotCount} slot(s) of redis instance {InstanceId} to node {TargetNodeId} at {Address}:{Port}")]
+    public static partial void SlotMoveStarting(this ILogger logger, int slotCount, string instanceId, string targetNodeId, string address, int port);
+
+    [LoggerMessage(EventId = 3061, Level = LogLevel.Information, Message = "Moved {SlotCount} slot(s) and {KeyCount} key(s) of redis instance {InstanceId} to node {TargetNodeId} in {ElapsedMs:F0} ms ({ClosedCount} slot(s) the target owned already were closed)")]
+    public static partial void SlotMoveDone(this ILogger logger, int slotCount, long keyCount, string instanceId, string targetNodeId, double elapsedMs, int closedCount);
+
+    [LoggerMessage(EventId = 3062, Level = LogLevel.Information, Message = "Slot {Slot} of redis instance {InstanceId} was left open ({State}) by an earlier move; completing it")]
+    public static partial void SlotMoveResuming(this ILogger logger, int slot, string instanceId, string state);
+
+    [LoggerMessage(EventId = 3063, Level = LogLevel.Warning, Message = "The target of slot {Slot} held some of its keys already (BUSYKEY); redis instance {InstanceId} migrates them again with REPLACE")]
+    public static partial void SlotMoveReplacing(this ILogger logger, int slot, string instanceId);
+
+    [LoggerMessage(EventId = 3064, Level = LogLevel.Warning, Message = "Could not tell master {Address}:{Port} the new owner of {SlotCount} slot(s) moved from redis instance {InstanceId}; it learns it by gossip")]
+    public static partial void SlotMoveMasterNotTold(this ILogger logger, string address, int port, int slotCount, string instanceId, Exception exception);
 }

@@ -70,21 +70,26 @@ public sealed partial class RedisManager : IDatastoreManager
         }
 
         var password = await ReadAdminPasswordAsync(instance, files, cancellationToken);
+        var cluster = await PrepareClusterSecretAsync(instance, files, cancellationToken);
 
         // Rewritten on every prepare (a resize changes maxmemory), but only when it changed.
-        var config = RedisConfig.Render(instance, files);
+        var config = RedisConfig.Render(instance, files, cluster);
         if (!File.Exists(files.Config) || await File.ReadAllTextAsync(files.Config, cancellationToken) != config)
         {
             await PrivateFile.WriteAsync(files.Config, config, overwrite: true, cancellationToken);
         }
 
         // Written once: from then on Redis owns it (ACL SAVE), so root's user survives a prepare.
-        if (await PrivateFile.WriteAsync(files.AclFile, RedisConfig.RenderInitialAcl(password), overwrite: false, cancellationToken))
+        if (await PrivateFile.WriteAsync(files.AclFile, RedisConfig.RenderInitialAcl(password, cluster?.Secret), overwrite: false, cancellationToken))
         {
             _logger.AclFileWritten(instance.Id);
         }
 
         await StartAsync(instance, cancellationToken);
+        if (cluster is not null)
+        {
+            await EnsureClusterUserAsync(instance, cluster, cancellationToken);
+        }
     }
 
     public async Task StartAsync(GuestInstance instance, CancellationToken cancellationToken)

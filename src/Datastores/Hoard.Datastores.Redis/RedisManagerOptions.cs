@@ -18,9 +18,40 @@ public sealed record RedisManagerOptions
     /// <summary>How long a status probe waits for PONG before reporting the service as unknown.</summary>
     public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// A cluster member's cluster-node-timeout: how long a peer may be unreachable before it is suspected failing.
+    /// Failover of a dead master takes a few of these, so the agent waits <see cref="CrashRestartFactor"/> of them
+    /// before restarting a dead cluster member.
+    /// </summary>
+    public TimeSpan ClusterNodeTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How many node timeouts the agent waits before restarting a dead cluster member.</summary>
+    public int CrashRestartFactor { get; init; } = 3;
+
+    /// <summary>
+    /// How long a cluster call waits for gossip to tell this node about a node it names (a replicate or slot move
+    /// right after a meet) before it fails.
+    /// </summary>
+    public TimeSpan ClusterGossipTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// MIGRATE's timeout during slot moves: the longest the source waits on the target in one batch (Redis blocks
+    /// while it migrates a batch, so batches are kept small rather than this long).
+    /// </summary>
+    public TimeSpan MigrateTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Throws when an option is out of range.</summary>
     public void Validate()
     {
+        RequirePositive(ClusterNodeTimeout, nameof(ClusterNodeTimeout));
+        RequirePositive(ClusterGossipTimeout, nameof(ClusterGossipTimeout));
+        RequirePositive(MigrateTimeout, nameof(MigrateTimeout));
+        ArgumentOutOfRangeException.ThrowIfNegative(CrashRestartFactor, nameof(CrashRestartFactor));
+        if (ClusterNodeTimeout.Ticks % TimeSpan.TicksPerMillisecond != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ClusterNodeTimeout), ClusterNodeTimeout, "ClusterNodeTimeout must be whole milliseconds");
+        }
+
         RequirePositive(StartTimeout, nameof(StartTimeout));
         RequirePositive(StopTimeout, nameof(StopTimeout));
         RequirePositive(CommandTimeout, nameof(CommandTimeout));

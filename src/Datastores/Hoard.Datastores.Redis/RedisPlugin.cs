@@ -10,9 +10,12 @@ namespace Hoard.Datastores.Redis;
 /// <summary>The Redis datastore: one redis-server per instance, AOF persistence, ACL users.</summary>
 public sealed partial class RedisPlugin : IDatastorePlugin
 {
-    /// <summary>ACL users that are not the owner's to list or touch: the disabled default user, the agent's own, root.</summary>
+    /// <summary>
+    /// ACL users that are not the owner's to list or touch: the disabled default user, the agent's own, root, and
+    /// the one cluster members share.
+    /// </summary>
     internal static readonly IReadOnlySet<string> ReservedUsers =
-        new HashSet<string>(["default", RedisConfig.AdminUser, RedisConfig.RootUser], StringComparer.Ordinal);
+        new HashSet<string>(["default", RedisConfig.AdminUser, RedisConfig.RootUser, RedisConfig.ClusterUser], StringComparer.Ordinal);
 
     private readonly Func<string?> _locateServer;
     private readonly Lazy<IReadOnlyList<DatastoreVersionInfo>> _versions;

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Hoard.Abstractions.Datastores;
 
 namespace Hoard.Abstractions.Clusters;
@@ -61,6 +62,7 @@ public sealed record ClusterNodeInfo(string NodeId, string Address, int Port);
 /// <summary>An inclusive range of hash slots.</summary>
 public sealed record SlotRange(int First, int Last)
 {
+    [JsonIgnore]
     public int Count => Last - First + 1;
 
     public override string ToString() => First == Last ? $"{First}" : $"{First}-{Last}";
@@ -98,12 +100,15 @@ public sealed record ClusterNode
     /// <summary>Slots this node is migrating ([slot-&gt;-node]).</summary>
     public IReadOnlyList<int> Migrating { get; init; } = [];
 
+    [JsonIgnore]
     public int SlotCount => Slots.Sum(s => s.Count);
 }
 
 /// <summary>The cluster as one node sees it: CLUSTER INFO's state and CLUSTER NODES.</summary>
 public sealed record ClusterTopology(string State, int SlotsAssigned, IReadOnlyList<ClusterNode> Nodes)
 {
+    /// <summary>The reporting node (not serialised: it is one of <see cref="Nodes"/>).</summary>
+    [JsonIgnore]
     public ClusterNode Myself => Nodes.Single(n => n.Myself);
 }
 

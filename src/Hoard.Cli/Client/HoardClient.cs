@@ -67,22 +67,42 @@ public sealed class HoardClient : IDisposable
     public Task<JsonObject?> GetAsync(string path, CancellationToken cancellationToken) => SendAsync(HttpMethod.Get, path, null, cancellationToken);
 
     /// <summary>Finds an instance by id or, failing that, by name (as the openstack client does).</summary>
-    public async Task<JsonObject> FindInstanceAsync(string idOrName, CancellationToken cancellationToken)
+    public Task<JsonObject> FindInstanceAsync(string idOrName, CancellationToken cancellationToken) =>
+        FindAsync("instances", "instance", idOrName, cancellationToken);
+
+    /// <summary>Finds a cluster by id or, failing that, by name.</summary>
+    public Task<JsonObject> FindClusterAsync(string idOrName, CancellationToken cancellationToken) =>
+        FindAsync("clusters", "cluster", idOrName, cancellationToken);
+
+    /// <summary>Every cluster of the project.</summary>
+    public Task<List<JsonObject>> ListClustersAsync(CancellationToken cancellationToken) => ListAllAsync("/clusters", "clusters", cancellationToken);
+
+    private async Task<JsonObject> FindAsync(string collection, string kind, string idOrName, CancellationToken cancellationToken)
     {
         try
         {
-            return (await GetAsync($"/instances/{Uri.EscapeDataString(idOrName)}", cancellationToken))!["instance"]!.AsObject();
+            return (await GetAsync($"/{collection}/{Uri.EscapeDataString(idOrName)}", cancellationToken))![kind]!.AsObject();
         }
         catch (HoardApiException e) when (e.Status == HttpStatusCode.NotFound)
         {
-            var matches = (await ListInstancesAsync(cancellationToken)).Where(i => i["name"]?.GetValue<string>() == idOrName).ToList();
+            var matches = (await ListAllAsync($"/{collection}", collection, cancellationToken)).Where(i => i["name"]?.GetValue<string>() == idOrName).ToList();
             return matches.Count switch
             {
-                1 => (await GetAsync($"/instances/{matches[0]["id"]}", cancellationToken))!["instance"]!.AsObject(),
-                0 => throw new HoardApiException(HttpStatusCode.NotFound, $"no instance with id or name '{idOrName}'"),
-                _ => throw new HoardApiException(HttpStatusCode.Conflict, $"{matches.Count} instances are named '{idOrName}'; use the id"),
+                1 => (await GetAsync($"/{collection}/{matches[0]["id"]}", cancellationToken))![kind]!.AsObject(),
+                0 => throw new HoardApiException(HttpStatusCode.NotFound, $"no {kind} with id or name '{idOrName}'"),
+                _ => throw new HoardApiException(HttpStatusCode.Conflict, $"{matches.Count} {collection} are named '{idOrName}'; use the id"),
             };
         }
+    }
+
+    /// <summary>The name of a datastore's default version (else its first active one), for calls that require a version.</summary>
+    public async Task<string> DefaultDatastoreVersionAsync(string datastore, CancellationToken cancellationToken)
+    {
+        var found = (await GetAsync($"/datastores/{Uri.EscapeDataString(datastore)}", cancellationToken))!["datastore"]!;
+        var versions = found["versions"]?.AsArray().OfType<JsonObject>().ToList() ?? [];
+        var chosen = versions.FirstOrDefault(v => v["id"]?.GetValue<string>() == found["default_version"]?.GetValue<string>()) ?? versions.FirstOrDefault();
+        return chosen?["name"]?.GetValue<string>()
+            ?? throw new HoardApiException(HttpStatusCode.NotFound, $"datastore {datastore} has no active version");
     }
 
     /// <summary>Every instance of the project, following the API's next links page by page.</summary>

@@ -125,17 +125,24 @@ public sealed class ClusterService(
     public async Task<IReadOnlyDictionary<string, MemberRole>> RolesAsync(IReadOnlyList<InstanceRecord> members, CancellationToken cancellationToken)
     {
         var byNode = members.Where(m => m.ClusterNodeId is not null).ToDictionary(m => m.ClusterNodeId!, m => m.Id, StringComparer.Ordinal);
-        foreach (var asked in members.Where(m => m.ClusterNodeId is not null && IsServing(m) && hub.IsClaimed(m.Id)))
+
+        // Asked of a few members at once and the first answer taken: a member busy moving slots answers only after its move.
+        using var done = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var asking = members.Where(m => m.ClusterNodeId is not null && IsServing(m) && hub.IsClaimed(m.Id)).Take(3)
+            .Select(m => hub.CallAsync(m.Id, GuestMethods.ClusterNodes, null, ViewCallTimeout, done.Token)).ToList();
+        while (asking.Count > 0)
         {
+            var answered = await Task.WhenAny(asking);
+            asking.Remove(answered);
             try
             {
-                var reply = await hub.CallAsync(asked.Id, GuestMethods.ClusterNodes, null, ViewCallTimeout, cancellationToken);
-                var topology = reply.Deserialize<ClusterTopology>(GuestArguments.Json);
+                var topology = (await answered).Deserialize<ClusterTopology>(GuestArguments.Json);
                 if (topology is null)
                 {
                     continue;
                 }
 
+                await done.CancelAsync();
                 var roles = new Dictionary<string, MemberRole>(StringComparer.Ordinal);
                 foreach (var node in topology.Nodes)
                 {
@@ -148,9 +155,9 @@ public sealed class ClusterService(
 
                 return roles;
             }
-            catch (Exception e) when (e is GuestCallException or TimeoutException or JsonException)
+            catch (Exception e) when (e is GuestCallException or TimeoutException or JsonException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
-                // try the next member
+                // the next answer, if any
             }
         }
 
@@ -396,11 +403,10 @@ public sealed class ClusterService(
             throw ApiException.Forbidden("The volume size for each instance in a cluster must be the same.");
         }
 
-        if (volume is not null && !options.Raw.GetBool(datastore, DatastoreOptionNames.VolumeSupport))
-        {
-            throw ApiException.NotImplemented("Volume support is not enabled.");
-        }
-
+        // The stock client requires a volume size for every cluster member (--instance flavor=F,volume=N), so the size is
+        // recorded even where the driver has no volumes; Trove 18 refuses it there, which leaves its own client unable
+        // to create a cluster on local storage.
+        _ = datastore;
         return (flavor, volume);
     }
 

@@ -171,7 +171,7 @@ public sealed partial class ClusterSteps(InstanceTaskContext c, ILogger<ClusterS
 }
 
 /// <summary>Builds a cluster: members built, slots split evenly over the masters, all met, replicas following, checked.</summary>
-public sealed class CreateClusterHandler(ClusterSteps s) : ITaskHandler
+public sealed partial class CreateClusterHandler(ClusterSteps s, ILogger<CreateClusterHandler> logger) : ITaskHandler
 {
     public string Kind => ClusterTaskKinds.Create;
 
@@ -181,15 +181,23 @@ public sealed class CreateClusterHandler(ClusterSteps s) : ITaskHandler
         var members = await s.MembersAsync(clusterId, cancellationToken);
         var ids = members.Select(m => m.Id).ToHashSet(StringComparer.Ordinal);
         members = await s.WaitBuiltAsync(clusterId, ids, s.BuildTimeout(members[0]), cancellationToken);
+        var built = Since(run.Task.CreatedAt);
         members = await s.LearnNodeIdsAsync(members, cancellationToken);
         var masters = members.Where(ClusterService.IsMaster).ToList();
         await s.AddSlotsAsync(masters, cancellationToken);
         await s.MeetAsync(members, members, cancellationToken);
         await s.ReplicateAsync([.. members.Where(m => !ClusterService.IsMaster(m))], members, cancellationToken);
+        var joined = Since(run.Task.CreatedAt);
         await s.WaitConsistentAsync(members, masters.Count, cancellationToken);
         await s.CompleteAsync(members, cancellationToken);
         await s.Context.Store.Clusters.SetTaskAsync(clusterId, ClusterTasks.Building, ClusterTasks.None, cancellationToken);
+        LogBuilt(clusterId, members.Count, built, joined, Since(run.Task.CreatedAt));
     }
+
+    private double Since(DateTimeOffset start) => (s.Context.Time.GetUtcNow() - start).TotalMilliseconds;
+
+    [LoggerMessage(1501, LogLevel.Information, "Cluster {Cluster} of {Members} members built: members ready at {Built:0} ms, joined at {Joined:0} ms, consistent at {Done:0} ms")]
+    private partial void LogBuilt(string cluster, int members, double built, double joined, double done);
 
     public async Task FailAsync(TaskRecord task, Exception error, CancellationToken cancellationToken)
     {

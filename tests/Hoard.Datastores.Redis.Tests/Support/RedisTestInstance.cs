@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Hoard.Abstractions.Clusters;
 using Hoard.Abstractions.Datastores;
 using Hoard.Abstractions.Processes;
 using Hoard.Datastores.Redis.Resp;
@@ -43,7 +44,11 @@ internal sealed class RedisTestInstance : IAsyncDisposable
 
     public IPEndPoint EndPoint => new(IPAddress.Parse(Instance.Address), Instance.Port);
 
-    public static async Task<RedisTestInstance> CreateAsync(int? port = null, RedisManagerOptions? options = null)
+    /// <summary>The manager's cluster side.</summary>
+    public IClusterManager Cluster => (IClusterManager)Manager;
+
+    /// <param name="cluster">Makes the instance a member of that cluster (as prepare's arguments would).</param>
+    public static async Task<RedisTestInstance> CreateAsync(int? port = null, RedisManagerOptions? options = null, ClusterMembership? cluster = null)
     {
         Binaries.Require("redis-server");
         var address = await Loopback.FreeAddressAsync("127.77", port ?? 6379);
@@ -60,6 +65,7 @@ internal sealed class RedisTestInstance : IAsyncDisposable
             Address = address,
             Port = port ?? 6379,
             RamMb = 64,
+            Cluster = cluster,
         };
         var logs = new CapturingLoggerProvider();
         var loggerFactory = LoggerFactory.Create(builder => builder.SetMinimumLevel(LogLevel.Trace).AddProvider(logs));

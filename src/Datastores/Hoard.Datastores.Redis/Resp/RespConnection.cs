@@ -7,7 +7,8 @@ using System.Text;
 namespace Hoard.Datastores.Redis.Resp;
 
 /// <summary>
-/// A short-lived RESP2 connection: connect, send a command, read its reply, close.
+/// A short-lived RESP2 connection: connect, send a command (or a pipelined <see cref="RespCommandBatch"/>),
+/// read the replies, close.
 /// </summary>
 /// <remarks>
 /// Why not StackExchange.Redis: one guest agent runs up to hundreds of instances and talks to each
@@ -69,24 +70,81 @@ internal sealed class RespConnection : IAsyncDisposable
     public async Task WriteCommandAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(arguments);
-        var writer = new ArrayBufferWriter<byte>(256);
-        WriteHeader(writer, '*', arguments.Count);
-        foreach (var argument in arguments)
+        var batch = new RespCommandBatch(256).Add(arguments);
+        try
         {
-            WriteHeader(writer, '$', Encoding.UTF8.GetByteCount(argument));
-            Encoding.UTF8.GetBytes(argument, writer);
-            writer.Write("\r\n"u8);
+            await WriteAsync(batch, cancellationToken);
         }
+        finally
+        {
+            // The command held secrets (AUTH); do not leave them in a buffer longer than needed.
+            batch.Clear();
+        }
+    }
 
-        var pending = writer.WrittenMemory;
+    /// <summary>Sends every command of the batch in one write, without waiting for replies.</summary>
+    public async Task WriteAsync(RespCommandBatch batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var pending = batch.Encoded;
         while (!pending.IsEmpty)
         {
             var sent = await _socket.SendAsync(pending, SocketFlags.None, cancellationToken);
             pending = pending[sent..];
         }
+    }
 
-        // The command held secrets (AUTH); do not leave them in a buffer longer than needed.
-        writer.Clear();
+    /// <summary>Sends the batch and reads one reply per command, error replies included (they answer only their own command).</summary>
+    public async Task<RespReply[]> PipelineAsync(RespCommandBatch batch, CancellationToken cancellationToken)
+    {
+        await WriteAsync(batch, cancellationToken);
+        var replies = new RespReply[batch.Count];
+        for (var i = 0; i < replies.Length; i++)
+        {
+            replies[i] = await ReadReplyAsync(cancellationToken);
+        }
+
+        return replies;
+    }
+
+    /// <summary>
+    /// Reads an array of bulk strings as raw bytes (CLUSTER GETKEYSINSLOT's key names, which need not be UTF-8);
+    /// an error reply becomes <see cref="RedisErrorException"/>.
+    /// </summary>
+    public async Task<byte[][]> ReadBinaryArrayAsync(CancellationToken cancellationToken)
+    {
+        var line = await ReadLineAsync(cancellationToken);
+        if (line.Length > 0 && line[0] == '-')
+        {
+            throw new RedisErrorException(line[1..]);
+        }
+
+        if (line.Length == 0 || line[0] != '*')
+        {
+            throw new RespProtocolException($"expected an array, got '{line}'");
+        }
+
+        var count = ParseLength(line[1..], 0, MaxArrayLength);
+        var items = new byte[count][];
+        var terminator = new byte[2];
+        for (var i = 0; i < items.Length; i++)
+        {
+            var header = await ReadLineAsync(cancellationToken);
+            if (header.Length == 0 || header[0] != '$')
+            {
+                throw new RespProtocolException($"expected a bulk string, got '{header}'");
+            }
+
+            items[i] = new byte[ParseLength(header[1..], 0, MaxBulkLength)];
+            await ReadExactlyAsync(items[i], cancellationToken);
+            await ReadExactlyAsync(terminator, cancellationToken);
+            if (terminator[0] != '\r' || terminator[1] != '\n')
+            {
+                throw new RespProtocolException("bulk string not terminated by CRLF");
+            }
+        }
+
+        return items;
     }
 
     /// <summary>Reads one reply; throws <see cref="IOException"/> when the server closes the connection.</summary>
@@ -151,16 +209,6 @@ internal sealed class RespConnection : IAsyncDisposable
     {
         _socket.Dispose();
         return ValueTask.CompletedTask;
-    }
-
-    private static void WriteHeader(ArrayBufferWriter<byte> writer, char prefix, int value)
-    {
-        var span = writer.GetSpan(16);
-        span[0] = (byte)prefix;
-        value.TryFormat(span[1..], out var written, provider: CultureInfo.InvariantCulture);
-        span[written + 1] = (byte)'\r';
-        span[written + 2] = (byte)'\n';
-        writer.Advance(written + 3);
     }
 
     private static long ParseLength(string text, long min, long max) =>
