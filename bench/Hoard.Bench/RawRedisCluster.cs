@@ -1,12 +1,15 @@
 using System.Diagnostics;
+using System.Net.Sockets;
 using Hoard.Testing;
+using StackExchange.Redis;
 
 namespace Hoard.Bench;
 
 /// <summary>
 /// The reference for the cluster bench: N cluster-enabled redis-server processes started by hand, each on its own
 /// loopback address and port 6379 under one temp dir, persisting as Hoard's instances do (AOF, fsync every second,
-/// no RDB snapshots) and announcing its own address on the cluster bus. Disposing kills every one and removes the dir.
+/// no RDB snapshots) and announcing its own address on the cluster bus. One client is connected to every node for the
+/// cluster's life. Disposing closes it, kills every server and removes the dir.
 /// </summary>
 internal sealed class RawRedisCluster : IAsyncDisposable
 {
@@ -14,6 +17,7 @@ internal sealed class RawRedisCluster : IAsyncDisposable
 
     private readonly string _dir;
     private readonly List<Process> _processes = [];
+    private ConnectionMultiplexer? _client;
 
     private RawRedisCluster(string dir, IReadOnlyList<string> addresses)
     {
@@ -53,7 +57,9 @@ internal sealed class RawRedisCluster : IAsyncDisposable
                 ]) { UseShellExecute = false })!);
             }
 
-            await Task.WhenAll(cluster.Addresses.Select(a => PingAsync(a, cancellationToken)));
+            await Task.WhenAll(cluster.Addresses.Select(a => ListeningAsync(a, cancellationToken)));
+            cluster._client = await RedisClients.ConnectAsync(cluster.Addresses.Select(a => (a, Port)), null, null);
+            await Task.WhenAll(cluster.Addresses.Select(cluster.Server).Select(s => s.PingAsync()));
             return cluster;
         }
         catch
@@ -66,40 +72,23 @@ internal sealed class RawRedisCluster : IAsyncDisposable
     /// <summary>Waits until every given node (default: all) reports cluster_state:ok.</summary>
     public async Task WaitStateOkAsync(IEnumerable<string>? addresses, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var pending = (addresses ?? Addresses).ToList();
+        var waiting = (addresses ?? Addresses).Select(Server).ToList();
         var deadline = Stopwatch.StartNew();
-        var connections = new List<RespConnection>();
-        try
+        while (true)
         {
-            foreach (var a in pending)
+            var states = await Task.WhenAll(waiting.Select(s => s.ClusterInfoAsync()));
+            waiting = [.. waiting.Where((_, i) => !states[i].Contains("cluster_state:ok", StringComparison.Ordinal))];
+            if (waiting.Count == 0)
             {
-                connections.Add(await RespConnection.ConnectAsync(a, Port, null, null, cancellationToken));
+                return;
             }
 
-            var waiting = connections.ToList();
-            while (waiting.Count > 0)
+            if (deadline.Elapsed > timeout)
             {
-                var states = await Task.WhenAll(waiting.Select(c => c.CommandTextAsync(cancellationToken, "CLUSTER", "INFO")));
-                waiting = [.. waiting.Where((_, i) => !states[i].Contains("cluster_state:ok", StringComparison.Ordinal))];
-                if (waiting.Count == 0)
-                {
-                    return;
-                }
-
-                if (deadline.Elapsed > timeout)
-                {
-                    throw new TimeoutException($"{waiting.Count} nodes were not cluster_state:ok within {timeout.TotalSeconds:0} s");
-                }
-
-                await Task.Delay(2, cancellationToken);
+                throw new TimeoutException($"{waiting.Count} nodes were not cluster_state:ok within {timeout.TotalSeconds:0} s");
             }
-        }
-        finally
-        {
-            foreach (var c in connections)
-            {
-                await c.DisposeAsync();
-            }
+
+            await Task.Delay(2, cancellationToken);
         }
     }
 
@@ -113,12 +102,11 @@ internal sealed class RawRedisCluster : IAsyncDisposable
         while (true)
         {
             var agreed = true;
-            foreach (var a in Addresses)
+            foreach (var server in Addresses.Select(Server))
             {
-                await using var c = await RespConnection.ConnectAsync(a, Port, null, null, cancellationToken);
-                var seen = ClusterNodeLine.Parse(await c.CommandTextAsync(cancellationToken, "CLUSTER", "NODES"));
-                var info = await c.CommandTextAsync(cancellationToken, "CLUSTER", "INFO");
-                agreed &= seen.Count == nodes && seen.All(n => n.IsMyself || (n.Connected && !n.Failed)) && info.Contains("cluster_state:ok", StringComparison.Ordinal);
+                var seen = (await server.NodesAsync()).Nodes;
+                var info = await server.ClusterInfoAsync();
+                agreed &= seen.Count == nodes && seen.All(n => n.IsMyself || (n.IsConnected && !n.IsFailing())) && info.Contains("cluster_state:ok", StringComparison.Ordinal);
             }
 
             if (agreed)
@@ -135,26 +123,27 @@ internal sealed class RawRedisCluster : IAsyncDisposable
         }
     }
 
-    private static async Task PingAsync(string address, CancellationToken cancellationToken)
+    private IServer Server(string address) => _client!.GetServer(address, Port);
+
+    /// <summary>Waits until redis-server accepts connections on the address.</summary>
+    private static async Task ListeningAsync(string address, CancellationToken cancellationToken)
     {
         var deadline = Stopwatch.StartNew();
         while (true)
         {
             try
             {
-                await using var c = await RespConnection.ConnectAsync(address, Port, null, null, cancellationToken);
-                if (await c.CommandTextAsync(cancellationToken, "PING") == "PONG")
-                {
-                    return;
-                }
+                using var probe = new TcpClient();
+                await probe.ConnectAsync(address, Port, cancellationToken);
+                return;
             }
-            catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or RespErrorException)
+            catch (SocketException)
             {
             }
 
             if (deadline.Elapsed > TimeSpan.FromSeconds(10))
             {
-                throw new TimeoutException($"redis-server on {address} did not answer PING within 10 s");
+                throw new TimeoutException($"redis-server on {address} did not accept connections within 10 s");
             }
 
             await Task.Delay(1, cancellationToken);
@@ -163,6 +152,12 @@ internal sealed class RawRedisCluster : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_client is not null)
+        {
+            await _client.CloseAsync(allowCommandsToComplete: false);
+            await _client.DisposeAsync();
+        }
+
         foreach (var p in _processes)
         {
             try

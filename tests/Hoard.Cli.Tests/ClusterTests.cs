@@ -25,9 +25,11 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
 
     private IReadOnlyDictionary<string, string> Env => _server.AdminEnvironment;
 
-    public async Task InitializeAsync()
+    public Task InitializeAsync() => StartServerAsync(null);
+
+    private async Task StartServerAsync(IReadOnlyDictionary<string, string>? settings)
     {
-        _server = await HoardServer.StartAsync();
+        _server = await HoardServer.StartAsync(settings);
         var (token, project) = await _server.LoginAsync("admin", _server.AdminPassword, "admin");
         _project = project;
         _http = new HttpClient { BaseAddress = new Uri(_server.BaseUrl), Timeout = Timeouts.Cli };
@@ -171,6 +173,56 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
             var lost = Enumerable.Range(0, keys).Where(n => values[n] != $"v{n}").ToList();
             Assert.True(lost.Count == 0, $"{lost.Count} keys lost or wrong after the resumed rebalance, e.g. k{string.Join(", k", lost.Take(5))}");
         }
+    }
+
+    [RequiresBinaryFact("redis-server", "redis-cli")]
+    public async Task A_create_adopts_warm_members_and_the_server_builds_new_ones()
+    {
+        await DisposeAsync();
+        await StartServerAsync(new Dictionary<string, string> { ["HOARD_REDIS_CLUSTER_WARM_MEMBERS"] = "2" });
+
+        // Two warm members run, belonging to no project, before anyone asks for a cluster.
+        await Timeouts.EventuallyAsync(() => Task.FromResult(_server.DatabasePids().Count), n => n == 2, Settle, "two warm members to run");
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        Assert.Empty((await SendAsync(HttpMethod.Get, "instances?include_clustered=true")).Body!["instances"]!.AsArray());
+
+        var body = $"{{\"cluster\": {{\"name\": \"w\", \"datastore\": {{\"type\": \"redis\", \"version\": \"{_version}\"}}, \"instances\": [{{\"flavorRef\": \"1\"}}, {{\"flavorRef\": \"1\"}}, {{\"flavorRef\": \"1\"}}]}}}}";
+        var created = (await SendAsync(HttpMethod.Post, "clusters", body)).Body!["cluster"]!;
+        var id = created["id"]!.GetValue<string>();
+        var members = Members(await SettledAsync(id, members: 3));
+        Assert.Equal(["w-member-1", "w-member-2", "w-member-3"], members.Select(m => m.Name));
+
+        // Two of the three were built before the cluster was asked for: adopted, not started.
+        var older = 0;
+        foreach (var member in members)
+        {
+            var shown = (await SendAsync(HttpMethod.Get, $"clusters/{id}/instances/{member.Id}")).Body!["instance"]!;
+            older += string.CompareOrdinal(shown["created"]!.GetValue<string>(), created["created"]!.GetValue<string>()) < 0 ? 1 : 0;
+        }
+
+        Assert.Equal(2, older);
+        var password = (await SendAsync(HttpMethod.Post, $"clusters/{id}/root", "{}")).Body!["user"]!["password"]!.GetValue<string>();
+        await CheckAsync(members[0].Address, password, expectedMasters: 3);
+        await using (var redis = await ConnectAsync(members[0].Address, password))
+        {
+            var db = redis.GetDatabase();
+            await Task.WhenAll(Enumerable.Range(0, 300).Select(n => db.StringSetAsync($"w{n}", n)));
+            Assert.Equal(300, (await Task.WhenAll(Enumerable.Range(0, 300).Select(n => db.StringGetAsync($"w{n}")))).Count(v => v.HasValue));
+        }
+
+        // The adopted ones are replaced; deleting the cluster leaves only the warm members running.
+        await Timeouts.EventuallyAsync(() => Task.FromResult(_server.DatabasePids().Count), n => n == 5, Settle, "the warm members to be replaced");
+        await SendAsync(HttpMethod.Delete, $"clusters/{id}");
+        await Timeouts.EventuallyAsync(() => Task.FromResult(_server.DatabasePids().Count), n => n == 2, Settle, "the cluster's servers to stop");
+
+        // Adopted as a replica, a warm member gives back the slot it held while it waited; its master covers all.
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        body = $"{{\"cluster\": {{\"name\": \"wr\", \"datastore\": {{\"type\": \"redis\", \"version\": \"{_version}\"}}, \"replicas_per_master\": 1, \"instances\": [{{\"flavorRef\": \"1\"}}, {{\"flavorRef\": \"1\"}}]}}}}";
+        id = (await SendAsync(HttpMethod.Post, "clusters", body)).Body!["cluster"]!["id"]!.GetValue<string>();
+        members = Members(await SettledAsync(id, members: 2));
+        Assert.Equal([("master", 16384), ("replica", 0)], members.Select(m => (m.Role!, m.Slots)));
+        password = (await SendAsync(HttpMethod.Post, $"clusters/{id}/root", "{}")).Body!["user"]!["password"]!.GetValue<string>();
+        await CheckAsync(members[1].Address, password, expectedMasters: 1);
     }
 
     [RequiresBinaryFact("redis-server", "redis-cli")]

@@ -127,7 +127,7 @@ public abstract class ManagementStoreConformance : IAsyncLifetime
         Assert.Equal((cluster.Id, ClusterMemberTypes.Replica, members[0].Instance.Id), (member.ClusterId, member.InstanceType, member.ReplicaOf));
         var unfinished = await Store.Tasks.ListUnfinishedAsync(ct);
         Assert.Contains(unfinished, t => t.Id == clusterTask.Id);
-        Assert.All(members, m => Assert.Contains(unfinished, t => t.Id == m.Task.Id));
+        Assert.All(members, m => Assert.Contains(unfinished, t => t.Id == m.Task!.Id));
 
         // Trove's instance list leaves cluster members out unless asked for them.
         var standalone = NewInstance("p1");
@@ -137,6 +137,28 @@ public abstract class ManagementStoreConformance : IAsyncLifetime
 
         Assert.True(await Store.Instances.UpdateAsync(member.Id, new InstanceChange { ClusterNodeId = "node-3" }, ct));
         Assert.Equal("node-3", (await Store.Instances.GetAsync(member.Id, ct))!.ClusterNodeId);
+    }
+
+    [Fact]
+    public async Task A_warm_instance_is_adopted_by_one_cluster_only()
+    {
+        var ct = CancellationToken.None;
+        var warm = NewInstance(string.Empty) with { InstanceType = ClusterMemberTypes.Warm };
+        await Store.Instances.InsertWithTaskAsync(warm, NewTask(warm.Id), ct);
+        Assert.Equal([warm.Id], (await Store.Clusters.ListWarmAsync("v1", "1", ct)).Select(w => w.Id));
+        Assert.Empty(await Store.Clusters.ListWarmAsync("v1", "2", ct));
+
+        NewMember Adopting(ClusterRecord c) => new(warm with { Name = "c1-member-1", ProjectId = c.ProjectId, ClusterId = c.Id, InstanceType = ClusterMemberTypes.Member }, null);
+        var first = NewCluster("p1");
+        var second = NewCluster("p2");
+        Assert.True(await Store.Clusters.InsertAsync(first, [Adopting(first), Member(first, 2)], NewTask(first.Id, "cluster.create"), ct));
+        Assert.False(await Store.Clusters.InsertAsync(second, [Adopting(second)], NewTask(second.Id, "cluster.create"), ct));
+
+        Assert.Null(await Store.Clusters.GetAsync(second.Id, ct));
+        var adopted = (await Store.Instances.GetAsync(warm.Id, ct))!;
+        Assert.Equal(("c1-member-1", "p1", first.Id, ClusterMemberTypes.Member), (adopted.Name, adopted.ProjectId, adopted.ClusterId, adopted.InstanceType));
+        Assert.Empty(await Store.Clusters.ListWarmAsync("v1", "1", ct));
+        Assert.Equal(2, (await Store.Clusters.ListMembersAsync(first.Id, ct)).Count);
     }
 
     [Fact]

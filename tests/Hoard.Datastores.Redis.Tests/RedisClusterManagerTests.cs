@@ -30,13 +30,17 @@ public sealed class RedisClusterManagerTests
         Assert.Empty(await member.Manager.ListUsersAsync(member.Instance, member.Ct).DefaultTimeout());
         Assert.Equal(TimeSpan.FromSeconds(6), member.Cluster.CrashRestartDelay(member.Instance));
 
-        // A second prepare (a resize) need not carry the membership again; one with another secret is refused.
+        // A second prepare (a resize) need not carry the membership again. A node that has met no other node yet (a
+        // warm member) takes another cluster's secret when that cluster adopts it, live: the server keeps running.
         var pid = member.ServerPid();
         await member.Manager.PrepareAsync(member.Instance with { Cluster = null }, member.Ct).DefaultTimeout();
         Assert.Equal(pid, member.ServerPid());
-        var other = member.Instance with { Cluster = cluster.Membership with { Secret = "another-secret" } };
-        var refused = await Assert.ThrowsAsync<DatastoreOperationException>(() => member.Manager.PrepareAsync(other, member.Ct)).DefaultTimeout();
-        Assert.Equal(DatastoreOperationException.ConflictCode, refused.Code);
+        var adopted = member.Instance with { Cluster = cluster.Membership with { Secret = "another-secret" } };
+        await member.Manager.PrepareAsync(adopted, member.Ct).DefaultTimeout();
+        Assert.Equal(pid, member.ServerPid());
+        Assert.Equal("another-secret", (await File.ReadAllTextAsync(secretFile).DefaultTimeout()).Trim());
+        Assert.True(await EngineClients.CanLoginAsync("redis", member.Instance.Address, member.Instance.Port, RedisConfig.ClusterUser, "another-secret"));
+        Assert.False(await EngineClients.CanLoginAsync("redis", member.Instance.Address, member.Instance.Port, RedisConfig.ClusterUser, cluster.Membership.Secret));
 
         // An instance prepared without a membership is no cluster member.
         Assert.False(File.Exists(Path.Combine(plain.Directory, "cluster.secret")));
@@ -71,6 +75,11 @@ public sealed class RedisClusterManagerTests
         await a.Cluster.MeetAsync(a.Instance, cluster[1].Instance.Address, cluster[1].Instance.Port, a.Ct).DefaultTimeout();
         await a.Cluster.AddSlotsAsync(a.Instance, 0, 5461, a.Ct).DefaultTimeout();
         Assert.Equal(RedisTestCluster.Describe(first), RedisTestCluster.Describe(await cluster.TopologyAsync(a)));
+
+        // A node that has met others belongs to its cluster: a prepare with another secret is refused.
+        var other = a.Instance with { Cluster = cluster.Membership with { Secret = "another-secret" } };
+        var refused = await Assert.ThrowsAsync<DatastoreOperationException>(() => a.Manager.PrepareAsync(other, a.Ct)).DefaultTimeout();
+        Assert.Equal(DatastoreOperationException.ConflictCode, refused.Code);
 
         // Taking another node's slot is a conflict.
         var b = cluster[1];

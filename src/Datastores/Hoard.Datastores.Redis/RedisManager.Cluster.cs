@@ -150,17 +150,33 @@ public sealed partial class RedisManager : IClusterManager
                 }
 
                 var ranges = ClusterNodesParser.ToRanges(missing);
-                if (ranges.Count == 0)
+
+                // A warm member's placeholder slot outside the range goes back in the same round trip as the range is
+                // taken, so the node never stands without slots (and never counts itself a minority) in between.
+                var placeholders = view.Nodes.Count == 1
+                    ? Enumerable.Range(0, ClusterNodesParser.SlotCount).Where(s => (s < firstSlot || s > lastSlot) && view.OwnerOf(s) == view.Myself.NodeId).ToList()
+                    : [];
+                if (ranges.Count == 0 && placeholders.Count == 0)
                 {
                     return ranges;
                 }
 
-                string[] command = ["CLUSTER", "ADDSLOTSRANGE", .. ranges.SelectMany(r => new[] { r.First.ToString(CultureInfo.InvariantCulture), r.Last.ToString(CultureInfo.InvariantCulture) })];
-                var reply = await connection.SendAsync(command, ct);
-                return reply.Kind != RespKind.Error ? ranges
-                    : reply.Text?.Contains("already busy", StringComparison.Ordinal) == true
-                        ? throw DatastoreOperationException.Conflict($"Another node took some of slots {firstSlot}-{lastSlot} meanwhile: {reply.Text}")
-                        : throw new RedisErrorException(reply.Text ?? "ERR");
+                var batch = new RespCommandBatch();
+                if (ranges.Count > 0)
+                {
+                    batch.Add(["CLUSTER", "ADDSLOTSRANGE", .. ranges.SelectMany(r => new[] { r.First.ToString(CultureInfo.InvariantCulture), r.Last.ToString(CultureInfo.InvariantCulture) })]);
+                }
+
+                if (placeholders.Count > 0)
+                {
+                    batch.Add(["CLUSTER", "DELSLOTS", .. placeholders.Select(p => p.ToString(CultureInfo.InvariantCulture))]);
+                }
+
+                var error = (await connection.PipelineAsync(batch, ct)).FirstOrDefault(r => r.Kind == RespKind.Error);
+                return error is null ? ranges
+                    : error.Text?.Contains("already busy", StringComparison.Ordinal) == true
+                        ? throw DatastoreOperationException.Conflict($"Another node took some of slots {firstSlot}-{lastSlot} meanwhile: {error.Text}")
+                        : throw new RedisErrorException(error.Text ?? "ERR");
             },
             cancellationToken);
         if (added.Count > 0)
@@ -293,13 +309,74 @@ public sealed partial class RedisManager : IClusterManager
             }
             else if (await PrivateFile.ReadTrimmedAsync(files.ClusterSecret, cancellationToken) != membership.Secret)
             {
-                throw DatastoreOperationException.Conflict($"Instance {instance.Id} is a member of a cluster with another secret.");
+                // A warm member (built ahead of any cluster) takes its cluster's secret when a cluster adopts it; a node
+                // that has met another node or owns slots belongs to a cluster already and keeps its secret.
+                if (!await IsUnjoinedAsync(instance, files, cancellationToken))
+                {
+                    throw DatastoreOperationException.Conflict($"Instance {instance.Id} is a member of a cluster with another secret.");
+                }
+
+                await PrivateFile.WriteAsync(files.ClusterSecret, membership.Secret + "\n", overwrite: true, cancellationToken);
+                await RunAdminCommandsAsync(instance, [["CONFIG", "SET", "masterauth", membership.Secret]], cancellationToken);
+                _logger.ClusterSecretWritten(instance.Id, membership.ToString());
             }
         }
 
         return IsClusterMember(files)
             ? new ClusterSettings(await ReadClusterSecretAsync(instance, files, cancellationToken), _options.ClusterNodeTimeout)
             : null;
+    }
+
+    /// <summary>A running member that knows no other node: one no cluster has adopted yet (a warm one holds only its placeholder slot).</summary>
+    private async Task<bool> IsUnjoinedAsync(GuestInstance instance, InstanceFiles files, CancellationToken cancellationToken)
+    {
+        if (LivePid(instance, files) is null)
+        {
+            return false;
+        }
+
+        var topology = await GetTopologyAsync(instance, cancellationToken);
+        return topology.Nodes.Count == 1 && topology.Nodes[0].IsMaster;
+    }
+
+    /// <summary>
+    /// A warm member takes slot 0 as its placeholder; an adopted one that becomes a replica gives its slots back.
+    /// Only a node that knows no other node is touched, so no cluster's slots ever change here.
+    /// </summary>
+    private async Task SettlePlaceholderSlotAsync(GuestInstance instance, CancellationToken cancellationToken)
+    {
+        if (instance.Cluster is not { } membership || !(membership.Warm || membership.Replica))
+        {
+            return;
+        }
+
+        await InClusterAsync(
+            instance,
+            _options.CommandTimeout,
+            async (connection, ct) =>
+            {
+                var view = await ReadViewAsync(connection, ct);
+                if (view.Nodes.Count != 1)
+                {
+                    return 0;
+                }
+
+                var owned = Enumerable.Range(0, ClusterNodesParser.SlotCount).Where(s => view.OwnerOf(s) is not null).ToList();
+                string[]? command = membership.Warm && owned.Count == 0 ? ["CLUSTER", "ADDSLOTS", "0"]
+                    : membership.Replica && owned.Count > 0 ? ["CLUSTER", "DELSLOTS", .. owned.Select(s => s.ToString(CultureInfo.InvariantCulture))]
+                    : null;
+                if (command is not null)
+                {
+                    var reply = await connection.SendAsync(command, ct);
+                    if (reply.Kind == RespKind.Error)
+                    {
+                        throw new RedisErrorException(reply.Text ?? "ERR");
+                    }
+                }
+
+                return 0;
+            },
+            cancellationToken);
     }
 
     /// <summary>Makes sure the cluster user exists with the cluster secret (users.acl is written only once, so an older one may lack it).</summary>

@@ -89,6 +89,7 @@ public sealed partial class RedisManager : IDatastoreManager
         if (cluster is not null)
         {
             await EnsureClusterUserAsync(instance, cluster, cancellationToken);
+            await SettlePlaceholderSlotAsync(instance, cancellationToken);
         }
     }
 

@@ -36,14 +36,18 @@ public sealed partial class RedisPlugin : IDatastorePlugin
     public string Name => "redis";
 
     /// <summary>The [redis] group: Trove's names and defaults (trove/common/cfg.py, redis group).</summary>
-    public IReadOnlyList<DatastoreOption> Options { get; } = DatastoreOptionNames.Common(
-        "redis",
-        tcpPorts: "6379,16379",
-        usageTimeout: 60,
-        backupStrategy: "RedisBackup",
-        clusterStrategy: "RedisCluster",
-        backupNamespace: "redis",
-        restoreNamespace: "redis");
+    public IReadOnlyList<DatastoreOption> Options { get; } =
+    [
+        .. DatastoreOptionNames.Common(
+            "redis",
+            tcpPorts: "6379,16379",
+            usageTimeout: 60,
+            backupStrategy: "RedisBackup",
+            clusterStrategy: "RedisCluster",
+            backupNamespace: "redis",
+            restoreNamespace: "redis"),
+        .. DatastoreOptionNames.WarmMemberOptions,
+    ];
 
     /// <summary>
     /// Redis has ACL users but no databases (its numbered keyspaces are not Trove databases): database and

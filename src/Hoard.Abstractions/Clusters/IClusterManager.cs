@@ -54,6 +54,16 @@ public interface IClusterManager
 /// <remarks>The members authenticate to each other (replication, MIGRATE) with a user whose password is <see cref="Secret"/>.</remarks>
 public sealed record ClusterMembership(string ClusterId, string Secret)
 {
+    /// <summary>
+    /// Built ahead of any cluster (a warm member): the node holds slot 0 as a placeholder until a cluster adopts it.
+    /// A lone node without slots counts itself a minority, and Redis then holds back its first OK by the node timeout
+    /// after it joins; holding a slot keeps an adopted master ready at once.
+    /// </summary>
+    public bool Warm { get; init; }
+
+    /// <summary>An adopted warm node that becomes a replica: it gives its placeholder slot back before it meets anyone.</summary>
+    public bool Replica { get; init; }
+
     public override string ToString() => $"member of cluster {ClusterId}";
 }
 

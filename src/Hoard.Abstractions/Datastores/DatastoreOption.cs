@@ -31,6 +31,18 @@ public static class DatastoreOptionNames
     public const string BackupNamespace = "backup_namespace";
     public const string RestoreNamespace = "restore_namespace";
     public const string SpareCopies = "spare_copies";
+    public const string ClusterWarmMembers = "cluster_warm_members";
+    public const string ClusterWarmFlavor = "cluster_warm_flavor";
+
+    /// <summary>
+    /// The server-side options of datastores with clusters: cluster-mode servers kept built and running so a cluster
+    /// create adopts them instead of starting servers (a new Redis master serves only about 2 s after it starts).
+    /// </summary>
+    public static IReadOnlyList<DatastoreOption> WarmMemberOptions { get; } =
+    [
+        new(ClusterWarmMembers, "integer", "0", "Cluster members kept built and running ahead of any cluster, so a cluster create adopts them instead of starting servers; 0 turns it off."),
+        new(ClusterWarmFlavor, "string", "1", "Flavor (id or name) of the warm cluster members; a create adopts them only for clusters of this flavor."),
+    ];
 
     /// <summary>
     /// The guest-side option of datastores that provision from a template data directory (see <c>IO.SpareCopies</c>).

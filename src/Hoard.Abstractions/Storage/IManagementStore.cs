@@ -143,8 +143,14 @@ public interface ICatalogStore
 /// <summary>Clusters and their members. A task's instance id is the cluster's id for cluster tasks.</summary>
 public interface IClusterStore
 {
-    /// <summary>Inserts the cluster, its members with their build tasks, and the cluster's task, in one transaction.</summary>
-    Task InsertAsync(ClusterRecord cluster, IReadOnlyList<NewMember> members, TaskRecord clusterTask, CancellationToken cancellationToken);
+    /// <summary>
+    /// Inserts the cluster, its members with their build tasks (adopting the warm ones), and the cluster's task, in one
+    /// transaction; false, and nothing written, when a warm member to adopt was taken by another create meanwhile.
+    /// </summary>
+    Task<bool> InsertAsync(ClusterRecord cluster, IReadOnlyList<NewMember> members, TaskRecord clusterTask, CancellationToken cancellationToken);
+
+    /// <summary>Live warm instances (built for no cluster yet) of a datastore version and flavor, oldest first, whatever their state.</summary>
+    Task<IReadOnlyList<InstanceRecord>> ListWarmAsync(string datastoreVersionId, string flavorId, CancellationToken cancellationToken);
 
     Task<ClusterRecord?> GetAsync(string id, CancellationToken cancellationToken);
 

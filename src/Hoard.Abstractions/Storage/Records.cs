@@ -198,6 +198,9 @@ public static class ClusterMemberTypes
     public const string Member = "member";
 
     public const string Replica = "replica";
+
+    /// <summary>A cluster-mode server built ahead of any cluster, running, for a create to adopt (no project until then).</summary>
+    public const string Warm = "warm";
 }
 
 public sealed record ClusterRecord
@@ -222,5 +225,8 @@ public sealed record ClusterRecord
     public bool Deleted { get; init; }
 }
 
-/// <summary>A new member and the task that builds it.</summary>
-public sealed record NewMember(InstanceRecord Instance, TaskRecord Task);
+/// <summary>
+/// A member to add and the task that builds it; with no task, a warm instance (<see cref="ClusterMemberTypes.Warm"/>)
+/// that the cluster adopts: its record takes the member's name, project and cluster.
+/// </summary>
+public sealed record NewMember(InstanceRecord Instance, TaskRecord? Task);

@@ -73,6 +73,7 @@ public static class HoardServer
         services.AddSingleton<InstanceService>();
         services.AddSingleton<SchemaService>();
         services.AddSingleton<ClusterService>();
+        services.AddSingleton<WarmMembers>();
         services.AddHostedService<ControlPlaneLoops>();
 
         var app = builder.Build();
@@ -135,14 +136,15 @@ public static class HoardServer
     }
 }
 
-/// <summary>Runs the task engine, the heartbeat sweep, agent supervision and token expiry for the life of the server.</summary>
-internal sealed class ControlPlaneLoops(TaskEngine engine, Conductor conductor, AgentSupervisor supervisor, IManagementStore store, TimeProvider time) : BackgroundService
+/// <summary>Runs the task engine, the heartbeat sweep, agent supervision, warm cluster members and token expiry for the life of the server.</summary>
+internal sealed class ControlPlaneLoops(TaskEngine engine, Conductor conductor, AgentSupervisor supervisor, WarmMembers warmMembers, IManagementStore store, TimeProvider time) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.WhenAll(
             Task.Run(() => engine.RunAsync(stoppingToken), stoppingToken),
             Task.Run(() => conductor.RunAsync(stoppingToken), stoppingToken),
             Task.Run(() => supervisor.RunAsync(stoppingToken), stoppingToken),
+            Task.Run(() => warmMembers.RunAsync(stoppingToken), stoppingToken),
             Task.Run(() => PurgeTokensAsync(stoppingToken), stoppingToken))
         .ContinueWith(_ => { }, TaskScheduler.Default);
 

@@ -243,20 +243,7 @@ public static class ClusterCommand
     private static Command Verb(string name, string description, IReadOnlyList<Symbol> symbols, Func<ParseResult, HoardClient, JsonObject, CancellationToken, Task<int>> action)
     {
         var cluster = new Argument<string>("cluster") { Description = "Cluster id or name." };
-        var command = new Command(name, description) { cluster };
-        foreach (var symbol in symbols)
-        {
-            switch (symbol)
-            {
-                case Argument argument:
-                    command.Arguments.Add(argument);
-                    break;
-                case Option option:
-                    command.Options.Add(option);
-                    break;
-            }
-        }
-
+        var command = InstanceVerb.WithTarget(name, description, cluster, symbols);
         command.SetAction((parse, ct) => Cli.RunAsync(async client =>
             await action(parse, client, await client.FindClusterAsync(parse.GetValue(cluster)!, ct), ct)));
         return command;

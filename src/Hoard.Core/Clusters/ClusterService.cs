@@ -44,6 +44,7 @@ public sealed class ClusterService(
     GuestSecrets secrets,
     HoardOptions options,
     TaskEngine engine,
+    WarmMembers warmMembers,
     TimeProvider time)
 {
     public const int MaxMembers = 100;
@@ -78,11 +79,37 @@ public sealed class ClusterService(
             CreatedAt = now,
             UpdatedAt = now,
         };
-        var members = NewMembers(cluster, version.Id, flavor, volume, types, existing: [], rootEnabled: false, now);
-        var task = NewTask(ClusterTaskKinds.Create, cluster.Id, now);
-        await store.Clusters.InsertAsync(cluster, members, task, cancellationToken);
-        engine.Wake();
-        return (cluster, [.. members.Select(m => m.Instance)]);
+
+        // Warm members (running, joined to nothing) are adopted first; if another create takes one meanwhile, try again.
+        for (var attempt = 0; ; attempt++)
+        {
+            var warm = attempt < 3 ? await WarmAsync(datastore.Name, version.Id, flavor.Id, cancellationToken) : [];
+            var members = NewMembers(cluster, version.Id, flavor, volume, types, existing: [], rootEnabled: false, now, warm);
+            var adopted = members.Where(m => m.Task is null).Select(m => m.Instance.Id).ToList();
+            var payload = JsonSerializer.Serialize(new CreatePayload(adopted), GuestArguments.Json);
+            var task = NewTask(ClusterTaskKinds.Create, cluster.Id, now) with { Payload = payload };
+            if (await store.Clusters.InsertAsync(cluster, members, task, cancellationToken))
+            {
+                engine.Wake();
+                if (adopted.Count > 0)
+                {
+                    warmMembers.Wake();
+                }
+
+                return (cluster, [.. members.Select(m => m.Instance)]);
+            }
+        }
+    }
+
+    /// <summary>Warm members of this shape that serve now, oldest first.</summary>
+    private async Task<IReadOnlyList<InstanceRecord>> WarmAsync(string datastore, string versionId, string flavorId, CancellationToken cancellationToken)
+    {
+        if (options.Raw.GetInt(datastore, DatastoreOptionNames.ClusterWarmMembers) <= 0)
+        {
+            return [];
+        }
+
+        return [.. (await store.Clusters.ListWarmAsync(versionId, flavorId, cancellationToken)).Where(IsServing)];
     }
 
     public async Task<ClusterRecord> GetAsync(string projectId, string id, CancellationToken cancellationToken)
@@ -448,8 +475,9 @@ public sealed class ClusterService(
     }
 
     /// <summary>The new member records: named &lt;cluster&gt;-member-N after the highest N so far; replicas spread over the masters with the fewest.</summary>
-    private List<NewMember> NewMembers(ClusterRecord cluster, string versionId, FlavorRecord flavor, int? volume, bool[] replica, IReadOnlyList<InstanceRecord> existing, bool rootEnabled, DateTimeOffset now)
+    private List<NewMember> NewMembers(ClusterRecord cluster, string versionId, FlavorRecord flavor, int? volume, bool[] replica, IReadOnlyList<InstanceRecord> existing, bool rootEnabled, DateTimeOffset now, IReadOnlyList<InstanceRecord>? warm = null)
     {
+        warm ??= [];
         var next = existing.Select(m => MemberNumber(cluster.Name, m.Name)).DefaultIfEmpty(0).Max() + 1;
         var pool = pools.Choose();
         var masters = existing.Where(IsMaster).Select(m => m.Id).ToList();
@@ -458,6 +486,27 @@ public sealed class ClusterService(
         var records = new List<InstanceRecord>();
         for (var i = 0; i < replica.Length; i++)
         {
+            var type = replica[i] ? ClusterMemberTypes.Replica : ClusterMemberTypes.Member;
+            if (i < warm.Count)
+            {
+                // Adopted: the warm instance keeps its id, address and server, and takes the member's place.
+                records.Add(warm[i] with
+                {
+                    Name = $"{cluster.Name}-member-{next + i}",
+                    ProjectId = cluster.ProjectId,
+                    ClusterId = cluster.Id,
+                    InstanceType = type,
+                    VolumeSize = volume,
+                    RootEnabled = rootEnabled,
+                });
+                if (!replica[i])
+                {
+                    masters.Add(warm[i].Id);
+                }
+
+                continue;
+            }
+
             var id = Guid.NewGuid().ToString();
             records.Add(new InstanceRecord
             {
@@ -476,7 +525,7 @@ public sealed class ClusterService(
                 CreatedAt = now,
                 UpdatedAt = now,
                 ClusterId = cluster.Id,
-                InstanceType = replica[i] ? ClusterMemberTypes.Replica : ClusterMemberTypes.Member,
+                InstanceType = type,
             });
             if (!replica[i])
             {
@@ -495,7 +544,8 @@ public sealed class ClusterService(
             }
 
             // The member's prepare reads the cluster's root password from the cluster record, sealed there.
-            members.Add(new NewMember(member, NewTask(InstanceTaskKinds.Create, member.Id, now)));
+            var adopted = warm.Any(w => w.Id == member.Id);
+            members.Add(new NewMember(member, adopted ? null : NewTask(InstanceTaskKinds.Create, member.Id, now)));
         }
 
         return members;
@@ -540,5 +590,8 @@ public static class ClusterTaskKinds
 }
 
 public sealed record GrowPayload(IReadOnlyList<string> Members);
+
+/// <summary>The create task's payload: the warm members it adopted, which its prepare moves into the cluster.</summary>
+public sealed record CreatePayload(IReadOnlyList<string> Adopted);
 
 public sealed record ShrinkPayload(IReadOnlyList<string> Members, IReadOnlyList<string> NodeIds);

@@ -181,6 +181,11 @@ public sealed partial class CreateClusterHandler(ClusterSteps s, ILogger<CreateC
         var members = await s.MembersAsync(clusterId, cancellationToken);
         var ids = members.Select(m => m.Id).ToHashSet(StringComparer.Ordinal);
         members = await s.WaitBuiltAsync(clusterId, ids, s.BuildTimeout(members[0]), cancellationToken);
+
+        // Adopted warm members are prepared again, now with the cluster's own membership (its secret).
+        var adopted = JsonSerializer.Deserialize<CreatePayload>(run.Task.Payload, GuestArguments.Json)?.Adopted ?? [];
+        await Task.WhenAll(members.Where(m => adopted.Contains(m.Id)).Select(async m =>
+            await s.CallAsync(m, GuestMethods.Prepare, await s.Context.PrepareArgumentsAsync(m, "{}", cancellationToken), ClusterSteps.CallTimeout, cancellationToken)));
         var built = Since(run.Task.CreatedAt);
         members = await s.LearnNodeIdsAsync(members, cancellationToken);
         var masters = members.Where(ClusterService.IsMaster).ToList();

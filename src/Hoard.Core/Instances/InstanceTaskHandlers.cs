@@ -98,7 +98,13 @@ public sealed class InstanceTaskContext(
         };
         if (instance.ClusterId is null)
         {
-            return prepare;
+            // A warm member starts in cluster mode with a placeholder membership; the cluster that adopts it gives it its own.
+            return instance.InstanceType != ClusterMemberTypes.Warm
+                ? prepare
+                : prepare with
+                {
+                    Cluster = new Abstractions.Clusters.ClusterMembership(Clusters.WarmMembers.PlaceholderCluster(instance.Id), Secrets.ClusterSecret(Clusters.WarmMembers.PlaceholderCluster(instance.Id))) { Warm = true },
+                };
         }
 
         // A cluster member shares the cluster's secret, and its root password when root is enabled on the cluster.
@@ -106,7 +112,10 @@ public sealed class InstanceTaskContext(
         return prepare with
         {
             RootPassword = cluster?.RootSecret is { } sealedRoot ? Secrets.Unseal(sealedRoot) : null,
-            Cluster = new Abstractions.Clusters.ClusterMembership(instance.ClusterId, Secrets.ClusterSecret(instance.ClusterId)),
+            Cluster = new Abstractions.Clusters.ClusterMembership(instance.ClusterId, Secrets.ClusterSecret(instance.ClusterId))
+            {
+                Replica = instance.InstanceType == ClusterMemberTypes.Replica,
+            },
         };
     }
 }

@@ -8,7 +8,7 @@ internal sealed class SqliteClusterStore(SqliteDb db, SqliteInstanceStore instan
 {
     private const string Columns = "id, name, project_id, datastore_version_id, task_status, root_secret, created_at, updated_at, deleted";
 
-    public async Task InsertAsync(ClusterRecord cluster, IReadOnlyList<NewMember> members, TaskRecord clusterTask, CancellationToken cancellationToken)
+    public async Task<bool> InsertAsync(ClusterRecord cluster, IReadOnlyList<NewMember> members, TaskRecord clusterTask, CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
@@ -22,9 +22,17 @@ internal sealed class SqliteClusterStore(SqliteDb db, SqliteInstanceStore instan
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await InsertTasksAsync(connection, tx, clusterTask, members, cancellationToken);
+        if (!await InsertTasksAsync(connection, tx, clusterTask, members, cancellationToken))
+        {
+            return false; // disposing the transaction rolls it back
+        }
+
         await tx.CommitAsync(cancellationToken);
+        return true;
     }
+
+    public Task<IReadOnlyList<InstanceRecord>> ListWarmAsync(string datastoreVersionId, string flavorId, CancellationToken cancellationToken) =>
+        instances.ListWarmAsync(datastoreVersionId, flavorId, cancellationToken);
 
     public Task<ClusterRecord?> GetAsync(string id, CancellationToken cancellationToken) =>
         db.QuerySingleAsync($"SELECT {Columns} FROM clusters WHERE id = $id AND deleted = 0", Read, cancellationToken, ("$id", id));
@@ -59,7 +67,11 @@ internal sealed class SqliteClusterStore(SqliteDb db, SqliteInstanceStore instan
             }
         }
 
-        await InsertTasksAsync(connection, tx, clusterTask, newMembers, cancellationToken);
+        if (!await InsertTasksAsync(connection, tx, clusterTask, newMembers, cancellationToken))
+        {
+            return false;
+        }
+
         await tx.CommitAsync(cancellationToken);
         return true;
     }
@@ -85,16 +97,38 @@ internal sealed class SqliteClusterStore(SqliteDb db, SqliteInstanceStore instan
     public async Task<int> CountAsync(string projectId, CancellationToken cancellationToken) =>
         (await db.QueryAsync("SELECT COUNT(*) FROM clusters WHERE deleted = 0 AND project_id = $p", r => r.GetInt32(0), cancellationToken, ("$p", projectId)))[0];
 
-    private static async Task InsertTasksAsync(SqliteConnection connection, SqliteTransaction tx, TaskRecord clusterTask, IReadOnlyList<NewMember> members, CancellationToken cancellationToken)
+    /// <summary>Inserts new members with their tasks and adopts warm ones; false when a warm one is no longer there to adopt.</summary>
+    private static async Task<bool> InsertTasksAsync(SqliteConnection connection, SqliteTransaction tx, TaskRecord clusterTask, IReadOnlyList<NewMember> members, CancellationToken cancellationToken)
     {
         foreach (var member in members)
         {
-            await SqliteInstanceStore.InsertAsync(connection, tx, member.Instance, member.Task, cancellationToken);
+            if (member.Task is { } task)
+            {
+                await SqliteInstanceStore.InsertAsync(connection, tx, member.Instance, task, cancellationToken);
+                continue;
+            }
+
+            var i = member.Instance;
+            await using var adopt = Command(
+                connection,
+                """
+                UPDATE instances SET name = $name, project_id = $project, cluster_id = $cluster, instance_type = $type,
+                    replica_of = $replicaOf, root_enabled = $root, updated_at = $now
+                WHERE id = $id AND deleted = 0 AND cluster_id IS NULL AND instance_type = 'warm'
+                """,
+                ("$name", i.Name), ("$project", i.ProjectId), ("$cluster", i.ClusterId), ("$type", i.InstanceType),
+                ("$replicaOf", i.ReplicaOf), ("$root", i.RootEnabled), ("$now", Ms(DateTimeOffset.UtcNow)), ("$id", i.Id));
+            adopt.Transaction = tx;
+            if (await adopt.ExecuteNonQueryAsync(cancellationToken) == 0)
+            {
+                return false;
+            }
         }
 
         await using var insertTask = SqliteTaskStore.InsertCommand(connection, clusterTask);
         insertTask.Transaction = tx;
         await insertTask.ExecuteNonQueryAsync(cancellationToken);
+        return true;
     }
 
     private static ClusterRecord Read(SqliteDataReader r) => new()

@@ -41,6 +41,13 @@ internal sealed class SqliteInstanceStore(SqliteDb db) : IInstanceStore
         await insertTask.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    internal async Task<IReadOnlyList<InstanceRecord>> ListWarmAsync(string datastoreVersionId, string flavorId, CancellationToken cancellationToken) =>
+        await db.QueryAsync(
+            $"SELECT {Columns} FROM instances WHERE instance_type = 'warm' AND cluster_id IS NULL AND deleted = 0 AND datastore_version_id = $v AND flavor_id = $f ORDER BY seq",
+            Read,
+            cancellationToken,
+            ("$v", datastoreVersionId), ("$f", flavorId));
+
     /// <summary>Live members of a cluster, oldest first.</summary>
     internal async Task<IReadOnlyList<InstanceRecord>> ListMembersAsync(string clusterId, CancellationToken cancellationToken) =>
         await db.QueryAsync($"SELECT {Columns} FROM instances WHERE cluster_id = $c AND deleted = 0 ORDER BY seq", Read, cancellationToken, ("$c", clusterId));
