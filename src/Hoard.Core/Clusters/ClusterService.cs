@@ -64,7 +64,7 @@ public sealed class ClusterService(
         }
 
         RequireClusterSupport(datastore.Name, version.Name);
-        var (flavor, volume) = CheckMembers(datastore.Name, request.Members, existing: null);
+        var (flavor, volume) = CheckMembers(request.Members, existing: null);
         var types = MemberTypes(request.Members, request.ReplicasPerMaster);
 
         // Everything is checked before anything is written: a refused create leaves no cluster behind (Trove 18 leaves one).
@@ -225,14 +225,12 @@ public sealed class ClusterService(
         var cluster = await GetAsync(projectId, id, cancellationToken);
         RequireNoTask(cluster);
         var existing = await store.Clusters.ListMembersAsync(id, cancellationToken);
-        var version = catalog.FindVersionById(cluster.DatastoreVersionId)
-            ?? throw new InvalidOperationException($"datastore version {cluster.DatastoreVersionId} is not registered");
         if (existing.Count + requested.Count > MaxMembers)
         {
             throw ApiException.BadRequest($"A cluster has at most {MaxMembers} members; it has {existing.Count} and {requested.Count} were asked for.");
         }
 
-        var (flavor, volume) = CheckMembers(version.Datastore.Name, requested, existing);
+        var (flavor, volume) = CheckMembers(requested, existing);
         var types = MemberTypes(requested, replicasPerMaster: null, allowAllReplicas: existing.Any(IsMaster));
         var now = time.GetUtcNow();
         var members = NewMembers(cluster, cluster.DatastoreVersionId, flavor, volume, types, existing, cluster.RootSecret is not null, now);
@@ -399,7 +397,7 @@ public sealed class ClusterService(
         ApiException.Unprocessable($"This action cannot be performed on the cluster while the current cluster task is '{cluster.TaskStatus}'.");
 
     /// <summary>Flavor and volume of the members: all alike (and alike the cluster's, on grow), as the seed requires.</summary>
-    private (FlavorRecord Flavor, int? Volume) CheckMembers(string datastore, IReadOnlyList<ClusterMemberRequest> requested, IReadOnlyList<InstanceRecord>? existing)
+    private (FlavorRecord Flavor, int? Volume) CheckMembers(IReadOnlyList<ClusterMemberRequest> requested, IReadOnlyList<InstanceRecord>? existing)
     {
         if (requested.Count == 0)
         {
@@ -433,7 +431,6 @@ public sealed class ClusterService(
         // The stock client requires a volume size for every cluster member (--instance flavor=F,volume=N), so the size is
         // recorded even where the driver has no volumes; Trove 18 refuses it there, which leaves its own client unable
         // to create a cluster on local storage.
-        _ = datastore;
         return (flavor, volume);
     }
 
