@@ -133,3 +133,24 @@ public sealed class ClusterCheckTests
         Assert.Contains("disagree on the owners of 1 slots", problems);
     }
 }
+
+public sealed class RebalancePlanTests
+{
+    [Fact]
+    public void Waves_run_one_move_per_source_at_a_time_and_keep_every_move()
+    {
+        PlannedStep Move(string source, int first) => new(source, "t", "node-t", [new SlotRange(first, first + 9)]);
+        var plan = new RebalancePlan { Moves = [Move("a", 0), Move("a", 10), Move("a", 20), Move("b", 30), Move("c", 40), Move("c", 50)] };
+
+        var waves = plan.Waves();
+
+        Assert.Equal([["a", "b", "c"], ["a", "c"], ["a"]], waves.Select(w => w.Select(m => m.SourceInstanceId).ToArray()));
+        Assert.Equal(plan.Moves, waves.SelectMany(w => w).OrderBy(m => m.Slots[0].First));
+        var task = new Hoard.Abstractions.Storage.TaskRecord
+        {
+            Id = "t1", Kind = ClusterTaskKinds.Rebalance, InstanceId = "c", State = "running", Step = 2, Payload = plan.Write(),
+            CreatedAt = DateTimeOffset.UnixEpoch, UpdatedAt = DateTimeOffset.UnixEpoch,
+        };
+        Assert.Equal(new TaskProgress(30, 60), RebalancePlan.Progress(task));
+    }
+}

@@ -280,7 +280,8 @@ public sealed class ShrinkClusterHandler(ClusterSteps s) : ITaskHandler
 
 /// <summary>
 /// Moves slots live so every remaining master owns an even share (excluded masters are drained to none).
-/// The plan is made once and stored in the task; each move is one step, so a resumed task continues where it was.
+/// The plan is made once and stored in the task; each wave of moves (one per source, run at once) is one step, so a
+/// resumed task continues where it was.
 /// </summary>
 public sealed partial class RebalanceClusterHandler(ClusterSteps s, ILogger<RebalanceClusterHandler> logger) : ITaskHandler
 {
@@ -300,31 +301,33 @@ public sealed partial class RebalanceClusterHandler(ClusterSteps s, ILogger<Reba
             LogPlanned(clusterId, plan.Moves!.Count, plan.Moves.Sum(m => m.Slots.Sum(r => r.Count)));
         }
 
-        var moves = plan.Moves!;
+        var waves = plan.Waves();
         var byId = members.ToDictionary(m => m.Id, StringComparer.Ordinal);
-        while (run.Step <= moves.Count)
+        while (run.Step <= waves.Count)
         {
-            var move = moves[run.Step - 1];
-            var source = byId[move.SourceInstanceId];
-            var target = byId[move.TargetInstanceId];
             var masters = await MastersAsync(members, cancellationToken);
-            var request = new SlotMove
+            var results = await Task.WhenAll(waves[run.Step - 1].Select(async move =>
             {
-                Slots = move.Slots,
-                TargetNodeId = move.TargetNodeId,
-                TargetAddress = target.Address!,
-                TargetPort = target.Port ?? 0,
-                Masters = [.. masters.Where(m => m.Id != source.Id && m.Id != target.Id).Select(m => new ClusterNodeInfo(m.ClusterNodeId!, m.Address!, m.Port ?? 0))],
-            };
-            var reply = await s.CallAsync(source, GuestMethods.ClusterMoveSlots, request, ClusterSteps.MoveTimeout, cancellationToken);
-            var result = reply.Deserialize<SlotMoveResult>(GuestArguments.Json);
-            plan = plan with { KeysMoved = plan.KeysMoved + (result?.KeysMoved ?? 0) };
+                var source = byId[move.SourceInstanceId];
+                var target = byId[move.TargetInstanceId];
+                var request = new SlotMove
+                {
+                    Slots = move.Slots,
+                    TargetNodeId = move.TargetNodeId,
+                    TargetAddress = target.Address!,
+                    TargetPort = target.Port ?? 0,
+                    Masters = [.. masters.Where(m => m.Id != source.Id && m.Id != target.Id).Select(m => new ClusterNodeInfo(m.ClusterNodeId!, m.Address!, m.Port ?? 0))],
+                };
+                var reply = await s.CallAsync(source, GuestMethods.ClusterMoveSlots, request, ClusterSteps.MoveTimeout, cancellationToken);
+                return reply.Deserialize<SlotMoveResult>(GuestArguments.Json)?.KeysMoved ?? 0;
+            }));
+            plan = plan with { KeysMoved = plan.KeysMoved + results.Sum() };
             await run.AdvanceAsync(run.Step + 1, plan.Write(), cancellationToken);
         }
 
         var remainingMasters = (await MastersAsync(members, cancellationToken)).Count(m => !plan.Exclude.Contains(m.Id));
         await s.WaitConsistentAsync(members, remainingMasters, cancellationToken);
-        LogRebalanced(clusterId, moves.Count, plan.KeysMoved);
+        LogRebalanced(clusterId, plan.Moves!.Count, plan.KeysMoved);
         await s.Context.Store.Clusters.SetTaskAsync(clusterId, ClusterTasks.Rebalancing, ClusterTasks.None, cancellationToken);
     }
 
@@ -352,13 +355,29 @@ public sealed partial class RebalanceClusterHandler(ClusterSteps s, ILogger<Reba
         };
     }
 
-    /// <summary>The members that are masters now (a failover may have changed roles since the plan was made).</summary>
+    /// <summary>
+    /// The members that are masters now (a failover may have changed roles since the plan was made), as the first
+    /// member that answers sees it.
+    /// </summary>
     private async Task<List<InstanceRecord>> MastersAsync(IReadOnlyList<InstanceRecord> members, CancellationToken cancellationToken)
     {
-        var reply = await s.CallAsync(members[0], GuestMethods.ClusterNodes, null, ClusterSteps.CallTimeout, cancellationToken);
-        var topology = reply.Deserialize<ClusterTopology>(GuestArguments.Json) ?? throw new GuestCallException("cluster_nodes returned nothing");
-        var masterIds = topology.Nodes.Where(n => n.IsMaster).Select(n => n.NodeId).ToHashSet(StringComparer.Ordinal);
-        return [.. members.Where(m => m.ClusterNodeId is not null && masterIds.Contains(m.ClusterNodeId))];
+        GuestCallException? last = null;
+        foreach (var member in members)
+        {
+            try
+            {
+                var reply = await s.CallAsync(member, GuestMethods.ClusterNodes, null, ClusterSteps.CallTimeout, cancellationToken);
+                var topology = reply.Deserialize<ClusterTopology>(GuestArguments.Json) ?? throw new GuestCallException("cluster_nodes returned nothing");
+                var masterIds = topology.Nodes.Where(n => n.IsMaster).Select(n => n.NodeId).ToHashSet(StringComparer.Ordinal);
+                return [.. members.Where(m => m.ClusterNodeId is not null && masterIds.Contains(m.ClusterNodeId))];
+            }
+            catch (GuestCallException e)
+            {
+                last = e; // down or refusing: ask the next member
+            }
+        }
+
+        throw last ?? new GuestCallException("no member of the cluster answered");
     }
 
     [LoggerMessage(1510, LogLevel.Information, "Rebalance of cluster {Cluster}: {Moves} moves, {Slots} slots")]

@@ -7,8 +7,9 @@ namespace Hoard.Core.Clusters;
 
 /// <summary>
 /// A rebalance task's payload: what to exclude, then (once the first step has planned it) every move, stored in
-/// the task so a control plane killed mid-rebalance resumes at the move it was making instead of planning anew.
-/// Step 0 plans; step k (1..n) makes move k-1; step n+1 checks the cluster and finishes.
+/// the task so a control plane killed mid-rebalance resumes at the moves it was making instead of planning anew.
+/// Step 0 plans; step k (1..n) makes wave k-1 (the (k-1)-th move of every source, at once); step n+1 checks the
+/// cluster and finishes.
 /// </summary>
 public sealed record RebalancePlan
 {
@@ -24,12 +25,28 @@ public sealed record RebalancePlan
 
     public string Write() => JsonSerializer.Serialize(this, GuestArguments.Json);
 
+    /// <summary>
+    /// The moves grouped into waves that run at once: wave i holds the i-th move of every source (sources in the
+    /// plan's order), so no source runs two moves at a time and each wave is one recorded step.
+    /// </summary>
+    public IReadOnlyList<IReadOnlyList<PlannedStep>> Waves()
+    {
+        var bySource = (Moves ?? []).GroupBy(m => m.SourceInstanceId, StringComparer.Ordinal).Select(g => g.ToList()).ToList();
+        var waves = new List<IReadOnlyList<PlannedStep>>();
+        for (var i = 0; bySource.Any(g => g.Count > i); i++)
+        {
+            waves.Add([.. bySource.Where(g => g.Count > i).Select(g => g[i])]);
+        }
+
+        return waves;
+    }
+
     public static TaskProgress Progress(TaskRecord task)
     {
         ArgumentNullException.ThrowIfNull(task);
-        var plan = Read(task.Payload);
-        var total = plan.Moves?.Sum(m => m.Slots.Sum(s => s.Count)) ?? 0;
-        var done = plan.Moves?.Take(Math.Max(0, task.Step - 1)).Sum(m => m.Slots.Sum(s => s.Count)) ?? 0;
+        var waves = Read(task.Payload).Waves();
+        var total = waves.Sum(w => w.Sum(m => m.Slots.Sum(s => s.Count)));
+        var done = waves.Take(Math.Max(0, task.Step - 1)).Sum(w => w.Sum(m => m.Slots.Sum(s => s.Count)));
         return new TaskProgress(done, total);
     }
 }
