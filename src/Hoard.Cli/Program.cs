@@ -1,5 +1,12 @@
 using System.CommandLine;
 using Hoard.Cli.Commands;
+using Spectre.Console;
+
+// Tables wrap at the terminal's width; with output redirected there is no terminal, so COLUMNS (as shells set it) decides.
+if (int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), out var columns) && columns >= 40)
+{
+    AnsiConsole.Profile.Width = columns;
+}
 
 var root = new RootCommand("Hoard: databases as a service (Redis, PostgreSQL, MariaDB) behind a Trove-compatible API.");
 root.Subcommands.Add(ServeCommand.Create());

@@ -44,6 +44,41 @@ public sealed class HoardCliTests : IAsyncLifetime
     }
 
     [RequiresBinaryFact("redis-server", "redis-cli")]
+    public async Task Cluster_create_grow_rebalance_drain_shrink_and_delete()
+    {
+        var created = await HoardAsync("cluster", "create", "cli-c", "--datastore", "redis", "--flavor", "m1.tiny", "--masters", "2", "--wait");
+        Assert.True(created.ExitCode == 0, created.ToString());
+        var grown = await HoardAsync("cluster", "grow", "cli-c", "--flavor", "m1.tiny", "--wait");
+        Assert.True(grown.ExitCode == 0, grown.ToString());
+        Assert.True((await HoardAsync("cluster", "rebalance", "cli-c", "--wait")).ExitCode == 0);
+
+        // Every member shows its role and an even share: 16384 / 3 slots, give or take one.
+        var shown = await HoardAsync("cluster", "show", "cli-c");
+        Assert.True(shown.ExitCode == 0, shown.ToString());
+        foreach (var member in new[] { "cli-c-member-1", "cli-c-member-2", "cli-c-member-3" })
+        {
+            var row = shown.Stdout.Split('\n').FirstOrDefault(l => l.Contains(member, StringComparison.Ordinal));
+            Assert.True(row is not null, $"no row for {member} in:\n{shown.Stdout}");
+            Assert.Contains("master", row, StringComparison.Ordinal);
+            Assert.True(row.Contains("5461", StringComparison.Ordinal) || row.Contains("5462", StringComparison.Ordinal), row);
+        }
+
+        // Shrinking a member that owns slots is refused with the server's reason; drained, it goes.
+        var refused = await HoardAsync("cluster", "shrink", "cli-c", "cli-c-member-3");
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("currently in use", refused.Stderr, StringComparison.Ordinal);
+        Assert.True((await HoardAsync("cluster", "rebalance", "cli-c", "--exclude", "cli-c-member-3", "--wait")).ExitCode == 0);
+        var shrunk = await HoardAsync("cluster", "shrink", "cli-c", "cli-c-member-3", "--wait");
+        Assert.True(shrunk.ExitCode == 0, shrunk.ToString());
+        Assert.DoesNotContain("cli-c-member-3", (await HoardAsync("cluster", "show", "cli-c")).Stdout, StringComparison.Ordinal);
+
+        Assert.Contains("cli-c", (await HoardAsync("cluster", "list")).Stdout, StringComparison.Ordinal);
+        var deleted = await HoardAsync("cluster", "delete", "cli-c", "--wait");
+        Assert.True(deleted.ExitCode == 0, deleted.ToString());
+        Assert.Empty(_server.DatabasePids());
+    }
+
+    [RequiresBinaryFact("redis-server", "redis-cli")]
     public async Task Users_made_with_the_instance_and_afterwards()
     {
         var created = await HoardAsync("instance", "create", "kv", "--datastore", "redis", "--flavor", "1", "--user", "app:App-pass-1", "--wait");
