@@ -1,0 +1,147 @@
+using System.Data.Common;
+using Hoard.Abstractions.Storage;
+using Npgsql;
+using static Hoard.Storage.PostgreSql.PostgreSqlDb;
+
+namespace Hoard.Storage.PostgreSql;
+
+internal sealed class PostgreSqlClusterStore(PostgreSqlDb db, PostgreSqlInstanceStore instances) : IClusterStore
+{
+    private const string Columns = "id, name, project_id, datastore_version_id, task_status, root_secret, created_at, updated_at, deleted";
+
+    public async Task<bool> InsertAsync(ClusterRecord cluster, IReadOnlyList<NewMember> members, TaskRecord clusterTask, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var insert = Command(
+            connection,
+            tx,
+            $"INSERT INTO clusters ({Columns}) VALUES (@id, @name, @project, @dsv, @task, @root, @created, @updated, FALSE)",
+            ("id", cluster.Id), ("name", cluster.Name), ("project", cluster.ProjectId), ("dsv", cluster.DatastoreVersionId),
+            ("task", cluster.TaskStatus), ("root", cluster.RootSecret), ("created", Ms(cluster.CreatedAt)), ("updated", Ms(cluster.UpdatedAt))))
+        {
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        if (!await InsertTasksAsync(connection, tx, clusterTask, members, cancellationToken))
+        {
+            return false; // disposing the transaction rolls it back
+        }
+
+        await tx.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    public Task<IReadOnlyList<InstanceRecord>> ListWarmAsync(string datastoreVersionId, string flavorId, CancellationToken cancellationToken) =>
+        instances.ListWarmAsync(datastoreVersionId, flavorId, cancellationToken);
+
+    public Task<ClusterRecord?> GetAsync(string id, CancellationToken cancellationToken) =>
+        db.QuerySingleAsync($"SELECT {Columns} FROM clusters WHERE id = @id AND NOT deleted", Read, cancellationToken, ("id", id));
+
+    public async Task<IReadOnlyList<ClusterRecord>> ListAsync(string projectId, string? marker, int limit, CancellationToken cancellationToken) =>
+        await db.QueryAsync(
+            $"""
+            SELECT {Columns} FROM clusters
+            WHERE NOT deleted AND project_id = @p AND seq > COALESCE((SELECT seq FROM clusters WHERE id = @m::text), 0)
+            ORDER BY seq LIMIT @l
+            """,
+            Read,
+            cancellationToken,
+            ("p", projectId), ("m", marker), ("l", limit));
+
+    public Task<IReadOnlyList<InstanceRecord>> ListMembersAsync(string clusterId, CancellationToken cancellationToken) =>
+        instances.ListMembersAsync(clusterId, cancellationToken);
+
+    public async Task<bool> StartTaskAsync(string clusterId, string expectedTask, string newTask, TaskRecord clusterTask, IReadOnlyList<NewMember> newMembers, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var mark = Command(
+            connection,
+            tx,
+            "UPDATE clusters SET task_status = @new, updated_at = @now WHERE id = @id AND NOT deleted AND task_status = @expected",
+            ("new", newTask), ("now", NowMs()), ("id", clusterId), ("expected", expectedTask)))
+        {
+            if (await mark.ExecuteNonQueryAsync(cancellationToken) == 0)
+            {
+                return false;
+            }
+        }
+
+        if (!await InsertTasksAsync(connection, tx, clusterTask, newMembers, cancellationToken))
+        {
+            return false;
+        }
+
+        await tx.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    public async Task<bool> SetTaskAsync(string clusterId, string? expectedTask, string newTask, CancellationToken cancellationToken) =>
+        await db.ExecuteAsync(
+            "UPDATE clusters SET task_status = @new, updated_at = @now WHERE id = @id AND NOT deleted AND (@expected::text IS NULL OR task_status = @expected)",
+            cancellationToken,
+            ("new", newTask), ("now", NowMs()), ("id", clusterId), ("expected", expectedTask)) > 0;
+
+    public async Task<bool> SetRootSecretAsync(string clusterId, string sealedSecret, CancellationToken cancellationToken) =>
+        await db.ExecuteAsync(
+            "UPDATE clusters SET root_secret = @root, updated_at = @now WHERE id = @id AND NOT deleted",
+            cancellationToken,
+            ("root", sealedSecret), ("now", NowMs()), ("id", clusterId)) > 0;
+
+    public async Task<bool> DeleteAsync(string clusterId, CancellationToken cancellationToken) =>
+        await db.ExecuteAsync(
+            "UPDATE clusters SET deleted = TRUE, updated_at = @now WHERE id = @id AND NOT deleted",
+            cancellationToken,
+            ("now", NowMs()), ("id", clusterId)) > 0;
+
+    public async Task<int> CountAsync(string projectId, CancellationToken cancellationToken) =>
+        (int)await db.CountAsync("SELECT COUNT(*) FROM clusters WHERE NOT deleted AND project_id = @p", cancellationToken, ("p", projectId));
+
+    /// <summary>Inserts new members with their tasks and adopts warm ones; false when a warm one is no longer there to adopt.</summary>
+    private static async Task<bool> InsertTasksAsync(NpgsqlConnection connection, NpgsqlTransaction tx, TaskRecord clusterTask, IReadOnlyList<NewMember> members, CancellationToken cancellationToken)
+    {
+        foreach (var member in members)
+        {
+            if (member.Task is { } task)
+            {
+                await PostgreSqlInstanceStore.InsertAsync(connection, tx, member.Instance, task, cancellationToken);
+                continue;
+            }
+
+            // A racing adoption of the same warm instance waits on its row lock, then finds cluster_id set and matches nothing.
+            var i = member.Instance;
+            await using var adopt = Command(
+                connection,
+                tx,
+                """
+                UPDATE instances SET name = @name, project_id = @project, cluster_id = @cluster, instance_type = @type,
+                    replica_of = @replicaOf, root_enabled = @root, updated_at = @now
+                WHERE id = @id AND NOT deleted AND cluster_id IS NULL AND instance_type = 'warm'
+                """,
+                ("name", i.Name), ("project", i.ProjectId), ("cluster", i.ClusterId), ("type", i.InstanceType),
+                ("replicaOf", i.ReplicaOf), ("root", i.RootEnabled), ("now", NowMs()), ("id", i.Id));
+            if (await adopt.ExecuteNonQueryAsync(cancellationToken) == 0)
+            {
+                return false;
+            }
+        }
+
+        await using var insertTask = PostgreSqlTaskStore.InsertCommand(connection, tx, clusterTask);
+        await insertTask.ExecuteNonQueryAsync(cancellationToken);
+        return true;
+    }
+
+    private static ClusterRecord Read(DbDataReader r) => new()
+    {
+        Id = r.GetString(0),
+        Name = r.GetString(1),
+        ProjectId = r.GetString(2),
+        DatastoreVersionId = r.GetString(3),
+        TaskStatus = r.GetString(4),
+        RootSecret = StringOrNull(r, 5),
+        CreatedAt = Time(r, 6),
+        UpdatedAt = Time(r, 7),
+        Deleted = r.GetBoolean(8),
+    };
+}
