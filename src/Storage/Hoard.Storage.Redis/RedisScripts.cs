@@ -1,0 +1,367 @@
+namespace Hoard.Storage.Redis;
+
+/// <summary>
+/// Every check-then-write of the store is one Lua script, so it runs atomically on the server: the check and the
+/// writes cannot interleave with another client's (Zaqar's Redis store read outside its MULTI and raced).
+/// Each script gets ARGV[1] = the key prefix and ARGV[2] = a JSON argument (records as string-valued field maps,
+/// null fields left out); a script validates everything before its first write, because Redis does not roll back
+/// a script that fails halfway.
+/// </summary>
+internal static class RedisScripts
+{
+    private const string Prelude = """
+        local P = ARGV[1]
+        local A = cjson.decode(ARGV[2])
+        local function esc(s) return (string.gsub(s, '[%%:]', {['%'] = '%25', [':'] = '%3A'})) end
+        local function unesc(s) return (string.gsub(s, '%%(%x%x)', function(h) return string.char(tonumber(h, 16)) end)) end
+        local function k(kind, ...)
+          local key = P .. kind
+          for _, part in ipairs({...}) do key = key .. ':' .. esc(part) end
+          return key
+        end
+        local function hgetall(key)
+          local r = redis.call('HGETALL', key)
+          if #r == 0 then return nil end
+          local t = {}
+          for i = 1, #r, 2 do t[r[i]] = r[i + 1] end
+          return t
+        end
+        local function hput(key, t)
+          redis.call('DEL', key)
+          local args = {}
+          for f, v in pairs(t) do args[#args + 1] = f; args[#args + 1] = v end
+          if #args > 0 then redis.call('HSET', key, unpack(args)) end
+        end
+        local function copy(t) local c = {}; for f, v in pairs(t) do c[f] = v end; return c end
+        local function live(h) return h ~= nil and h.deleted ~= '1' end
+        local function exists(key) return redis.call('EXISTS', key) == 1 end
+
+        -- The sorted sets an instance belongs to, by what its record says.
+        local function inst_indexes(h)
+          local r = {}
+          if not live(h) then return r end
+          r[#r + 1] = k('idx:instances')
+          r[#r + 1] = k('idx:project-instances', h.project_id)
+          if h.cluster_id == nil then
+            r[#r + 1] = k('idx:standalone-instances')
+            r[#r + 1] = k('idx:project-standalone-instances', h.project_id)
+            if h.instance_type == 'warm' then r[#r + 1] = k('idx:warm-instances', h.datastore_version_id, h.flavor_id) end
+          else
+            r[#r + 1] = k('idx:cluster-members', h.cluster_id)
+          end
+          return r
+        end
+        local function addr_of(h)
+          if live(h) and h.address ~= nil then return k('addresses', h.pool), h.address end
+          return nil, nil
+        end
+        local function addr_free(h, id)
+          local ak, a = addr_of(h)
+          if ak == nil then return true end
+          local holder = redis.call('HGET', ak, a)
+          return (not holder) or holder == id
+        end
+        -- Replaces the record and moves it between indexes and address books (old is nil for an insert).
+        local function inst_write(id, old, new)
+          hput(k('instance', id), new)
+          local keep = {}
+          for _, x in ipairs(inst_indexes(new)) do keep[x] = true; redis.call('ZADD', x, new.seq, id) end
+          for _, x in ipairs(inst_indexes(old)) do if not keep[x] then redis.call('ZREM', x, id) end end
+          local ok, oa = addr_of(old)
+          local nk, na = addr_of(new)
+          if ok ~= nil and (ok ~= nk or oa ~= na) and redis.call('HGET', ok, oa) == id then redis.call('HDEL', ok, oa) end
+          if nk ~= nil then redis.call('HSET', nk, na, id) end
+        end
+        local function task_write(t)
+          hput(k('task', t.id), t)
+          if t.state == 'pending' or t.state == 'running' then
+            redis.call('ZADD', k('idx:unfinished-tasks'), t.created_at, t.id)
+          else
+            redis.call('ZREM', k('idx:unfinished-tasks'), t.id)
+          end
+        end
+        local function cluster_write(c)
+          hput(k('cluster', c.id), c)
+          if live(c) then
+            redis.call('ZADD', k('idx:project-clusters', c.project_id), c.seq, c.id)
+          else
+            redis.call('ZREM', k('idx:project-clusters', c.project_id), c.id)
+          end
+        end
+        local function new_instance_problem(i, t)
+          if exists(k('instance', i.id)) then return 'instance ' .. i.id .. ' exists' end
+          if t ~= nil and exists(k('task', t.id)) then return 'task ' .. t.id .. ' exists' end
+          if not addr_free(i, i.id) then return 'address ' .. i.address .. ' of pool ' .. i.pool .. ' is taken' end
+          return nil
+        end
+        local function insert_instance(i)
+          i.seq = tostring(redis.call('INCR', k('seq')))
+          inst_write(i.id, nil, i)
+        end
+        -- nil when the members can be written; 'taken' when a warm one is no longer there to adopt; else an error.
+        local function members_problem(members, ctask)
+          for _, m in ipairs(members) do
+            if m.task ~= nil then
+              local p = new_instance_problem(m.instance, m.task)
+              if p then return p end
+            else
+              local w = hgetall(k('instance', m.instance.id))
+              if not live(w) or w.cluster_id ~= nil or w.instance_type ~= 'warm' then return 'taken' end
+            end
+          end
+          if exists(k('task', ctask.id)) then return 'task ' .. ctask.id .. ' exists' end
+          return nil
+        end
+        local function write_members(members, now)
+          for _, m in ipairs(members) do
+            local i = m.instance
+            if m.task ~= nil then
+              insert_instance(i)
+              task_write(m.task)
+            else
+              local old = hgetall(k('instance', i.id))
+              local new = copy(old)
+              new.name = i.name; new.project_id = i.project_id; new.cluster_id = i.cluster_id
+              new.instance_type = i.instance_type; new.replica_of = i.replica_of; new.root_enabled = i.root_enabled
+              new.updated_at = now
+              inst_write(i.id, old, new)
+            end
+          end
+        end
+        local function assignment(p, u, r) return esc(p) .. ':' .. esc(u) .. ':' .. esc(r) end
+        local function unassign(m)
+          local p, u, r = string.match(m, '^([^:]*):([^:]*):([^:]*)$')
+          p, u, r = unesc(p), unesc(u), unesc(r)
+          local n = redis.call('SREM', k('assignments'), m)
+          redis.call('SREM', k('assignments-of-project', p), m)
+          redis.call('SREM', k('assignments-of-user', u), m)
+          redis.call('SREM', k('roles-of', p, u), r)
+          return n
+        end
+        local function token_del(h)
+          local t = hgetall(k('token', h))
+          if t == nil then return 0 end
+          redis.call('DEL', k('token', h))
+          redis.call('ZREM', k('idx:token-expiry'), h)
+          redis.call('SREM', k('tokens-of-user', t.user_id), h)
+          redis.call('SREM', k('tokens-of-project', t.project_id), h)
+          return 1
+        end
+
+        """;
+
+    public const string InsertInstanceWithTask = Prelude + """
+        local p = new_instance_problem(A.instance, A.task)
+        if p then return redis.error_reply(p) end
+        insert_instance(A.instance)
+        task_write(A.task)
+        return 1
+        """;
+
+    /// <summary>1 updated; 0 no live instance (of that task or pool); -1 the new address is held by another instance.</summary>
+    public const string UpdateInstance = Prelude + """
+        local old = hgetall(k('instance', A.id))
+        if not live(old) then return 0 end
+        if A.expected ~= nil and old.task_status ~= A.expected then return 0 end
+        if A.pool ~= nil and old.pool ~= A.pool then return 0 end
+        local new = copy(old)
+        for f, v in pairs(A.set) do new[f] = v end
+        for _, f in ipairs(A.unset) do new[f] = nil end
+        if not addr_free(new, A.id) then return -1 end
+        inst_write(A.id, old, new)
+        return 1
+        """;
+
+    public const string InsertTaskForInstance = Prelude + """
+        local old = hgetall(k('instance', A.task.instance_id))
+        if not live(old) or old.task_status ~= A.expected then return 0 end
+        if exists(k('task', A.task.id)) then return redis.error_reply('task ' .. A.task.id .. ' exists') end
+        local new = copy(old)
+        new.task_status = A.new_task
+        new.updated_at = A.now
+        inst_write(old.id, old, new)
+        task_write(A.task)
+        return 1
+        """;
+
+    /// <summary>The lease operations: claim (compare and set), renew, advance, finish.</summary>
+    public const string Lease = Prelude + """
+        local t = hgetall(k('task', A.id))
+        if t == nil then return 0 end
+        if A.op == 'claim' then
+          if t.state ~= 'pending' and t.state ~= 'running' then return 0 end
+          if t.lease_owner ~= A.expected_owner or t.lease_until ~= A.expected_until then return 0 end
+          t.lease_owner = A.owner; t.lease_until = A.lease_until; t.state = 'running'
+          t.attempts = tostring(tonumber(t.attempts) + 1); t.updated_at = A.now
+        elseif A.op == 'renew' then
+          if t.lease_owner ~= A.owner or t.state ~= 'running' then return 0 end
+          t.lease_until = A.lease_until
+        elseif A.op == 'advance' then
+          if t.lease_owner ~= A.owner or t.state ~= 'running' then return 0 end
+          t.step = A.step; t.updated_at = A.now
+          if A.payload ~= nil then t.payload = A.payload end
+        elseif A.op == 'finish' then
+          if t.lease_owner ~= A.owner then return 0 end
+          t.state = A.state; t.error = A.error; t.lease_owner = nil; t.lease_until = nil; t.updated_at = A.now
+        else
+          return redis.error_reply('unknown lease operation ' .. tostring(A.op))
+        end
+        task_write(t)
+        return 1
+        """;
+
+    public const string InsertCluster = Prelude + """
+        if exists(k('cluster', A.cluster.id)) then return redis.error_reply('cluster ' .. A.cluster.id .. ' exists') end
+        local p = members_problem(A.members, A.task)
+        if p == 'taken' then return 0 elseif p then return redis.error_reply(p) end
+        A.cluster.seq = tostring(redis.call('INCR', k('seq')))
+        cluster_write(A.cluster)
+        write_members(A.members, A.now)
+        task_write(A.task)
+        return 1
+        """;
+
+    public const string StartClusterTask = Prelude + """
+        local c = hgetall(k('cluster', A.id))
+        if not live(c) or c.task_status ~= A.expected then return 0 end
+        local p = members_problem(A.members, A.task)
+        if p == 'taken' then return 0 elseif p then return redis.error_reply(p) end
+        c.task_status = A.new_task
+        c.updated_at = A.now
+        cluster_write(c)
+        write_members(A.members, A.now)
+        task_write(A.task)
+        return 1
+        """;
+
+    public const string UpdateCluster = Prelude + """
+        local c = hgetall(k('cluster', A.id))
+        if not live(c) then return 0 end
+        if A.expected ~= nil and c.task_status ~= A.expected then return 0 end
+        for f, v in pairs(A.set) do c[f] = v end
+        cluster_write(c)
+        return 1
+        """;
+
+    /// <summary>Inserts a project or user (A.kind); 0 when the id exists or the name is taken in the domain.</summary>
+    public const string InsertPrincipal = Prelude + """
+        local r = A.rec
+        local uniq = k('uniq:' .. A.kind .. '-names')
+        local field = esc(r.domain_id) .. ':' .. esc(r.name)
+        if exists(k(A.kind, r.id)) or redis.call('HEXISTS', uniq, field) == 1 then return 0 end
+        r.seq = tostring(redis.call('INCR', k('seq')))
+        hput(k(A.kind, r.id), r)
+        redis.call('ZADD', k('idx:' .. A.kind .. 's'), r.seq, r.id)
+        redis.call('ZADD', k('idx:' .. A.kind .. '-names', r.name), r.seq, r.id)
+        redis.call('HSET', uniq, field, r.id)
+        return 1
+        """;
+
+    /// <summary>Deletes a project or user with its role assignments and tokens (SQL's ON DELETE CASCADE).</summary>
+    public const string DeletePrincipal = Prelude + """
+        local r = hgetall(k(A.kind, A.id))
+        if r == nil then return 0 end
+        redis.call('DEL', k(A.kind, A.id))
+        redis.call('ZREM', k('idx:' .. A.kind .. 's'), A.id)
+        redis.call('ZREM', k('idx:' .. A.kind .. '-names', r.name), A.id)
+        local uniq = k('uniq:' .. A.kind .. '-names')
+        local field = esc(r.domain_id) .. ':' .. esc(r.name)
+        if redis.call('HGET', uniq, field) == A.id then redis.call('HDEL', uniq, field) end
+        for _, m in ipairs(redis.call('SMEMBERS', k('assignments-of-' .. A.kind, A.id))) do unassign(m) end
+        for _, h in ipairs(redis.call('SMEMBERS', k('tokens-of-' .. A.kind, A.id))) do token_del(h) end
+        return 1
+        """;
+
+    public const string InsertRole = Prelude + """
+        local r = A.rec
+        if exists(k('role', r.id)) or redis.call('HEXISTS', k('uniq:role-names'), r.name) == 1 then return 0 end
+        r.seq = tostring(redis.call('INCR', k('seq')))
+        hput(k('role', r.id), r)
+        redis.call('ZADD', k('idx:roles'), r.seq, r.id)
+        redis.call('HSET', k('uniq:role-names'), r.name, r.id)
+        return 1
+        """;
+
+    public const string AssignRole = Prelude + """
+        if not exists(k('project', A.project)) then return redis.error_reply('no project ' .. A.project) end
+        if not exists(k('user', A.user)) then return redis.error_reply('no user ' .. A.user) end
+        if not exists(k('role', A.role)) then return redis.error_reply('no role ' .. A.role) end
+        local m = assignment(A.project, A.user, A.role)
+        redis.call('SADD', k('assignments'), m)
+        redis.call('SADD', k('assignments-of-project', A.project), m)
+        redis.call('SADD', k('assignments-of-user', A.user), m)
+        redis.call('SADD', k('roles-of', A.project, A.user), A.role)
+        return 1
+        """;
+
+    public const string UnassignRole = Prelude + """
+        return unassign(assignment(A.project, A.user, A.role))
+        """;
+
+    public const string InsertToken = Prelude + """
+        local t = A.rec
+        if exists(k('token', t.token_hash)) then return redis.error_reply('token exists') end
+        if not exists(k('user', t.user_id)) then return redis.error_reply('no user ' .. t.user_id) end
+        if not exists(k('project', t.project_id)) then return redis.error_reply('no project ' .. t.project_id) end
+        hput(k('token', t.token_hash), t)
+        redis.call('ZADD', k('idx:token-expiry'), t.expires_at, t.token_hash)
+        redis.call('SADD', k('tokens-of-user', t.user_id), t.token_hash)
+        redis.call('SADD', k('tokens-of-project', t.project_id), t.token_hash)
+        return 1
+        """;
+
+    public const string DeleteToken = Prelude + """
+        return token_del(A.hash)
+        """;
+
+    public const string PurgeTokens = Prelude + """
+        local n = 0
+        for _, h in ipairs(redis.call('ZRANGEBYSCORE', k('idx:token-expiry'), '-inf', '(' .. A.now)) do n = n + token_del(h) end
+        return n
+        """;
+
+    public const string UpsertFlavor = Prelude + """
+        hput(k('flavor', A.rec.id), A.rec)
+        redis.call('SADD', k('idx:flavors'), A.rec.id)
+        return 1
+        """;
+
+    public const string UpsertDatastore = Prelude + """
+        local d = A.rec
+        local holder = redis.call('HGET', k('uniq:datastore-names'), d.name)
+        if holder and holder ~= d.id then return redis.error_reply('datastore name ' .. d.name .. ' is taken') end
+        local old = hgetall(k('datastore', d.id))
+        if old ~= nil and old.name ~= d.name then redis.call('HDEL', k('uniq:datastore-names'), old.name) end
+        hput(k('datastore', d.id), d)
+        redis.call('SADD', k('idx:datastores'), d.id)
+        redis.call('HSET', k('uniq:datastore-names'), d.name, d.id)
+        return 1
+        """;
+
+    /// <summary>Like SQL's upsert: an existing version keeps its datastore; a new one needs its datastore to exist.</summary>
+    public const string UpsertDatastoreVersion = Prelude + """
+        local v = A.rec
+        local old = hgetall(k('datastore-version', v.id))
+        if old ~= nil then
+          v.datastore_id = old.datastore_id
+        elseif not exists(k('datastore', v.datastore_id)) then
+          return redis.error_reply('no datastore ' .. v.datastore_id)
+        end
+        local uniq = k('uniq:datastore-version-names')
+        local field = esc(v.datastore_id) .. ':' .. esc(v.name)
+        local holder = redis.call('HGET', uniq, field)
+        if holder and holder ~= v.id then return redis.error_reply('datastore version name ' .. v.name .. ' is taken') end
+        if old ~= nil and old.name ~= v.name then redis.call('HDEL', uniq, esc(old.datastore_id) .. ':' .. esc(old.name)) end
+        hput(k('datastore-version', v.id), v)
+        redis.call('SADD', k('idx:datastore-versions'), v.id)
+        redis.call('SADD', k('idx:datastore-versions-of', v.datastore_id), v.id)
+        redis.call('HSET', uniq, field, v.id)
+        return 1
+        """;
+
+    /// <summary>Writes the layout version unless one is there; returns the version found afterwards.</summary>
+    public const string Migrate = """
+        redis.call('SET', KEYS[1], ARGV[1], 'NX')
+        return redis.call('GET', KEYS[1])
+        """;
+}
