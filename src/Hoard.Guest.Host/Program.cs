@@ -2,7 +2,7 @@ using Hoard.Abstractions.Plugins;
 using Hoard.Guest;
 using Microsoft.Extensions.Logging;
 
-// hoard-guest --control-plane URL --pool NAME --pool-dir DIR
+// hoard-guest --control-plane URL [--control-plane URL ...] --pool NAME --pool-dir DIR
 // One agent per pool: a second one started for the same pool finds the lock taken and exits.
 string? Arg(string name)
 {
@@ -10,12 +10,21 @@ string? Arg(string name)
     return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 }
 
-var controlPlane = Arg("--control-plane");
+// Every control-plane replica, each given with its own --control-plane.
+var urls = new List<Uri>();
+for (var i = 0; i + 1 < args.Length; i++)
+{
+    if (args[i] == "--control-plane")
+    {
+        urls.Add(Uri.TryCreate(args[i + 1], UriKind.Absolute, out var url) ? url : null!);
+    }
+}
+
 var pool = Arg("--pool");
 var poolDir = Arg("--pool-dir");
-if (controlPlane is null || pool is null || poolDir is null || !Uri.TryCreate(controlPlane, UriKind.Absolute, out var url))
+if (urls.Count == 0 || urls.Contains(null!) || pool is null || poolDir is null)
 {
-    Console.Error.WriteLine("usage: hoard-guest --control-plane http://HOST:PORT --pool NAME --pool-dir DIR");
+    Console.Error.WriteLine("usage: hoard-guest --control-plane http://HOST:PORT [--control-plane http://HOST:PORT ...] --pool NAME --pool-dir DIR");
     return 2;
 }
 
@@ -53,7 +62,7 @@ await using (agentLock)
     };
 
     var agent = new GuestAgent(
-        new GuestAgentOptions { ControlPlane = url, Pool = pool, PoolDir = Path.GetFullPath(poolDir) },
+        new GuestAgentOptions { ControlPlanes = urls, Pool = pool, PoolDir = Path.GetFullPath(poolDir) },
         PluginRegistry.FromApplicationDirectory(),
         loggerFactory);
     await agent.RunAsync(stop.Token);

@@ -24,8 +24,7 @@ public sealed class GuestAgent
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, InstanceSlot> _slots = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, IDatastoreManager> _managers = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _sendLock = new(1, 1);
-    private ClientWebSocket? _socket;
+    private readonly IReadOnlyList<ControlPlaneLink> _links;
     private TimeSpan _heartbeatInterval;
 
     public GuestAgent(GuestAgentOptions options, PluginRegistry plugins, ILoggerFactory loggerFactory)
@@ -36,6 +35,7 @@ public sealed class GuestAgent
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<GuestAgent>();
         _heartbeatInterval = options.HeartbeatInterval;
+        _links = [.. options.ControlPlanes.Distinct().Select(u => new ControlPlaneLink(u))];
     }
 
     public async Task RunAsync(CancellationToken cancellationToken)
@@ -49,7 +49,7 @@ public sealed class GuestAgent
         Log.Started(_logger, _options.Pool, _slots.Count);
         var supervise = SuperviseAsync(cancellationToken);
         var heartbeat = HeartbeatAsync(cancellationToken);
-        await ConnectLoopAsync(cancellationToken);
+        await Task.WhenAll(_links.Select(link => ConnectLoopAsync(link, cancellationToken)));
         await Task.WhenAll(supervise, heartbeat).ContinueWith(_ => { }, TaskScheduler.Default);
     }
 
@@ -90,10 +90,11 @@ public sealed class GuestAgent
         }
     }
 
-    private async Task ConnectLoopAsync(CancellationToken cancellationToken)
+    /// <summary>Keeps one control-plane replica connected: hello, a claim of every instance, then its calls.</summary>
+    private async Task ConnectLoopAsync(ControlPlaneLink link, CancellationToken cancellationToken)
     {
         var delay = TimeSpan.FromMilliseconds(50);
-        var url = new UriBuilder(_options.ControlPlane) { Scheme = _options.ControlPlane.Scheme == "https" ? "wss" : "ws", Path = "/guest/v1" }.Uri;
+        var url = new UriBuilder(link.Url) { Scheme = link.Url.Scheme == "https" ? "wss" : "ws", Path = "/guest/v1" }.Uri;
         while (!cancellationToken.IsCancellationRequested)
         {
             using var socket = new ClientWebSocket();
@@ -103,16 +104,16 @@ public sealed class GuestAgent
             try
             {
                 await socket.ConnectAsync(url, cancellationToken);
-                _socket = socket;
+                link.Socket = socket;
                 delay = TimeSpan.FromMilliseconds(50);
                 Log.Connected(_logger, url);
-                await SendAsync(new GuestMessage { Type = GuestMessageTypes.Hello, Pool = _options.Pool, Instances = [.. _slots.Keys] }, cancellationToken);
+                await SendAsync(link, new GuestMessage { Type = GuestMessageTypes.Hello, Pool = _options.Pool, Instances = [.. _slots.Keys] }, cancellationToken);
                 foreach (var slot in _slots.Values)
                 {
-                    await SendAsync(new GuestMessage { Type = GuestMessageTypes.Claim, Instance = slot.Instance.Id, Secret = slot.Secret }, cancellationToken);
+                    await SendAsync(link, new GuestMessage { Type = GuestMessageTypes.Claim, Instance = slot.Instance.Id, Secret = slot.Secret }, cancellationToken);
                 }
 
-                await ReceiveLoopAsync(socket, cancellationToken);
+                await ReceiveLoopAsync(link, socket, cancellationToken);
                 Log.Disconnected(_logger, "closed");
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -125,7 +126,7 @@ public sealed class GuestAgent
             }
             finally
             {
-                _socket = null;
+                link.Socket = null;
             }
 
             try
@@ -141,17 +142,18 @@ public sealed class GuestAgent
         }
     }
 
-    private async Task ReceiveLoopAsync(ClientWebSocket socket, CancellationToken cancellationToken)
+    private async Task ReceiveLoopAsync(ControlPlaneLink link, ClientWebSocket socket, CancellationToken cancellationToken)
     {
         var chunk = new byte[16 * 1024];
         using var buffer = new MemoryStream();
         while (socket.State == WebSocketState.Open && await GuestSocket.ReceiveAsync(socket, buffer, chunk, cancellationToken) is { } frame)
         {
-            Dispatch(frame, cancellationToken);
+            Dispatch(link, frame, cancellationToken);
         }
     }
 
-    private void Dispatch(GuestMessage frame, CancellationToken cancellationToken)
+    /// <summary>Handles a frame from one replica; what answers it (a claim, a reply) goes back to that replica.</summary>
+    private void Dispatch(ControlPlaneLink link, GuestMessage frame, CancellationToken cancellationToken)
     {
         switch (frame.Type)
         {
@@ -163,7 +165,7 @@ public sealed class GuestAgent
 
                 break;
             case GuestMessageTypes.Adopt when frame.Instance is not null:
-                _ = AdoptAsync(frame.Instance, cancellationToken);
+                _ = AdoptAsync(link, frame.Instance, cancellationToken);
                 break;
             case GuestMessageTypes.Claimed when frame.Error is not null && frame.Instance is not null:
                 Log.ClaimRefused(_logger, frame.Instance, frame.Error);
@@ -175,12 +177,12 @@ public sealed class GuestAgent
 
                 break;
             case GuestMessageTypes.Call:
-                _ = CallAsync(frame, cancellationToken);
+                _ = CallAsync(link, frame, cancellationToken);
                 break;
         }
     }
 
-    private async Task AdoptAsync(string instanceId, CancellationToken cancellationToken)
+    private async Task AdoptAsync(ControlPlaneLink link, string instanceId, CancellationToken cancellationToken)
     {
         if (!Guid.TryParse(instanceId, out _))
         {
@@ -190,11 +192,11 @@ public sealed class GuestAgent
         var slot = _slots.TryGetValue(instanceId, out var existing) ? existing : TryLoad(Path.Combine(_options.InstancesDir, instanceId));
         if (slot is not null)
         {
-            await SendAsync(new GuestMessage { Type = GuestMessageTypes.Claim, Instance = instanceId, Secret = slot.Secret }, cancellationToken);
+            await SendAsync(link, new GuestMessage { Type = GuestMessageTypes.Claim, Instance = instanceId, Secret = slot.Secret }, cancellationToken);
         }
     }
 
-    private async Task CallAsync(GuestMessage call, CancellationToken cancellationToken)
+    private async Task CallAsync(ControlPlaneLink link, GuestMessage call, CancellationToken cancellationToken)
     {
         var id = call.Instance ?? string.Empty;
         var clock = Stopwatch.StartNew();
@@ -229,7 +231,7 @@ public sealed class GuestAgent
 
         try
         {
-            await SendAsync(reply, cancellationToken);
+            await SendAsync(link, reply, cancellationToken);
         }
         catch (Exception e) when (e is WebSocketException or InvalidOperationException or IOException)
         {
@@ -523,22 +525,36 @@ public sealed class GuestAgent
         }
     }
 
+    /// <summary>Tells every connected replica (heartbeats, status changes); one that is down hears it when it reconnects.</summary>
     private async Task TrySendAsync(GuestMessage message, CancellationToken cancellationToken)
     {
-        try
+        foreach (var link in _links)
         {
-            await SendAsync(message, cancellationToken);
-        }
-        catch (Exception e) when (e is WebSocketException or InvalidOperationException or IOException)
-        {
-            // Not connected: the next heartbeat after reconnecting carries the news.
+            try
+            {
+                await SendAsync(link, message, cancellationToken);
+            }
+            catch (Exception e) when (e is WebSocketException or InvalidOperationException or IOException)
+            {
+                // that replica is down or reconnecting
+            }
         }
     }
 
-    private async Task SendAsync(GuestMessage message, CancellationToken cancellationToken)
+    private static async Task SendAsync(ControlPlaneLink link, GuestMessage message, CancellationToken cancellationToken)
     {
-        var socket = _socket ?? throw new InvalidOperationException("not connected to the control plane");
-        await GuestSocket.SendAsync(socket, _sendLock, message, cancellationToken);
+        var socket = link.Socket ?? throw new InvalidOperationException($"not connected to the control plane at {link.Url}");
+        await GuestSocket.SendAsync(socket, link.SendLock, message, cancellationToken);
+    }
+
+    /// <summary>One control-plane replica and the connection to it.</summary>
+    private sealed class ControlPlaneLink(Uri url)
+    {
+        public Uri Url { get; } = url;
+
+        public ClientWebSocket? Socket { get; set; }
+
+        public SemaphoreSlim SendLock { get; } = new(1, 1);
     }
 
     private static string? StringArg(JsonElement? args, string name) =>

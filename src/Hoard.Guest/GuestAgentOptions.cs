@@ -3,8 +3,11 @@ namespace Hoard.Guest;
 /// <summary>How a guest agent finds its control plane and its instances.</summary>
 public sealed record GuestAgentOptions
 {
-    /// <summary>The control plane's base URL (http://host:port); the agent dials its guest endpoint.</summary>
-    public required Uri ControlPlane { get; init; }
+    /// <summary>
+    /// Every control-plane replica's base URL (http://host:port). The agent keeps a connection to each, so whichever
+    /// replica runs a task reaches the instance, and losing one replica loses no instance.
+    /// </summary>
+    public required IReadOnlyList<Uri> ControlPlanes { get; init; }
 
     public required string Pool { get; init; }
 

@@ -30,18 +30,18 @@ public sealed partial class LocalComputeDriver : IComputeDriver
     private readonly string _poolDir;
     private readonly LoopbackRange _range;
     private readonly string _guestCommand;
-    private readonly string _controlPlaneUrl;
+    private readonly IReadOnlyList<string> _controlPlaneUrls;
     private readonly ILogger _logger;
     private readonly Lock _agentStart = new();
     private long _lastStartTicks;
 
-    public LocalComputeDriver(string pool, string poolDir, string addressRange, string guestCommand, string controlPlaneUrl, ILogger logger)
+    public LocalComputeDriver(string pool, string poolDir, string addressRange, string guestCommand, IReadOnlyList<string> controlPlaneUrls, ILogger logger)
     {
         Pool = pool;
         _poolDir = Path.GetFullPath(poolDir);
         _range = LoopbackRange.Parse(addressRange);
         _guestCommand = guestCommand;
-        _controlPlaneUrl = controlPlaneUrl;
+        _controlPlaneUrls = controlPlaneUrls;
         _logger = logger;
         Directory.CreateDirectory(Path.Combine(_poolDir, InstancesDir));
         AgentKey = LoadOrCreateKey(Path.Combine(_poolDir, KeyFile));
@@ -132,8 +132,12 @@ public sealed partial class LocalComputeDriver : IComputeDriver
                 start.ArgumentList.Add(part);
             }
 
-            start.ArgumentList.Add("--control-plane");
-            start.ArgumentList.Add(_controlPlaneUrl);
+            foreach (var url in _controlPlaneUrls)
+            {
+                start.ArgumentList.Add("--control-plane");
+                start.ArgumentList.Add(url);
+            }
+
             start.ArgumentList.Add("--pool");
             start.ArgumentList.Add(Pool);
             start.ArgumentList.Add("--pool-dir");
@@ -251,7 +255,7 @@ public sealed class LocalComputePlugin : IComputeDriverFactory
             Uri.UnescapeDataString(pool.Uri.AbsolutePath),
             options.TryGetValue("address_range", out var range) ? range : "127.42.0.0/16",
             options.TryGetValue("guest_command", out var command) ? command : string.Empty,
-            pool.ControlPlaneUrl,
+            pool.ControlPlaneUrls,
             loggerFactory.CreateLogger<LocalComputeDriver>());
     }
 }

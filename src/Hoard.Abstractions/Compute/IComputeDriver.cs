@@ -62,8 +62,8 @@ public sealed record ComputePoolSpec
 
     public required Uri Uri { get; init; }
 
-    /// <summary>The URL the pool's guest agents dial to reach the control plane.</summary>
-    public required string ControlPlaneUrl { get; init; }
+    /// <summary>The URLs the pool's guest agents dial: every control-plane replica, each kept connected.</summary>
+    public required IReadOnlyList<string> ControlPlaneUrls { get; init; }
 
     public IReadOnlyDictionary<string, string> Options { get; init; } = new Dictionary<string, string>();
 }

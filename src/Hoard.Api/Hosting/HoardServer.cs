@@ -110,7 +110,7 @@ public static class HoardServer
         {
             Name = options.LocalPool,
             Uri = new Uri("local://" + options.LocalPoolDir),
-            ControlPlaneUrl = ControlPlaneUrl(options),
+            ControlPlaneUrls = ControlPlaneUrls(options),
             Options = new Dictionary<string, string>
             {
                 ["address_range"] = options.LocalAddressRange,
@@ -120,11 +120,21 @@ public static class HoardServer
         return [factory.Create(spec, loggerFactory)];
     }
 
-    /// <summary>Local agents dial the listen address directly, whatever public_url says.</summary>
-    private static string ControlPlaneUrl(HoardOptions o)
+    /// <summary>
+    /// What local agents dial: [DEFAULT] control_plane_urls when several replicas share the pool, else this server's
+    /// listen address directly, whatever public_url says.
+    /// </summary>
+    private static IReadOnlyList<string> ControlPlaneUrls(HoardOptions o)
     {
+        var configured = o.Raw.GetString("DEFAULT", "control_plane_urls")
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (configured.Length > 0)
+        {
+            return configured;
+        }
+
         var host = o.ListenHost is "0.0.0.0" or "localhost" ? "127.0.0.1" : o.ListenHost is "::" ? "::1" : o.ListenHost;
-        return host.Contains(':', StringComparison.Ordinal) ? $"http://[{host}]:{o.ListenPort}" : $"http://{host}:{o.ListenPort}";
+        return [host.Contains(':', StringComparison.Ordinal) ? $"http://[{host}]:{o.ListenPort}" : $"http://{host}:{o.ListenPort}"];
     }
 
     private static async Task WriteErrorAsync(HttpContext http)

@@ -37,6 +37,7 @@ public sealed class HoardConfiguration
         new("DEFAULT", "agent_restart_after", "seconds", "10", "The control plane restarts a pool's agent that has not connected or heartbeated for this long."),
         new("DEFAULT", "task_lease", "seconds", "15", "Lease on a running task; another control plane takes over a task whose lease lapsed."),
         new("DEFAULT", "max_concurrent_tasks", "integer", "32", "Tasks one control plane runs at once."),
+        new("DEFAULT", "control_plane_urls", "list", "", "Every control-plane replica's URL (http://host:port, comma-separated) when several hoard serve processes share one store and pool; each guest agent keeps a connection to every one. Empty means this server alone."),
         new("database", "connection", "uri", "", "Management store connection string; empty means sqlite:///<data_dir>/hoard.db."),
         new("local", "pool", "string", "default", "Name of the local compute pool."),
         new("local", "pool_dir", "path", "", "Directory of the local pool; empty means <data_dir>/pools/<pool>."),
