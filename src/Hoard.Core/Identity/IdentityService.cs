@@ -34,6 +34,7 @@ public sealed class IdentityService(IManagementStore store, HoardOptions options
     /// <summary>Creates the admin user, project and roles on first start. Returns true when it created the admin.</summary>
     public async Task<bool> BootstrapAsync(string adminPassword, CancellationToken cancellationToken)
     {
+        // Replicas sharing a store may start together: each insert loses to an equal one quietly, and the winner's is read back.
         foreach (var role in new[] { AdminRole, MemberRole, "reader" })
         {
             if (await store.Identity.GetRoleAsync(role, cancellationToken) is null)
@@ -45,8 +46,10 @@ public sealed class IdentityService(IManagementStore store, HoardOptions options
         var project = await store.Identity.GetProjectAsync("admin", cancellationToken);
         if (project is null)
         {
-            project = new ProjectRecord(NewId(), "admin", DefaultDomainId, "Bootstrap project for administering Hoard", true);
-            await store.Identity.InsertProjectAsync(project, cancellationToken);
+            var made = new ProjectRecord(NewId(), "admin", DefaultDomainId, "Bootstrap project for administering Hoard", true);
+            project = await store.Identity.InsertProjectAsync(made, cancellationToken)
+                ? made
+                : await store.Identity.GetProjectAsync("admin", cancellationToken) ?? throw new InvalidOperationException("the admin project could not be made");
         }
 
         if (await store.Identity.GetUserAsync("admin", cancellationToken) is not null)
@@ -55,7 +58,11 @@ public sealed class IdentityService(IManagementStore store, HoardOptions options
         }
 
         var user = new UserRecord(NewId(), "admin", DefaultDomainId, project.Id, PasswordHasher.Hash(adminPassword, options.PasswordHashIterations), true);
-        await store.Identity.InsertUserAsync(user, cancellationToken);
+        if (!await store.Identity.InsertUserAsync(user, cancellationToken))
+        {
+            return false; // another replica made the admin user at the same moment
+        }
+
         var admin = (await store.Identity.GetRoleAsync(AdminRole, cancellationToken))!;
         await store.Identity.AssignRoleAsync(new RoleAssignment(project.Id, user.Id, admin.Id), cancellationToken);
         return true;
