@@ -8,7 +8,7 @@ namespace Hoard.Storage.PostgreSql.Tests;
 
 /// <summary>The PostgreSQL backend against the shared store contract, each test on a fresh database of a real server.</summary>
 [Collection(PostgreSqlServerCollection.Name)]
-public sealed class PostgreSqlStoreTests(PostgreSqlServerFixture server) : ManagementStoreConformance
+public sealed class PostgreSqlStoreTests(PostgreSqlTestServer server) : ManagementStoreConformance
 {
     private Uri _database = null!;
 
@@ -18,7 +18,7 @@ public sealed class PostgreSqlStoreTests(PostgreSqlServerFixture server) : Manag
         return new PostgreSqlStorePlugin().Open(_database);
     }
 
-    [RequiresBinaryFact(PostgreSqlServerFixture.PostgresBinary, PostgreSqlServerFixture.InitDbBinary)]
+    [RequiresBinaryFact(PostgreSqlTestServer.PostgresBinary, PostgreSqlTestServer.InitDbBinary)]
     public async Task Data_survives_reopening_the_database()
     {
         var instance = NewInstance("p1");
@@ -29,7 +29,7 @@ public sealed class PostgreSqlStoreTests(PostgreSqlServerFixture server) : Manag
         Assert.Equal(instance with { ServiceStatusUpdatedAt = instance.CreatedAt }, read);
     }
 
-    [RequiresBinaryFact(PostgreSqlServerFixture.PostgresBinary, PostgreSqlServerFixture.InitDbBinary)]
+    [RequiresBinaryFact(PostgreSqlTestServer.PostgresBinary, PostgreSqlTestServer.InitDbBinary)]
     public async Task Stores_migrating_one_new_database_at_once_all_succeed_and_apply_each_script_once()
     {
         var database = await server.CreateDatabaseAsync();
@@ -62,14 +62,14 @@ public sealed class PostgreSqlStoreTests(PostgreSqlServerFixture server) : Manag
         Assert.Equal([1, 2], versions);
     }
 
-    [RequiresBinaryFact(PostgreSqlServerFixture.PostgresBinary, PostgreSqlServerFixture.InitDbBinary)]
+    [RequiresBinaryFact(PostgreSqlTestServer.PostgresBinary, PostgreSqlTestServer.InitDbBinary)]
     public async Task A_wrong_password_is_a_clear_error_naming_the_store_but_not_the_password()
     {
         var database = await server.CreateDatabaseAsync(password: "not-the-password");
         await using var store = new PostgreSqlStorePlugin().Open(database);
         var e = await Assert.ThrowsAsync<InvalidOperationException>(() => store.MigrateAsync(CancellationToken.None).Within(Timeouts.Short));
         Assert.Contains("password authentication failed", e.Message, StringComparison.Ordinal);
-        Assert.Contains($"{PostgreSqlServerFixture.AdminUser}@{server.Address}:{PostgreSqlServerFixture.Port}/", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"{PostgreSqlTestServer.AdminUser}@{server.Address}:{PostgreSqlTestServer.Port}/", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("not-the-password", e.Message, StringComparison.Ordinal);
     }
 }

@@ -8,7 +8,7 @@ namespace Hoard.Storage.Redis.Tests;
 
 /// <summary>What the Redis backend promises beyond the shared contract: its key layout, paging cost and atomic claims.</summary>
 [Collection(RedisServerCollection.Name)]
-public sealed class RedisStoreTests(RedisServerFixture server)
+public sealed class RedisStoreTests(RedisTestServer server)
 {
     private static readonly CancellationToken Ct = CancellationToken.None;
     private static readonly DateTimeOffset T0 = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000);
@@ -136,7 +136,7 @@ public sealed class RedisStoreTests(RedisServerFixture server)
             })).Within(Timeouts.Settle);
         }
 
-        await using var proxy = new TurnCountingProxy(server.Address, RedisServerFixture.Port);
+        await using var proxy = new TurnCountingProxy(server.Address, RedisTestServer.Port);
         await using var store = new RedisStorePlugin().Open(server.ConnectionString(database, host: "127.0.0.1", port: proxy.Port));
         await store.MigrateAsync(Ct).Within(Timeouts.Short);
         var all = await store.Instances.ListAsync("p1", null, -1, includeClustered: false, Ct).Within(Timeouts.Short);
@@ -166,10 +166,12 @@ public sealed class RedisStoreTests(RedisServerFixture server)
         Assert.Equal(all.Skip(500).Take(100).Select(i => i.Id), middle.Page.Select(i => i.Id));
         Assert.Equal(all.Skip(950).Select(i => i.Id), last.Page.Select(i => i.Id));
 
-        // Sequential reads would be a turn per instance (100+); a page is the marker, the range and one batch.
-        Assert.InRange(first.Turns, 1, 4);
-        Assert.InRange(middle.Turns, 1, 4);
-        Assert.InRange(last.Turns, 1, 4);
+        // Sequential reads would be a turn per instance (100+); a page is the marker, the range and one batch. The
+        // batch's writes may be split while its first replies already come back, which the proxy counts as more turns,
+        // so the bound is loose: a small constant, far below one per instance.
+        Assert.InRange(first.Turns, 1, 12);
+        Assert.InRange(middle.Turns, 1, 12);
+        Assert.InRange(last.Turns, 1, 12);
 
         // Server side: one HGETALL per instance on the page plus the range (and the marker lookup), nothing per skipped one.
         Assert.Equal(new Dictionary<string, long> { ["zrangebyscore"] = 1, ["hgetall"] = 100 }, first.Commands);
@@ -222,7 +224,7 @@ public sealed class RedisStoreTests(RedisServerFixture server)
         var database = await server.FreshDatabaseAsync();
         var password = "s3cr:t@" + Guid.NewGuid().ToString("N")[..6];
         await server.Admin.GetDatabase(database).ExecuteAsync("ACL", "SETUSER", "hoard-store", "reset", "on", ">" + password, "~*", "+@all");
-        var uri = new Uri($"redis://hoard-store:{Uri.EscapeDataString(password)}@{server.Address}:{RedisServerFixture.Port}/{database}");
+        var uri = new Uri($"redis://hoard-store:{Uri.EscapeDataString(password)}@{server.Address}:{RedisTestServer.Port}/{database}");
         await using var store = new RedisStorePlugin().Open(uri);
         await store.MigrateAsync(Ct).Within(Timeouts.Short);
         Assert.True(await store.Identity.InsertRoleAsync(new RoleRecord("r1", "admin"), Ct).Within(Timeouts.Short));

@@ -9,18 +9,23 @@ namespace Hoard.Testing;
 /// <summary>
 /// A real `hoard serve` in its own temp data dir, on a free port and its own loopback range. Disposing it
 /// kills the control plane, its guest agent and every database it started, and removes the directory.
+/// <see cref="StartReplicasAsync"/> starts several on one data dir and pool, as replicas over a shared store.
 /// </summary>
 public sealed class HoardServer : IAsyncDisposable
 {
     private Process? _process;
     private readonly Dictionary<string, string> _env;
+    private readonly List<HoardServer> _replicas = [];
+    private readonly HoardServer? _first;
+    private bool _disposed;
 
-    private HoardServer(string dataDir, int port, string addressRange, Dictionary<string, string> env)
+    private HoardServer(string dataDir, int port, string addressRange, Dictionary<string, string> env, HoardServer? first = null)
     {
         DataDir = dataDir;
         Port = port;
         AddressRange = addressRange;
         _env = env;
+        _first = first;
     }
 
     public string DataDir { get; }
@@ -35,7 +40,8 @@ public sealed class HoardServer : IAsyncDisposable
 
     public string PoolDir => Path.Combine(DataDir, "pools", "default");
 
-    public string LogPath => Path.Combine(DataDir, "serve.log");
+    /// <summary>This process's own log: serve.log, or serve-PORT.log for a replica after the first.</summary>
+    public string LogPath => Path.Combine(DataDir, _first is null ? "serve.log" : $"serve-{Port}.log");
 
     /// <summary>What admin-openrc exports, for running the stock clients.</summary>
     public IReadOnlyDictionary<string, string> AdminEnvironment => new Dictionary<string, string>
@@ -74,8 +80,20 @@ public sealed class HoardServer : IAsyncDisposable
         }
     }
 
-    public static async Task<HoardServer> StartAsync(IReadOnlyDictionary<string, string>? settings = null)
+    public static async Task<HoardServer> StartAsync(IReadOnlyDictionary<string, string>? settings = null) =>
+        (await StartReplicasAsync(1, settings))[0];
+
+    /// <summary>
+    /// <paramref name="count"/> `hoard serve` replicas on one data dir (so one master key and one pool), each on a
+    /// port of its own, started one after another (bootstrap is not race-safe), each waited for until it answers.
+    /// All ports are picked first, so every replica and the pool's agent know every URL (control_plane_urls).
+    /// Give them a shared store in <paramref name="settings"/> (HOARD_DATABASE_CONNECTION); sqlite is one process's.
+    /// Disposing the first kills every replica, the agent and the databases and removes the directory; disposing
+    /// another kills only its own process.
+    /// </summary>
+    public static async Task<IReadOnlyList<HoardServer>> StartReplicasAsync(int count, IReadOnlyDictionary<string, string>? settings = null)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         var dataDir = Path.Combine(Path.GetTempPath(), "hoard-test-" + Guid.NewGuid().ToString("N")[..10]);
         Directory.CreateDirectory(dataDir);
         var range = $"127.{Random.Shared.Next(100, 200)}.{Random.Shared.Next(1, 255)}.0/24";
@@ -87,14 +105,34 @@ public sealed class HoardServer : IAsyncDisposable
             ["HOARD_DEFAULT_PASSWORD_HASH_ITERATIONS"] = "1000",
             ["HOARD_DEFAULT_AGENT_HEARTBEAT_INTERVAL"] = "1",
         };
+        var ports = FreePorts(count);
+        if (count > 1)
+        {
+            env["HOARD_DEFAULT_CONTROL_PLANE_URLS"] = string.Join(',', ports.Select(p => $"http://127.0.0.1:{p}"));
+        }
+
         foreach (var (k, v) in settings ?? new Dictionary<string, string>())
         {
             env[k] = v;
         }
 
-        var server = new HoardServer(dataDir, FreePort(), range, env);
-        await server.StartProcessAsync();
-        return server;
+        var first = new HoardServer(dataDir, ports[0], range, env);
+        first._replicas.AddRange(ports.Skip(1).Select(port => new HoardServer(dataDir, port, range, env, first)));
+        try
+        {
+            await first.StartProcessAsync();
+            foreach (var replica in first._replicas)
+            {
+                await replica.StartProcessAsync();
+            }
+        }
+        catch
+        {
+            await first.DisposeAsync();
+            throw;
+        }
+
+        return [first, .. first._replicas];
     }
 
     /// <summary>Starts (or restarts, after a kill) the control plane and waits until it answers.</summary>
@@ -222,7 +260,25 @@ public sealed class HoardServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         await KillAsync();
+        _process?.Dispose();
+        if (_first is not null)
+        {
+            return; // the first replica owns the data dir, the agent and the databases
+        }
+
+        // Every control plane first, so none restarts the agent that is killed next.
+        foreach (var replica in _replicas)
+        {
+            await replica.DisposeAsync();
+        }
+
         if (AgentPid() is { } agent)
         {
             ProcessRunner.Kill(agent);
@@ -237,7 +293,6 @@ public sealed class HoardServer : IAsyncDisposable
             }
         }
 
-        _process?.Dispose();
         try
         {
             Directory.Delete(DataDir, recursive: true);
@@ -247,10 +302,25 @@ public sealed class HoardServer : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
+    /// <summary>Distinct free loopback ports: every listener is held until all are picked.</summary>
+    private static int[] FreePorts(int count)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
+        try
+        {
+            foreach (var listener in listeners)
+            {
+                listener.Start();
+            }
+
+            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
+        }
+        finally
+        {
+            foreach (var listener in listeners)
+            {
+                listener.Dispose();
+            }
+        }
     }
 }

@@ -140,6 +140,9 @@ public sealed partial class GuestHub(IManagementStore store, Conductor conductor
                 }
 
                 break;
+            case GuestMessageTypes.Hello:
+                // The pool was proven by the agent key at the WebSocket upgrade; the claims that follow name the instances.
+                break;
             default:
                 LogUnknownFrame(session.Pool, message.Type);
                 break;

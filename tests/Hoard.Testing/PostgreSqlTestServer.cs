@@ -1,18 +1,16 @@
 using System.Diagnostics;
 using System.Text;
-using Hoard.Abstractions.Processes;
-using Hoard.Testing;
 using Npgsql;
 using Xunit;
 
-namespace Hoard.Storage.PostgreSql.Tests;
+namespace Hoard.Testing;
 
 /// <summary>
-/// One real PostgreSQL server for the whole test collection: initdb into a temp directory, password (SCRAM) auth,
+/// One real PostgreSQL server for a test collection (or one test): initdb into a temp directory, password (SCRAM) auth,
 /// listening only on a free 127.93.x.y address, no Unix socket. As root (as in CI) initdb and postgres run as the
 /// postgres user through setpriv, since PostgreSQL refuses root. Each test takes a fresh database of its own.
 /// </summary>
-public sealed class PostgreSqlServerFixture : IAsyncLifetime
+public sealed class PostgreSqlTestServer : IAsyncLifetime
 {
     public const string BinDirectory = "/usr/lib/postgresql/15/bin";
     public const string PostgresBinary = BinDirectory + "/postgres";
@@ -144,7 +142,7 @@ public sealed class PostgreSqlServerFixture : IAsyncLifetime
         if (_server is { HasExited: false } server)
         {
             // SIGINT is PostgreSQL's fast shutdown: roll back sessions, stop cleanly.
-            Signals.Send(server.Id, Signals.SigInt);
+            ProcessRunner.Kill(server.Id, 2);
             using var deadline = new CancellationTokenSource(Timeouts.Short);
             try
             {
@@ -218,10 +216,4 @@ public sealed class PostgreSqlServerFixture : IAsyncLifetime
             throw new InvalidOperationException($"{file} {string.Join(' ', args)} failed: {result}");
         }
     }
-}
-
-[CollectionDefinition(Name)]
-public sealed class PostgreSqlServerCollection : ICollectionFixture<PostgreSqlServerFixture>
-{
-    public const string Name = "postgresql server";
 }

@@ -1,18 +1,17 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using Hoard.Testing;
 using StackExchange.Redis;
 using Xunit;
 
-namespace Hoard.Storage.Redis.Tests;
+namespace Hoard.Testing;
 
 /// <summary>
-/// One real redis-server for the test collection: no persistence, a password that needs percent-encoding in a URI,
+/// One real redis-server for a test collection (or one test): no persistence, a password that needs percent-encoding in a URI,
 /// listening only on a free 127.91.x.y address. Each test takes a database number of its own, flushed first.
 /// Disposing kills the server (the process this fixture started, by its handle) and deletes its directory.
 /// </summary>
-public sealed class RedisServerFixture : IAsyncLifetime
+public sealed class RedisTestServer : IAsyncLifetime
 {
     public const int Port = 6379;
     private const int Databases = 1024;
@@ -141,10 +140,4 @@ public sealed class RedisServerFixture : IAsyncLifetime
             Directory.Delete(_directory, recursive: true);
         }
     }
-}
-
-[CollectionDefinition(Name)]
-public sealed class RedisServerCollection : ICollectionFixture<RedisServerFixture>
-{
-    public const string Name = "redis-server";
 }
