@@ -46,6 +46,46 @@ public sealed class ReplicaTests
         }
     }
 
+    [RequiresBinaryFact("redis-server")]
+    public async Task A_store_that_stops_answering_gets_503s_and_the_control_plane_carries_on_when_it_returns()
+    {
+        var redis = new RedisTestServer();
+        try
+        {
+            await redis.InitializeAsync();
+            await using var server = await HoardServer.StartAsync(new Dictionary<string, string>
+            {
+                ["HOARD_DATABASE_CONNECTION"] = redis.ConnectionString(await redis.FreshDatabaseAsync()).AbsoluteUri,
+            });
+            using var api = await Api.LoginAsync(server);
+            var before = await api.CreateAsync("before");
+            await api.WaitForAsync(before, "ACTIVE", TimeSpan.FromSeconds(60));
+
+            // Frozen, the store answers nothing: requests get Trove's error shape with a 503 that says why, no 500.
+            await ProcessRunner.RunAsync("kill", ["-STOP", redis.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            try
+            {
+                var (status, body) = await api.SendAsync(HttpMethod.Get, "/instances");
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+                Assert.Contains("management store is unreachable", body!["serviceUnavailable"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+            }
+            finally
+            {
+                await ProcessRunner.RunAsync("kill", ["-CONT", redis.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            }
+
+            // Back: the same server carries on without a restart, and nothing was lost.
+            await api.WaitForAsync(before, "ACTIVE", TimeSpan.FromSeconds(30));
+            var after = await api.CreateAsync("after");
+            await api.WaitForAsync(after, "ACTIVE", TimeSpan.FromSeconds(60));
+            Assert.Equal(new[] { before, after }.Order(StringComparer.Ordinal), (await api.ListAsync()).Order(StringComparer.Ordinal));
+        }
+        finally
+        {
+            await redis.DisposeAsync();
+        }
+    }
+
     private static async Task BurstAcrossTwoReplicasKillingOneAsync(Uri store)
     {
         var replicas = await HoardServer.StartReplicasAsync(2, new Dictionary<string, string>

@@ -25,6 +25,9 @@ public sealed class RedisTestServer : IAsyncLifetime
 
     public string Address { get; private set; } = string.Empty;
 
+    /// <summary>The redis-server's pid (to freeze it with SIGSTOP in a test).</summary>
+    public int Pid => _server?.Id ?? 0;
+
     /// <summary>An admin connection for the tests' own inspection (INFO, SCAN, FLUSHDB).</summary>
     public ConnectionMultiplexer Admin { get; private set; } = null!;
 

@@ -9,6 +9,12 @@ public interface IManagementStore : IAsyncDisposable
     /// <summary>Creates or upgrades the schema to the latest version.</summary>
     Task MigrateAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Whether <paramref name="error"/> means the store could not be reached or did not answer in time (the request
+    /// may be retried once it is back: the API answers 503), rather than a refusal or a bug.
+    /// </summary>
+    bool IsUnavailable(Exception error);
+
     IIdentityStore Identity { get; }
 
     IInstanceStore Instances { get; }

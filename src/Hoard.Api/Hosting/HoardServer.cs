@@ -140,8 +140,11 @@ public static class HoardServer
     private static async Task WriteErrorAsync(HttpContext http)
     {
         var error = http.Features.Get<IExceptionHandlerFeature>()?.Error;
+        var store = http.RequestServices.GetRequiredService<IManagementStore>();
         var result = (error is null ? null : TroveHttp.Refusal(error))
-            ?? TroveHttp.Error(500, "instanceFault", $"Internal Server Error. Please keep this ID to help us figure out what went wrong: ({http.TraceIdentifier}).");
+            ?? (error is not null && store.IsUnavailable(error)
+                ? TroveHttp.Error(503, "serviceUnavailable", "The management store is unreachable; try again shortly.")
+                : TroveHttp.Error(500, "instanceFault", $"Internal Server Error. Please keep this ID to help us figure out what went wrong: ({http.TraceIdentifier})."));
         await result.ExecuteAsync(http);
     }
 }

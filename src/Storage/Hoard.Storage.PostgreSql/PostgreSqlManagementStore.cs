@@ -47,5 +47,28 @@ public sealed class PostgreSqlManagementStore : IManagementStore
         await PostgreSqlMigrator.MigrateAsync(connection, cancellationToken);
     }
 
+    /// <summary>
+    /// No connection (refused, reset, timed out) or a server going away (shutdown, too many connections): Npgsql's
+    /// own errors rather than a statement the server refused.
+    /// </summary>
+    public bool IsUnavailable(Exception error)
+    {
+        for (var e = error; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case PostgresException pg:
+                    // 08: connection exceptions; 57P0x: admin shutdown, crash shutdown, cannot connect now; 53300: too many connections.
+                    return pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState.StartsWith("57P0", StringComparison.Ordinal) || pg.SqlState == "53300";
+                case NpgsqlException:
+                case TimeoutException:
+                case System.Net.Sockets.SocketException:
+                    return true;
+            }
+        }
+
+        return false;
+    }
+
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 }

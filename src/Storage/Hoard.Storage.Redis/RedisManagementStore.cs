@@ -77,6 +77,20 @@ public sealed class RedisManagementStore : IManagementStore
     public IClusterStore Clusters { get; }
 
     /// <summary>Writes the layout version into an empty database; refuses one a newer Hoard laid out.</summary>
+    /// <summary>No connection to the server, or no answer within the timeout.</summary>
+    public bool IsUnavailable(Exception error)
+    {
+        for (var e = error; e is not null; e = e.InnerException)
+        {
+            if (e is RedisConnectionException or RedisTimeoutException or TimeoutException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     public async Task MigrateAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();

@@ -60,6 +60,20 @@ public sealed class SqliteManagementStore : IManagementStore
         await SqliteMigrator.MigrateAsync(connection, cancellationToken);
     }
 
+    /// <summary>Busy or locked past the timeout, the file unopenable, an I/O error or a full disk.</summary>
+    public bool IsUnavailable(Exception error)
+    {
+        for (var e = error; e is not null; e = e.InnerException)
+        {
+            if (e is SqliteException { SqliteErrorCode: 5 or 6 or 10 or 13 or 14 })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     public ValueTask DisposeAsync()
     {
         SqliteConnection.ClearAllPools();
