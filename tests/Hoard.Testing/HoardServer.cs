@@ -284,12 +284,21 @@ public sealed class HoardServer : IAsyncDisposable
             ProcessRunner.Kill(agent);
         }
 
-        foreach (var pid in DatabasePids().Concat(ProcessRunner.FindProcesses(DataDir)).Distinct())
+        // Twice: a server the agent was launching as it was killed may finish daemonizing after the first sweep.
+        for (var sweep = 0; sweep < 2; sweep++)
         {
-            // Redis by its address; PostgreSQL and MariaDB servers name their data or config path under DataDir.
-            if (pid != Environment.ProcessId)
+            foreach (var pid in DatabasePids().Concat(ProcessRunner.FindProcesses(DataDir)).Distinct())
             {
-                ProcessRunner.Kill(pid);
+                // Redis by its address; PostgreSQL and MariaDB servers name their data or config path under DataDir.
+                if (pid != Environment.ProcessId)
+                {
+                    ProcessRunner.Kill(pid);
+                }
+            }
+
+            if (sweep == 0)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(300));
             }
         }
 
