@@ -526,9 +526,9 @@ public sealed class GuestAgent
     }
 
     /// <summary>Tells every connected replica (heartbeats, status changes); one that is down hears it when it reconnects.</summary>
-    private async Task TrySendAsync(GuestMessage message, CancellationToken cancellationToken)
-    {
-        foreach (var link in _links)
+    /// <remarks>At once, so a replica whose socket stalls delays no other's heartbeat.</remarks>
+    private Task TrySendAsync(GuestMessage message, CancellationToken cancellationToken) =>
+        Task.WhenAll(_links.Select(async link =>
         {
             try
             {
@@ -538,8 +538,7 @@ public sealed class GuestAgent
             {
                 // that replica is down or reconnecting
             }
-        }
-    }
+        }));
 
     private static async Task SendAsync(ControlPlaneLink link, GuestMessage message, CancellationToken cancellationToken)
     {

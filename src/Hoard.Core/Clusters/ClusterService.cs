@@ -212,12 +212,7 @@ public sealed class ClusterService(
         }
 
         RequireNoTask(cluster);
-        if (!await store.Clusters.StartTaskAsync(id, ClusterTasks.None, ClusterTasks.Deleting, NewTask(ClusterTaskKinds.Delete, id, time.GetUtcNow()), [], cancellationToken))
-        {
-            throw Busy(await GetAsync(projectId, id, cancellationToken));
-        }
-
-        engine.Wake();
+        await StartTaskAsync(projectId, id, ClusterTasks.Deleting, NewTask(ClusterTaskKinds.Delete, id, time.GetUtcNow()), [], cancellationToken);
     }
 
     public async Task<IReadOnlyList<InstanceRecord>> GrowAsync(string projectId, string id, IReadOnlyList<ClusterMemberRequest> requested, CancellationToken cancellationToken)
@@ -236,12 +231,7 @@ public sealed class ClusterService(
         var members = NewMembers(cluster, cluster.DatastoreVersionId, flavor, volume, types, existing, cluster.RootSecret is not null, now);
         var payload = JsonSerializer.Serialize(new GrowPayload([.. members.Select(m => m.Instance.Id)]), GuestArguments.Json);
         var task = NewTask(ClusterTaskKinds.Grow, id, now) with { Payload = payload };
-        if (!await store.Clusters.StartTaskAsync(id, ClusterTasks.None, ClusterTasks.Growing, task, members, cancellationToken))
-        {
-            throw Busy(await GetAsync(projectId, id, cancellationToken));
-        }
-
-        engine.Wake();
+        await StartTaskAsync(projectId, id, ClusterTasks.Growing, task, members, cancellationToken);
         return [.. members.Select(m => m.Instance)];
     }
 
@@ -297,12 +287,7 @@ public sealed class ClusterService(
 
         var payload = JsonSerializer.Serialize(new ShrinkPayload([.. removing.Select(m => m.Id)], nodeIds), GuestArguments.Json);
         var task = NewTask(ClusterTaskKinds.Shrink, id, time.GetUtcNow()) with { Payload = payload };
-        if (!await store.Clusters.StartTaskAsync(id, ClusterTasks.None, ClusterTasks.Shrinking, task, [], cancellationToken))
-        {
-            throw Busy(await GetAsync(projectId, id, cancellationToken));
-        }
-
-        engine.Wake();
+        await StartTaskAsync(projectId, id, ClusterTasks.Shrinking, task, [], cancellationToken);
     }
 
     public async Task RebalanceAsync(string projectId, string id, IReadOnlyList<string> excludeIds, CancellationToken cancellationToken)
@@ -311,11 +296,7 @@ public sealed class ClusterService(
         RequireNoTask(cluster);
         var members = await store.Clusters.ListMembersAsync(id, cancellationToken);
         var excluded = ResolveMembers(id, members, excludeIds);
-        var notServing = members.FirstOrDefault(m => !IsServing(m));
-        if (notServing is not null)
-        {
-            throw ApiException.Unprocessable($"Instance {notServing.Id} of the cluster is not ready, status: {InstanceStatus.ApiStatus(notServing).ToLowerInvariant()}; every member must be ACTIVE to move slots.");
-        }
+        RequireAllServing(members, "; every member must be ACTIVE to move slots");
 
         var roles = await RolesAsync(members, cancellationToken);
         foreach (var member in excluded)
@@ -334,12 +315,7 @@ public sealed class ClusterService(
 
         var payload = JsonSerializer.Serialize(new RebalancePlan { Exclude = [.. excludedIds] }, GuestArguments.Json);
         var task = NewTask(ClusterTaskKinds.Rebalance, id, time.GetUtcNow()) with { Payload = payload };
-        if (!await store.Clusters.StartTaskAsync(id, ClusterTasks.None, ClusterTasks.Rebalancing, task, [], cancellationToken))
-        {
-            throw Busy(await GetAsync(projectId, id, cancellationToken));
-        }
-
-        engine.Wake();
+        await StartTaskAsync(projectId, id, ClusterTasks.Rebalancing, task, [], cancellationToken);
     }
 
     public async Task<bool> RootEnabledAsync(string projectId, string id, CancellationToken cancellationToken) =>
@@ -351,11 +327,7 @@ public sealed class ClusterService(
         var cluster = await GetAsync(projectId, id, cancellationToken);
         RequireNoTask(cluster);
         var members = await store.Clusters.ListMembersAsync(id, cancellationToken);
-        var notServing = members.FirstOrDefault(m => !IsServing(m));
-        if (notServing is not null)
-        {
-            throw ApiException.Unprocessable($"Instance {notServing.Id} of the cluster is not ready, status: {InstanceStatus.ApiStatus(notServing).ToLowerInvariant()}.");
-        }
+        RequireAllServing(members, string.Empty);
 
         var rootPassword = password ?? Abstractions.IO.Passwords.Generate(Abstractions.IO.Passwords.Alphanumeric, 24);
 
@@ -382,6 +354,27 @@ public sealed class ClusterService(
         if (string.IsNullOrEmpty(options.Raw.GetString(datastore, DatastoreOptionNames.ClusterStrategy)))
         {
             throw ApiException.BadRequest($"Clusters not supported for {datastore}-{version}.");
+        }
+    }
+
+    /// <summary>Moves the cluster from NONE to <paramref name="newTask"/> with its task (and new members), or Trove's 422 if another task got there first.</summary>
+    private async Task StartTaskAsync(string projectId, string id, string newTask, TaskRecord task, IReadOnlyList<NewMember> newMembers, CancellationToken cancellationToken)
+    {
+        if (!await store.Clusters.StartTaskAsync(id, ClusterTasks.None, newTask, task, newMembers, cancellationToken))
+        {
+            throw Busy(await GetAsync(projectId, id, cancellationToken));
+        }
+
+        engine.Wake();
+    }
+
+    /// <summary>Trove's 422 "not ready" naming the first member that does not serve.</summary>
+    private static void RequireAllServing(IReadOnlyList<InstanceRecord> members, string why)
+    {
+        var notServing = members.FirstOrDefault(m => !IsServing(m));
+        if (notServing is not null)
+        {
+            throw ApiException.Unprocessable($"Instance {notServing.Id} of the cluster is not ready, status: {InstanceStatus.ApiStatus(notServing).ToLowerInvariant()}{why}.");
         }
     }
 

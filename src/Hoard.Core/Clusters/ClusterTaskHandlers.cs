@@ -125,12 +125,15 @@ public sealed partial class ClusterSteps(InstanceTaskContext c, ILogger<ClusterS
     /// <summary>Every member's view of the cluster, keyed by its node id.</summary>
     public async Task<Dictionary<string, ClusterTopology>> TopologiesAsync(IReadOnlyList<InstanceRecord> members, CancellationToken cancellationToken)
     {
-        var views = await Task.WhenAll(members.Select(async m =>
-        {
-            var reply = await CallAsync(m, GuestMethods.ClusterNodes, null, CallTimeout, cancellationToken);
-            return (m.ClusterNodeId!, reply.Deserialize<ClusterTopology>(GuestArguments.Json) ?? throw new GuestCallException("cluster_nodes returned nothing"));
-        }));
+        var views = await Task.WhenAll(members.Select(async m => (m.ClusterNodeId!, await TopologyAsync(m, cancellationToken))));
         return views.ToDictionary(v => v.Item1, v => v.Item2, StringComparer.Ordinal);
+    }
+
+    /// <summary>The cluster as one member sees it (cluster_nodes).</summary>
+    public async Task<ClusterTopology> TopologyAsync(InstanceRecord member, CancellationToken cancellationToken)
+    {
+        var reply = await CallAsync(member, GuestMethods.ClusterNodes, null, CallTimeout, cancellationToken);
+        return reply.Deserialize<ClusterTopology>(GuestArguments.Json) ?? throw new GuestCallException("cluster_nodes returned nothing");
     }
 
     /// <summary>Waits until the check finds nothing wrong; on timeout fails with what is still wrong.</summary>
@@ -366,8 +369,7 @@ public sealed partial class RebalanceClusterHandler(ClusterSteps s, ILogger<Reba
         {
             try
             {
-                var reply = await s.CallAsync(member, GuestMethods.ClusterNodes, null, ClusterSteps.CallTimeout, cancellationToken);
-                var topology = reply.Deserialize<ClusterTopology>(GuestArguments.Json) ?? throw new GuestCallException("cluster_nodes returned nothing");
+                var topology = await s.TopologyAsync(member, cancellationToken);
                 var masterIds = topology.Nodes.Where(n => n.IsMaster).Select(n => n.NodeId).ToHashSet(StringComparer.Ordinal);
                 return [.. members.Where(m => m.ClusterNodeId is not null && masterIds.Contains(m.ClusterNodeId))];
             }

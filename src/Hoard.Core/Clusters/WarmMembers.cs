@@ -1,3 +1,4 @@
+using Hoard.Abstractions.Clusters;
 using Hoard.Abstractions.Datastores;
 using Hoard.Abstractions.Storage;
 using Hoard.Core.Catalog;
@@ -35,8 +36,13 @@ public sealed partial class WarmMembers(
     /// <summary>Asks for a top-up now (a create just adopted some).</summary>
     public void Wake() => _wake.Release();
 
-    /// <summary>The membership a warm member is prepared with until a cluster adopts it.</summary>
-    public static string PlaceholderCluster(string instanceId) => "warm-" + instanceId;
+    /// <summary>The membership a warm member is prepared with until a cluster adopts it: a cluster of its own, holding slot 0.</summary>
+    public static ClusterMembership PlaceholderMembership(string instanceId, GuestSecrets secrets)
+    {
+        ArgumentNullException.ThrowIfNull(secrets);
+        var cluster = "warm-" + instanceId;
+        return new ClusterMembership(cluster, secrets.ClusterSecret(cluster)) { Warm = true };
+    }
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {

@@ -101,10 +101,7 @@ public sealed class InstanceTaskContext(
             // A warm member starts in cluster mode with a placeholder membership; the cluster that adopts it gives it its own.
             return instance.InstanceType != ClusterMemberTypes.Warm
                 ? prepare
-                : prepare with
-                {
-                    Cluster = new Abstractions.Clusters.ClusterMembership(Clusters.WarmMembers.PlaceholderCluster(instance.Id), Secrets.ClusterSecret(Clusters.WarmMembers.PlaceholderCluster(instance.Id))) { Warm = true },
-                };
+                : prepare with { Cluster = Clusters.WarmMembers.PlaceholderMembership(instance.Id, Secrets) };
         }
 
         // A cluster member shares the cluster's secret, and its root password when root is enabled on the cluster.

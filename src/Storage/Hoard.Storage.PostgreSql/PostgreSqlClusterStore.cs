@@ -9,28 +9,14 @@ internal sealed class PostgreSqlClusterStore(PostgreSqlDb db, PostgreSqlInstance
 {
     private const string Columns = "id, name, project_id, datastore_version_id, task_status, root_secret, created_at, updated_at, deleted";
 
-    public async Task<bool> InsertAsync(ClusterRecord cluster, IReadOnlyList<NewMember> members, TaskRecord clusterTask, CancellationToken cancellationToken)
-    {
-        await using var connection = await db.OpenAsync(cancellationToken);
-        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var insert = Command(
-            connection,
-            tx,
+    public Task<bool> InsertAsync(ClusterRecord cluster, IReadOnlyList<NewMember> members, TaskRecord clusterTask, CancellationToken cancellationToken) =>
+        WriteWithMembersAsync(
             $"INSERT INTO clusters ({Columns}) VALUES (@id, @name, @project, @dsv, @task, @root, @created, @updated, FALSE)",
-            ("id", cluster.Id), ("name", cluster.Name), ("project", cluster.ProjectId), ("dsv", cluster.DatastoreVersionId),
-            ("task", cluster.TaskStatus), ("root", cluster.RootSecret), ("created", Ms(cluster.CreatedAt)), ("updated", Ms(cluster.UpdatedAt))))
-        {
-            await insert.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        if (!await InsertTasksAsync(connection, tx, clusterTask, members, cancellationToken))
-        {
-            return false; // disposing the transaction rolls it back
-        }
-
-        await tx.CommitAsync(cancellationToken);
-        return true;
-    }
+            [("id", cluster.Id), ("name", cluster.Name), ("project", cluster.ProjectId), ("dsv", cluster.DatastoreVersionId),
+             ("task", cluster.TaskStatus), ("root", cluster.RootSecret), ("created", Ms(cluster.CreatedAt)), ("updated", Ms(cluster.UpdatedAt))],
+            clusterTask,
+            members,
+            cancellationToken);
 
     public Task<IReadOnlyList<InstanceRecord>> ListWarmAsync(string datastoreVersionId, string flavorId, CancellationToken cancellationToken) =>
         instances.ListWarmAsync(datastoreVersionId, flavorId, cancellationToken);
@@ -52,25 +38,33 @@ internal sealed class PostgreSqlClusterStore(PostgreSqlDb db, PostgreSqlInstance
     public Task<IReadOnlyList<InstanceRecord>> ListMembersAsync(string clusterId, CancellationToken cancellationToken) =>
         instances.ListMembersAsync(clusterId, cancellationToken);
 
-    public async Task<bool> StartTaskAsync(string clusterId, string expectedTask, string newTask, TaskRecord clusterTask, IReadOnlyList<NewMember> newMembers, CancellationToken cancellationToken)
+    public Task<bool> StartTaskAsync(string clusterId, string expectedTask, string newTask, TaskRecord clusterTask, IReadOnlyList<NewMember> newMembers, CancellationToken cancellationToken) =>
+        WriteWithMembersAsync(
+            "UPDATE clusters SET task_status = @new, updated_at = @now WHERE id = @id AND NOT deleted AND task_status = @expected",
+            [("new", newTask), ("now", NowMs()), ("id", clusterId), ("expected", expectedTask)],
+            clusterTask,
+            newMembers,
+            cancellationToken);
+
+    /// <summary>
+    /// One transaction: the cluster write (which must touch its row), then the members and the cluster's task; false, and
+    /// nothing written, when the write matched no row or a warm member was no longer there to adopt.
+    /// </summary>
+    private async Task<bool> WriteWithMembersAsync(string sql, (string Name, object? Value)[] parameters, TaskRecord clusterTask, IReadOnlyList<NewMember> members, CancellationToken cancellationToken)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var mark = Command(
-            connection,
-            tx,
-            "UPDATE clusters SET task_status = @new, updated_at = @now WHERE id = @id AND NOT deleted AND task_status = @expected",
-            ("new", newTask), ("now", NowMs()), ("id", clusterId), ("expected", expectedTask)))
+        await using (var write = Command(connection, tx, sql, parameters))
         {
-            if (await mark.ExecuteNonQueryAsync(cancellationToken) == 0)
+            if (await write.ExecuteNonQueryAsync(cancellationToken) == 0)
             {
                 return false;
             }
         }
 
-        if (!await InsertTasksAsync(connection, tx, clusterTask, newMembers, cancellationToken))
+        if (!await InsertTasksAsync(connection, tx, clusterTask, members, cancellationToken))
         {
-            return false;
+            return false; // disposing the transaction rolls it back
         }
 
         await tx.CommitAsync(cancellationToken);

@@ -8,28 +8,14 @@ internal sealed class SqliteClusterStore(SqliteDb db, SqliteInstanceStore instan
 {
     private const string Columns = "id, name, project_id, datastore_version_id, task_status, root_secret, created_at, updated_at, deleted";
 
-    public async Task<bool> InsertAsync(ClusterRecord cluster, IReadOnlyList<NewMember> members, TaskRecord clusterTask, CancellationToken cancellationToken)
-    {
-        await using var connection = await db.OpenAsync(cancellationToken);
-        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-        await using (var insert = Command(
-            connection,
+    public Task<bool> InsertAsync(ClusterRecord cluster, IReadOnlyList<NewMember> members, TaskRecord clusterTask, CancellationToken cancellationToken) =>
+        WriteWithMembersAsync(
             $"INSERT INTO clusters ({Columns}) VALUES ($id, $name, $project, $dsv, $task, $root, $created, $updated, 0)",
-            ("$id", cluster.Id), ("$name", cluster.Name), ("$project", cluster.ProjectId), ("$dsv", cluster.DatastoreVersionId),
-            ("$task", cluster.TaskStatus), ("$root", cluster.RootSecret), ("$created", Ms(cluster.CreatedAt)), ("$updated", Ms(cluster.UpdatedAt))))
-        {
-            insert.Transaction = tx;
-            await insert.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        if (!await InsertTasksAsync(connection, tx, clusterTask, members, cancellationToken))
-        {
-            return false; // disposing the transaction rolls it back
-        }
-
-        await tx.CommitAsync(cancellationToken);
-        return true;
-    }
+            [("$id", cluster.Id), ("$name", cluster.Name), ("$project", cluster.ProjectId), ("$dsv", cluster.DatastoreVersionId),
+             ("$task", cluster.TaskStatus), ("$root", cluster.RootSecret), ("$created", Ms(cluster.CreatedAt)), ("$updated", Ms(cluster.UpdatedAt))],
+            clusterTask,
+            members,
+            cancellationToken);
 
     public Task<IReadOnlyList<InstanceRecord>> ListWarmAsync(string datastoreVersionId, string flavorId, CancellationToken cancellationToken) =>
         instances.ListWarmAsync(datastoreVersionId, flavorId, cancellationToken);
@@ -51,30 +37,13 @@ internal sealed class SqliteClusterStore(SqliteDb db, SqliteInstanceStore instan
     public Task<IReadOnlyList<InstanceRecord>> ListMembersAsync(string clusterId, CancellationToken cancellationToken) =>
         instances.ListMembersAsync(clusterId, cancellationToken);
 
-    public async Task<bool> StartTaskAsync(string clusterId, string expectedTask, string newTask, TaskRecord clusterTask, IReadOnlyList<NewMember> newMembers, CancellationToken cancellationToken)
-    {
-        await using var connection = await db.OpenAsync(cancellationToken);
-        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-        await using (var mark = Command(
-            connection,
+    public Task<bool> StartTaskAsync(string clusterId, string expectedTask, string newTask, TaskRecord clusterTask, IReadOnlyList<NewMember> newMembers, CancellationToken cancellationToken) =>
+        WriteWithMembersAsync(
             "UPDATE clusters SET task_status = $new, updated_at = $now WHERE id = $id AND deleted = 0 AND task_status = $expected",
-            ("$new", newTask), ("$now", Ms(DateTimeOffset.UtcNow)), ("$id", clusterId), ("$expected", expectedTask)))
-        {
-            mark.Transaction = tx;
-            if (await mark.ExecuteNonQueryAsync(cancellationToken) == 0)
-            {
-                return false;
-            }
-        }
-
-        if (!await InsertTasksAsync(connection, tx, clusterTask, newMembers, cancellationToken))
-        {
-            return false;
-        }
-
-        await tx.CommitAsync(cancellationToken);
-        return true;
-    }
+            [("$new", newTask), ("$now", Ms(DateTimeOffset.UtcNow)), ("$id", clusterId), ("$expected", expectedTask)],
+            clusterTask,
+            newMembers,
+            cancellationToken);
 
     public async Task<bool> SetTaskAsync(string clusterId, string? expectedTask, string newTask, CancellationToken cancellationToken) =>
         await db.ExecuteAsync(
@@ -96,6 +65,32 @@ internal sealed class SqliteClusterStore(SqliteDb db, SqliteInstanceStore instan
 
     public async Task<int> CountAsync(string projectId, CancellationToken cancellationToken) =>
         (await db.QueryAsync("SELECT COUNT(*) FROM clusters WHERE deleted = 0 AND project_id = $p", r => r.GetInt32(0), cancellationToken, ("$p", projectId)))[0];
+
+    /// <summary>
+    /// One transaction: the cluster write (which must touch its row), then the members and the cluster's task; false, and
+    /// nothing written, when the write matched no row or a warm member was no longer there to adopt.
+    /// </summary>
+    private async Task<bool> WriteWithMembersAsync(string sql, (string Name, object? Value)[] parameters, TaskRecord clusterTask, IReadOnlyList<NewMember> members, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenAsync(cancellationToken);
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await using (var write = Command(connection, sql, parameters))
+        {
+            write.Transaction = tx;
+            if (await write.ExecuteNonQueryAsync(cancellationToken) == 0)
+            {
+                return false;
+            }
+        }
+
+        if (!await InsertTasksAsync(connection, tx, clusterTask, members, cancellationToken))
+        {
+            return false; // disposing the transaction rolls it back
+        }
+
+        await tx.CommitAsync(cancellationToken);
+        return true;
+    }
 
     /// <summary>Inserts new members with their tasks and adopts warm ones; false when a warm one is no longer there to adopt.</summary>
     private static async Task<bool> InsertTasksAsync(SqliteConnection connection, SqliteTransaction tx, TaskRecord clusterTask, IReadOnlyList<NewMember> members, CancellationToken cancellationToken)
