@@ -154,7 +154,7 @@ public sealed partial class RedisManager : IClusterManager
                 // A warm member's placeholder slot outside the range goes back in the same round trip as the range is
                 // taken, so the node never stands without slots (and never counts itself a minority) in between.
                 var placeholders = view.Nodes.Count == 1
-                    ? Enumerable.Range(0, ClusterNodesParser.SlotCount).Where(s => (s < firstSlot || s > lastSlot) && view.OwnerOf(s) == view.Myself.NodeId).ToList()
+                    ? HashSlots.Expand(view.Myself.Slots).Where(s => s < firstSlot || s > lastSlot).ToList()
                     : [];
                 if (ranges.Count == 0 && placeholders.Count == 0)
                 {
@@ -320,6 +320,9 @@ public sealed partial class RedisManager : IClusterManager
                 await RunAdminCommandsAsync(instance, [["CONFIG", "SET", "masterauth", membership.Secret]], cancellationToken);
                 _logger.ClusterSecretWritten(instance.Id, membership.ToString());
             }
+
+            // cluster.secret holds exactly this secret now.
+            return new ClusterSettings(membership.Secret, _options.ClusterNodeTimeout);
         }
 
         return IsClusterMember(files)
@@ -335,8 +338,8 @@ public sealed partial class RedisManager : IClusterManager
             return false;
         }
 
-        var topology = await GetTopologyAsync(instance, cancellationToken);
-        return topology.Nodes.Count == 1 && topology.Nodes[0].IsMaster;
+        var view = await InClusterAsync(instance, _options.CommandTimeout, ReadViewAsync, cancellationToken);
+        return view.Nodes.Count == 1 && view.Myself.IsMaster;
     }
 
     /// <summary>
@@ -361,7 +364,7 @@ public sealed partial class RedisManager : IClusterManager
                     return 0;
                 }
 
-                var owned = Enumerable.Range(0, ClusterNodesParser.SlotCount).Where(s => view.OwnerOf(s) is not null).ToList();
+                var owned = HashSlots.Expand(view.Myself.Slots); // alone, this node owns every slot the view shows owned
                 string[]? command = membership.Warm && owned.Count == 0 ? ["CLUSTER", "ADDSLOTS", "0"]
                     : membership.Replica && owned.Count > 0 ? ["CLUSTER", "DELSLOTS", .. owned.Select(s => s.ToString(CultureInfo.InvariantCulture))]
                     : null;

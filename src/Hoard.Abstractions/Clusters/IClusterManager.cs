@@ -78,6 +78,35 @@ public sealed record SlotRange(int First, int Last)
     public override string ToString() => First == Last ? $"{First}" : $"{First}-{Last}";
 }
 
+/// <summary>Redis Cluster's hash slots, and conversions between ranges and slots, for both sides of the guest RPC.</summary>
+public static class HashSlots
+{
+    public const int Count = 16384;
+
+    /// <summary>Slot ranges as a sorted list of distinct slots.</summary>
+    public static List<int> Expand(IEnumerable<SlotRange> ranges) =>
+        [.. ranges.SelectMany(r => Enumerable.Range(r.First, r.Count)).Distinct().Order()];
+
+    /// <summary>Sorted, distinct slots as the fewest ranges.</summary>
+    public static IReadOnlyList<SlotRange> Compress(IEnumerable<int> sortedSlots)
+    {
+        var ranges = new List<SlotRange>();
+        foreach (var slot in sortedSlots)
+        {
+            if (ranges.Count > 0 && ranges[^1].Last == slot - 1)
+            {
+                ranges[^1] = ranges[^1] with { Last = slot };
+            }
+            else
+            {
+                ranges.Add(new SlotRange(slot, slot));
+            }
+        }
+
+        return ranges;
+    }
+}
+
 /// <summary>One node as CLUSTER NODES shows it.</summary>
 public sealed record ClusterNode
 {

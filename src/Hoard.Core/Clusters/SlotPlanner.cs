@@ -14,7 +14,7 @@ public sealed record PlannedMove(string SourceNodeId, string TargetNodeId, IRead
 /// </summary>
 public static class SlotPlanner
 {
-    public const int SlotCount = 16384;
+    public const int SlotCount = HashSlots.Count;
 
     /// <summary>
     /// The even split: every master gets 16384 / n slots, and the first 16384 % n get one more
@@ -114,27 +114,10 @@ public static class SlotPlanner
     }
 
     /// <summary>Slot ranges as a sorted list of slots.</summary>
-    public static List<int> Expand(IEnumerable<SlotRange> ranges) =>
-        [.. ranges.SelectMany(r => Enumerable.Range(r.First, r.Count)).Order()];
+    public static List<int> Expand(IEnumerable<SlotRange> ranges) => HashSlots.Expand(ranges);
 
     /// <summary>Sorted slots as the fewest ranges.</summary>
-    public static IReadOnlyList<SlotRange> Compress(IReadOnlyList<int> sortedSlots)
-    {
-        var ranges = new List<SlotRange>();
-        for (var i = 0; i < sortedSlots.Count;)
-        {
-            var j = i;
-            while (j + 1 < sortedSlots.Count && sortedSlots[j + 1] == sortedSlots[j] + 1)
-            {
-                j++;
-            }
-
-            ranges.Add(new SlotRange(sortedSlots[i], sortedSlots[j]));
-            i = j + 1;
-        }
-
-        return ranges;
-    }
+    public static IReadOnlyList<SlotRange> Compress(IReadOnlyList<int> sortedSlots) => HashSlots.Compress(sortedSlots);
 
     private static int Share(int index, int count) => (SlotCount / count) + (index < SlotCount % count ? 1 : 0);
 }

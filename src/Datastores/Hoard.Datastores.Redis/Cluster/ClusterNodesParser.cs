@@ -53,7 +53,7 @@ internal sealed class ClusterView
 /// </summary>
 internal static class ClusterNodesParser
 {
-    public const int SlotCount = 16384;
+    public const int SlotCount = HashSlots.Count;
 
     public static ClusterView Parse(string text)
     {
@@ -153,23 +153,7 @@ internal static class ClusterNodesParser
     }
 
     /// <summary>The ranges of <paramref name="slots"/>, which must be sorted and distinct.</summary>
-    public static IReadOnlyList<SlotRange> ToRanges(IEnumerable<int> slots)
-    {
-        var ranges = new List<SlotRange>();
-        foreach (var slot in slots)
-        {
-            if (ranges.Count > 0 && ranges[^1].Last == slot - 1)
-            {
-                ranges[^1] = ranges[^1] with { Last = slot };
-            }
-            else
-            {
-                ranges.Add(new SlotRange(slot, slot));
-            }
-        }
-
-        return ranges;
-    }
+    public static IReadOnlyList<SlotRange> ToRanges(IEnumerable<int> slots) => HashSlots.Compress(slots);
 
     // ip:port@cport, ip:port@cport,hostname, or :port@cport while the node does not know its own address.
     // IPv6 addresses are printed without brackets, so the port follows the last colon.

@@ -97,7 +97,7 @@ internal sealed class SlotMigrator
             throw new ArgumentException($"keys per batch must be 1-{MaxKeysInFlight}, not {move.KeysPerBatch}", nameof(move));
         }
 
-        return [.. move.Slots.SelectMany(r => Enumerable.Range(r.First, r.Count)).Distinct().Order()];
+        return HashSlots.Expand(move.Slots);
     }
 
     public async Task<SlotMoveResult> MoveAsync(IReadOnlyList<int> slots, CancellationToken cancellationToken)
@@ -107,13 +107,13 @@ internal sealed class SlotMigrator
         {
             _target = await ConnectAsync(_targetEndPoint, cancellationToken);
             var plans = await PlanAsync(slots, cancellationToken);
-            _logger.SlotMoveStarting(plans.Count(p => !p.TargetOwns), _instanceId, _move.TargetNodeId, _move.TargetAddress, _move.TargetPort);
+            var moved = plans.Count(p => !p.TargetOwns);
+            _logger.SlotMoveStarting(moved, _instanceId, _move.TargetNodeId, _move.TargetAddress, _move.TargetPort);
             foreach (var round in plans.Chunk(SlotsPerRound))
             {
                 await MoveRoundAsync(round, cancellationToken);
             }
 
-            var moved = plans.Count(p => !p.TargetOwns);
             _logger.SlotMoveDone(moved, _keysMoved, _instanceId, _move.TargetNodeId, Stopwatch.GetElapsedTime(started).TotalMilliseconds, plans.Count - moved);
             return new SlotMoveResult(moved, _keysMoved);
         }
