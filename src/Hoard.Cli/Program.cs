@@ -16,4 +16,7 @@ root.Subcommands.Add(ClusterCommand.Create());
 root.Subcommands.Add(RootAccessCommand.Create());
 root.Subcommands.Add(DatabaseCommand.Create());
 root.Subcommands.Add(UserCommand.Create());
+root.Subcommands.Add(PoolCommand.Create());
+root.Subcommands.Add(FlavorCommand.Create());
+root.Subcommands.Add(CatalogueCommand.Create());
 return await root.Parse(args).InvokeAsync();

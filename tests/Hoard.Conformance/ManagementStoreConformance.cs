@@ -7,7 +7,7 @@ namespace Hoard.Conformance;
 /// The contract every management-store backend keeps. A backend's test class inherits this and says how
 /// to open an empty store; the backend is done when every test here passes.
 /// </summary>
-public abstract class ManagementStoreConformance : IAsyncLifetime
+public abstract partial class ManagementStoreConformance : IAsyncLifetime
 {
     protected IManagementStore Store { get; private set; } = null!;
 
@@ -97,11 +97,11 @@ public abstract class ManagementStoreConformance : IAsyncLifetime
         {
             var instance = NewInstance("p1");
             ids.Add(instance.Id);
-            await Store.Instances.InsertWithTaskAsync(instance, NewTask(instance.Id), ct);
+            await Store.Instances.InsertWithTaskAsync(instance, NewTask(instance.Id), null, ct);
         }
 
         var other = NewInstance("p2");
-        await Store.Instances.InsertWithTaskAsync(other, NewTask(other.Id), ct);
+        await Store.Instances.InsertWithTaskAsync(other, NewTask(other.Id), null, ct);
         var first = await Store.Instances.ListAsync("p1", null, 2, includeClustered: false, ct);
         Assert.Equal(ids.Take(2), first.Select(i => i.Id));
         var next = await Store.Instances.ListAsync("p1", first[^1].Id, 10, includeClustered: false, ct);
@@ -131,7 +131,7 @@ public abstract class ManagementStoreConformance : IAsyncLifetime
 
         // Trove's instance list leaves cluster members out unless asked for them.
         var standalone = NewInstance("p1");
-        await Store.Instances.InsertWithTaskAsync(standalone, NewTask(standalone.Id), ct);
+        await Store.Instances.InsertWithTaskAsync(standalone, NewTask(standalone.Id), null, ct);
         Assert.Equal([standalone.Id], (await Store.Instances.ListAsync("p1", null, 10, includeClustered: false, ct)).Select(i => i.Id));
         Assert.Equal(4, (await Store.Instances.ListAsync("p1", null, 10, includeClustered: true, ct)).Count);
 
@@ -144,7 +144,7 @@ public abstract class ManagementStoreConformance : IAsyncLifetime
     {
         var ct = CancellationToken.None;
         var warm = NewInstance(string.Empty) with { InstanceType = ClusterMemberTypes.Warm };
-        await Store.Instances.InsertWithTaskAsync(warm, NewTask(warm.Id), ct);
+        await Store.Instances.InsertWithTaskAsync(warm, NewTask(warm.Id), null, ct);
         Assert.Equal([warm.Id], (await Store.Clusters.ListWarmAsync("v1", "1", ct)).Select(w => w.Id));
         Assert.Empty(await Store.Clusters.ListWarmAsync("v1", "2", ct));
 
@@ -196,7 +196,7 @@ public abstract class ManagementStoreConformance : IAsyncLifetime
         var ct = CancellationToken.None;
         var instance = NewInstance("p1");
         var task = NewTask(instance.Id);
-        await Store.Instances.InsertWithTaskAsync(instance, task, ct);
+        await Store.Instances.InsertWithTaskAsync(instance, task, null, ct);
         Assert.True(await Store.Tasks.TryClaimAsync(task.Id, null, null, "me", T0.AddHours(1), ct));
         Assert.False(await Store.Tasks.AdvanceAsync(task.Id, "someone-else", 3, "{\"plan\":1}", ct));
         Assert.True(await Store.Tasks.AdvanceAsync(task.Id, "me", 3, "{\"plan\":2}", ct));
@@ -227,7 +227,7 @@ public abstract class ManagementStoreConformance : IAsyncLifetime
     {
         var ct = CancellationToken.None;
         var instance = NewInstance("p1");
-        await Store.Instances.InsertWithTaskAsync(instance, NewTask(instance.Id), ct);
+        await Store.Instances.InsertWithTaskAsync(instance, NewTask(instance.Id), null, ct);
         Assert.True(await Store.Instances.UpdateAsync(instance.Id, new InstanceChange { ServiceStatus = "RUNNING" }, ct));
         Assert.False(await Store.Instances.UpdateIfTaskAsync(instance.Id, InstanceTasks.None, new InstanceChange { Name = "no" }, ct));
         Assert.True(await Store.Instances.UpdateIfTaskAsync(instance.Id, InstanceTasks.Building, new InstanceChange { TaskStatus = InstanceTasks.None, FaultMessage = "boom", FaultDetails = "why" }, ct));
@@ -246,8 +246,8 @@ public abstract class ManagementStoreConformance : IAsyncLifetime
         var ct = CancellationToken.None;
         var a = NewInstance("p1");
         var b = NewInstance("p1");
-        await Store.Instances.InsertWithTaskAsync(a, NewTask(a.Id), ct);
-        await Store.Instances.InsertWithTaskAsync(b, NewTask(b.Id), ct);
+        await Store.Instances.InsertWithTaskAsync(a, NewTask(a.Id), null, ct);
+        await Store.Instances.InsertWithTaskAsync(b, NewTask(b.Id), null, ct);
         Assert.True(await Store.Instances.TryAssignAddressAsync(a.Id, "default", "127.42.0.1", 6379, ct));
         Assert.False(await Store.Instances.TryAssignAddressAsync(b.Id, "default", "127.42.0.1", 6379, ct));
         Assert.Equal(["127.42.0.1"], await Store.Instances.ListAddressesAsync("default", ct));
@@ -261,7 +261,7 @@ public abstract class ManagementStoreConformance : IAsyncLifetime
         var ct = CancellationToken.None;
         var instance = NewInstance("p1");
         var task = NewTask(instance.Id);
-        await Store.Instances.InsertWithTaskAsync(instance, task, ct);
+        await Store.Instances.InsertWithTaskAsync(instance, task, null, ct);
         var until = T0.AddSeconds(10);
         Assert.True(await Store.Tasks.TryClaimAsync(task.Id, null, null, "a", until, ct));
         Assert.False(await Store.Tasks.TryClaimAsync(task.Id, null, null, "b", until, ct));
@@ -282,7 +282,7 @@ public abstract class ManagementStoreConformance : IAsyncLifetime
     {
         var ct = CancellationToken.None;
         var instance = NewInstance("p1");
-        await Store.Instances.InsertWithTaskAsync(instance, NewTask(instance.Id), ct);
+        await Store.Instances.InsertWithTaskAsync(instance, NewTask(instance.Id), null, ct);
         await Store.Instances.UpdateAsync(instance.Id, new InstanceChange { TaskStatus = InstanceTasks.None }, ct);
         Assert.True(await Store.Tasks.InsertForInstanceAsync(NewTask(instance.Id, "instance.delete"), InstanceTasks.None, InstanceTasks.Deleting, ct));
         var second = NewTask(instance.Id, "instance.delete");
@@ -295,15 +295,15 @@ public abstract class ManagementStoreConformance : IAsyncLifetime
     public async Task Flavors_and_datastores_are_upserted()
     {
         var ct = CancellationToken.None;
-        await Store.Catalog.UpsertFlavorAsync(new FlavorRecord("2", "m1.small", 2048, 1, 20), ct);
-        await Store.Catalog.UpsertFlavorAsync(new FlavorRecord("10", "big", 1, 1, 1), ct);
-        await Store.Catalog.UpsertFlavorAsync(new FlavorRecord("2", "m1.small", 4096, 1, 20), ct);
-        Assert.Equal(["2", "10"], (await Store.Catalog.ListFlavorsAsync(ct)).Select(f => f.Id));
-        Assert.Equal(4096, (await Store.Catalog.GetFlavorAsync("2", ct))!.RamMb);
-        await Store.Catalog.UpsertDatastoreAsync(new DatastoreRecord("d1", "redis", null), ct);
-        await Store.Catalog.UpsertDatastoreVersionAsync(new DatastoreVersionRecord("v1", "d1", "7.0", "7.0.15", true), ct);
-        await Store.Catalog.UpsertDatastoreAsync(new DatastoreRecord("d1", "redis", "v1"), ct);
-        Assert.Equal("v1", Assert.Single(await Store.Catalog.ListDatastoresAsync(ct)).DefaultVersionId);
-        Assert.Equal("7.0.15", Assert.Single(await Store.Catalog.ListDatastoreVersionsAsync("d1", ct)).Version);
+        await Store.Flavors.InsertAsync(new FlavorRecord("2", "m1.small", 2048, 1, 20), ct);
+        await Store.Flavors.InsertAsync(new FlavorRecord("10", "big", 1, 1, 1), ct);
+        await Store.Flavors.InsertAsync(new FlavorRecord("2", "m1.small", 4096, 1, 20), ct);
+        Assert.Equal(["10", "2"], (await Store.Flavors.ListAsync(null, null, 0, ct)).Select(f => f.Id));
+        Assert.Equal(4096, (await Store.Flavors.GetAsync("2", ct))!.RamMb);
+        await Store.Datastores.UpsertDatastoreAsync(new DatastoreRecord("d1", "redis", null), ct);
+        await Store.Datastores.UpsertDatastoreVersionAsync(new DatastoreVersionRecord("v1", "d1", "7.0", "7.0.15", true), ct);
+        await Store.Datastores.UpsertDatastoreAsync(new DatastoreRecord("d1", "redis", "v1"), ct);
+        Assert.Equal("v1", Assert.Single(await Store.Datastores.ListDatastoresAsync(ct)).DefaultVersionId);
+        Assert.Equal("7.0.15", Assert.Single(await Store.Datastores.ListDatastoreVersionsAsync("d1", ct)).Version);
     }
 }

@@ -93,15 +93,15 @@ public sealed class RedisStoreTests(RedisTestServer server)
             await store.Identity.AssignRoleAsync(new RoleAssignment("p:1", "u1", "r1"), Ct);
             Assert.Equal(new RoleAssignment("p:1", "u1", "r1"), Assert.Single(await store.Identity.ListAssignmentsAsync("p:1", null, Ct)));
             await store.Identity.InsertTokenAsync(new TokenRecord("tok", "u1", "p:1", T0, T0.AddHours(1)), Ct);
-            await store.Catalog.UpsertFlavorAsync(new FlavorRecord("1", "small", 1, 1, 1), Ct);
-            await store.Catalog.UpsertDatastoreAsync(new DatastoreRecord("d1", "redis", null), Ct);
-            await store.Catalog.UpsertDatastoreVersionAsync(new DatastoreVersionRecord("v1", "d1", "7.0", "7.0.15", true), Ct);
+            await store.Flavors.InsertAsync(new FlavorRecord("1", "small", 1, 1, 1), Ct);
+            await store.Datastores.UpsertDatastoreAsync(new DatastoreRecord("d1", "redis", null), Ct);
+            await store.Datastores.UpsertDatastoreVersionAsync(new DatastoreVersionRecord("v1", "d1", "7.0", "7.0.15", true), Ct);
 
             // An instance whose id looks like an index key of another kind.
             var sneaky = NewInstance("p:1", id: "idx:instances");
-            await store.Instances.InsertWithTaskAsync(sneaky, NewTask(sneaky.Id), Ct);
+            await store.Instances.InsertWithTaskAsync(sneaky, NewTask(sneaky.Id), null, Ct);
             var plain = NewInstance("p:1");
-            await store.Instances.InsertWithTaskAsync(plain, NewTask(plain.Id), Ct);
+            await store.Instances.InsertWithTaskAsync(plain, NewTask(plain.Id), null, Ct);
             Assert.True(await store.Instances.TryAssignAddressAsync(plain.Id, "default", "127.1.2.3", 6379, Ct));
             Assert.Equal([sneaky.Id, plain.Id], (await store.Instances.ListAsync(null, null, 10, includeClustered: true, Ct)).Select(i => i.Id));
             Assert.Equal(2, await store.Instances.CountAsync("p:1", Ct));
@@ -132,7 +132,7 @@ public sealed class RedisStoreTests(RedisTestServer server)
             await Task.WhenAll(Enumerable.Range(0, 1000).Select(async i =>
             {
                 var instance = NewInstance("p1", id: i.ToString("D4", CultureInfo.InvariantCulture));
-                await loader.Instances.InsertWithTaskAsync(instance, NewTask(instance.Id), Ct);
+                await loader.Instances.InsertWithTaskAsync(instance, NewTask(instance.Id), null, Ct);
             })).Within(Timeouts.Settle);
         }
 
@@ -194,7 +194,7 @@ public sealed class RedisStoreTests(RedisTestServer server)
             await stores[0].MigrateAsync(Ct).Within(Timeouts.Short);
             var instance = NewInstance("p1");
             var task = NewTask(instance.Id);
-            await stores[0].Instances.InsertWithTaskAsync(instance, task, Ct).Within(Timeouts.Short);
+            await stores[0].Instances.InsertWithTaskAsync(instance, task, null, Ct).Within(Timeouts.Short);
 
             using var go = new ManualResetEventSlim();
             var claims = stores.Select((s, i) => Task.Run(async () =>

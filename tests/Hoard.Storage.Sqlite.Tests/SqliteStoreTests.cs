@@ -17,7 +17,7 @@ public sealed class SqliteStoreTests : ManagementStoreConformance, IDisposable
     public async Task Data_survives_reopening_the_file()
     {
         var instance = NewInstance("p1");
-        await Store.Instances.InsertWithTaskAsync(instance, NewTask(instance.Id), CancellationToken.None);
+        await Store.Instances.InsertWithTaskAsync(instance, NewTask(instance.Id), null, CancellationToken.None);
         await using var reopened = new SqliteStorePlugin().Open(new Uri("sqlite://" + Path.Combine(_dir, "hoard.db")));
         await reopened.MigrateAsync(CancellationToken.None);
         Assert.Equal(instance.Id, (await reopened.Instances.GetAsync(instance.Id, CancellationToken.None))!.Id);

@@ -233,8 +233,20 @@ public sealed class HoardServer : IAsyncDisposable
         return File.Exists(path) && int.TryParse(File.ReadAllText(path).Trim(), out var pid) && Directory.Exists($"/proc/{pid}") ? pid : null;
     }
 
-    /// <summary>redis-server processes started for this server's pool.</summary>
-    public IReadOnlyList<int> DatabasePids() => ProcessRunner.FindProcesses("redis-server", AddressRange[..AddressRange.LastIndexOf('.')] + ".");
+    /// <summary>The address ranges of pools a test added (a /24 each), so their servers are found and swept too.</summary>
+    private readonly List<string> _extraRanges = [];
+
+    /// <summary>A /24 of 127.201-250.x.0 for a pool the test adds; its servers are swept on dispose like the default pool's.</summary>
+    public string NewPoolRange()
+    {
+        var range = $"127.{Random.Shared.Next(201, 251)}.{Random.Shared.Next(1, 255)}.0/24";
+        _extraRanges.Add(range);
+        return range;
+    }
+
+    /// <summary>redis-server processes started for this server's pools.</summary>
+    public IReadOnlyList<int> DatabasePids() =>
+        [.. _extraRanges.Prepend(AddressRange).SelectMany(r => ProcessRunner.FindProcesses("redis-server", r[..r.LastIndexOf('.')] + ".")).Distinct()];
 
     /// <summary>Logs in with a password and returns a token and the project id.</summary>
     public async Task<(string Token, string ProjectId)> LoginAsync(string user, string password, string project)

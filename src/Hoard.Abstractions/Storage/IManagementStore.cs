@@ -21,7 +21,13 @@ public interface IManagementStore : IAsyncDisposable
 
     ITaskStore Tasks { get; }
 
-    ICatalogStore Catalog { get; }
+    IDatastoreStore Datastores { get; }
+
+    IFlavorStore Flavors { get; }
+
+    IPoolStore Pools { get; }
+
+    ICatalogueStore Catalogue { get; }
 
     IClusterStore Clusters { get; }
 }
@@ -71,8 +77,14 @@ public interface IIdentityStore
 
 public interface IInstanceStore
 {
-    /// <summary>Inserts the instance and the task that builds it in one transaction.</summary>
-    Task InsertWithTaskAsync(InstanceRecord instance, TaskRecord task, CancellationToken cancellationToken);
+    /// <summary>
+    /// Inserts the instance, the task that builds it and its catalogue entry (project, instance → pool) in one transaction.
+    /// </summary>
+    /// <returns>
+    /// False, and nothing written, when <paramref name="poolCapacity"/> is given and the instance's pool already hosts that
+    /// many instances (catalogue entries): the capacity check and the insert cannot interleave with another create's.
+    /// </returns>
+    Task<bool> InsertWithTaskAsync(InstanceRecord instance, TaskRecord task, int? poolCapacity, CancellationToken cancellationToken);
 
     Task<InstanceRecord?> GetAsync(string id, CancellationToken cancellationToken);
 
@@ -83,10 +95,13 @@ public interface IInstanceStore
     /// <remarks>Cluster members are listed only when <paramref name="includeClustered"/> (Trove's include_clustered).</remarks>
     Task<IReadOnlyList<InstanceRecord>> ListAsync(string? projectId, string? marker, int limit, bool includeClustered, CancellationToken cancellationToken);
 
-    /// <summary>Applies a partial update; false when the instance does not exist.</summary>
+    /// <summary>
+    /// Applies a partial update; false when the instance does not exist. Marking it deleted also removes its catalogue
+    /// entry, in the same write.
+    /// </summary>
     Task<bool> UpdateAsync(string id, InstanceChange change, CancellationToken cancellationToken);
 
-    /// <summary>Applies a partial update only while the instance's task is <paramref name="expectedTask"/>.</summary>
+    /// <summary>Applies a partial update only while the instance's task is <paramref name="expectedTask"/> (a delete removes its catalogue entry too).</summary>
     Task<bool> UpdateIfTaskAsync(string id, string expectedTask, InstanceChange change, CancellationToken cancellationToken);
 
     /// <summary>Addresses held by live instances of a pool.</summary>
@@ -128,15 +143,9 @@ public interface ITaskStore
     Task<bool> FinishAsync(string id, string owner, string state, string? error, CancellationToken cancellationToken);
 }
 
-/// <summary>Flavors and datastores: what can be asked for.</summary>
-public interface ICatalogStore
+/// <summary>Datastores and their versions: what engines can be asked for.</summary>
+public interface IDatastoreStore
 {
-    Task UpsertFlavorAsync(FlavorRecord flavor, CancellationToken cancellationToken);
-
-    Task<FlavorRecord?> GetFlavorAsync(string id, CancellationToken cancellationToken);
-
-    Task<IReadOnlyList<FlavorRecord>> ListFlavorsAsync(CancellationToken cancellationToken);
-
     Task UpsertDatastoreAsync(DatastoreRecord datastore, CancellationToken cancellationToken);
 
     Task UpsertDatastoreVersionAsync(DatastoreVersionRecord version, CancellationToken cancellationToken);
@@ -146,12 +155,111 @@ public interface ICatalogStore
     Task<IReadOnlyList<DatastoreVersionRecord>> ListDatastoreVersionsAsync(string? datastoreId, CancellationToken cancellationToken);
 }
 
+/// <summary>
+/// Flavors (the seed's flavors controller, with Trove's sizes): what size of instance can be asked for, public or private to
+/// a project. Paged lists are in id order, after the marker id (exclusive; a marker that is gone still marks its place); a
+/// limit of 0 or less means all. The order is ordinal for ids without ':' or '%' (the Redis backend orders escaped keys).
+/// </summary>
+public interface IFlavorStore
+{
+    /// <summary>Inserts the flavor, or replaces the one with its id (Zaqar's insert is an upsert).</summary>
+    Task InsertAsync(FlavorRecord flavor, CancellationToken cancellationToken);
+
+    /// <summary>The flavor, or null when there is none with that id.</summary>
+    Task<FlavorRecord?> GetAsync(string id, CancellationToken cancellationToken);
+
+    Task<bool> ExistsAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Applies a partial update; false when there is no such flavor.</summary>
+    Task<bool> UpdateAsync(string id, FlavorChange change, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes the flavor and takes it off its pools (they then host any flavor with no pools of its own), atomically;
+    /// false, silently, when there is none.
+    /// </summary>
+    Task<bool> DeleteAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Flavors after <paramref name="marker"/>: all of them when <paramref name="projectId"/> is null, else that project's private ones.</summary>
+    Task<IReadOnlyList<FlavorRecord>> ListAsync(string? projectId, string? marker, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Deletes every flavor (pools keep existing, with no flavor).</summary>
+    Task DropAllAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Pools (the seed's pools controller): where instances run. Paged lists are in name order, after the marker name
+/// (exclusive); a limit of 0 or less means all; ordinal for names without ':' or '%' (pool names the API accepts). No
+/// operation costs more as a flavor gains pools.
+/// </summary>
+public interface IPoolStore
+{
+    /// <summary>Inserts the pool, or replaces the one of that name (Zaqar's insert is an upsert), moving it between flavors.</summary>
+    Task InsertAsync(PoolRecord pool, CancellationToken cancellationToken);
+
+    /// <summary>The pool, or null when there is none of that name.</summary>
+    Task<PoolRecord?> GetAsync(string name, CancellationToken cancellationToken);
+
+    Task<bool> ExistsAsync(string name, CancellationToken cancellationToken);
+
+    /// <summary>Applies a partial update; false when there is no such pool.</summary>
+    Task<bool> UpdateAsync(string name, PoolChange change, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes the pool unless it hosts instances (has catalogue entries) or is the last pool of a flavor that exists; the
+    /// check and the delete are one atomic step. A missing pool is not an error (<see cref="PoolDeletion.Missing"/>).
+    /// </summary>
+    Task<PoolDeletion> DeleteAsync(string name, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Pools after <paramref name="marker"/>: all of them when <paramref name="flavor"/> is null, those of that flavor
+    /// otherwise, and those with no flavor when it is the empty string.
+    /// </summary>
+    Task<IReadOnlyList<PoolRecord>> ListAsync(string? flavor, string? marker, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Deletes every pool, whatever it hosts (for tests and a reset; the API never calls it).</summary>
+    Task DropAllAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The catalogue (the seed's catalogue controller): which pool holds each (project, instance). The instance store writes
+/// an instance's entry with the instance and removes it when the instance is marked deleted; these methods are the
+/// controller itself. Paged lists are grouped by project, instances in order within one, after the marker (exclusive); a
+/// limit of 0 or less means all. Across projects the order of the projects is each backend's key order (SQL sorts the
+/// pair; Redis sorts "project:instance" keys), so pages concatenate to the whole but may list projects differently.
+/// </summary>
+public interface ICatalogueStore
+{
+    /// <summary>Records the instance's pool, replacing an earlier entry (upsert).</summary>
+    Task InsertAsync(CatalogueEntry entry, CancellationToken cancellationToken);
+
+    /// <summary>The entry, or null when there is none.</summary>
+    Task<CatalogueEntry?> GetAsync(string projectId, string instanceId, CancellationToken cancellationToken);
+
+    Task<bool> ExistsAsync(string projectId, string instanceId, CancellationToken cancellationToken);
+
+    /// <summary>Moves the entry to another pool; false when there is no such entry.</summary>
+    Task<bool> UpdateAsync(string projectId, string instanceId, string pool, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the entry; a missing one is not an error.</summary>
+    Task DeleteAsync(string projectId, string instanceId, CancellationToken cancellationToken);
+
+    /// <summary>Entries of a project (all projects when null), after <paramref name="after"/>.</summary>
+    Task<IReadOnlyList<CatalogueEntry>> ListAsync(string? projectId, CatalogueKey? after, int limit, CancellationToken cancellationToken);
+
+    /// <summary>How many entries name the pool (what it hosts), from the pool's own index (no scan of other pools).</summary>
+    Task<int> CountInPoolAsync(string pool, CancellationToken cancellationToken);
+
+    /// <summary>Deletes every entry.</summary>
+    Task DropAllAsync(CancellationToken cancellationToken);
+}
+
 /// <summary>Clusters and their members. A task's instance id is the cluster's id for cluster tasks.</summary>
 public interface IClusterStore
 {
     /// <summary>
     /// Inserts the cluster, its members with their build tasks (adopting the warm ones), and the cluster's task, in one
-    /// transaction; false, and nothing written, when a warm member to adopt was taken by another create meanwhile.
+    /// transaction; false, and nothing written, when a warm member to adopt was taken by another create meanwhile. New
+    /// members get catalogue entries in their pool; an adopted warm member's entry moves to the cluster's project.
     /// </summary>
     Task<bool> InsertAsync(ClusterRecord cluster, IReadOnlyList<NewMember> members, TaskRecord clusterTask, CancellationToken cancellationToken);
 
@@ -168,7 +276,8 @@ public interface IClusterStore
 
     /// <summary>
     /// Moves the cluster from task <paramref name="expectedTask"/> to <paramref name="newTask"/>, inserting its task and any
-    /// new members with theirs, atomically; false (and nothing written) when the cluster's task was not the expected one.
+    /// new members with theirs (and their catalogue entries), atomically; false (and nothing written) when the cluster's
+    /// task was not the expected one.
     /// </summary>
     Task<bool> StartTaskAsync(string clusterId, string expectedTask, string newTask, TaskRecord clusterTask, IReadOnlyList<NewMember> newMembers, CancellationToken cancellationToken);
 

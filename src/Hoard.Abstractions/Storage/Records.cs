@@ -23,7 +23,77 @@ public sealed record TokenRecord(
     DateTimeOffset IssuedAt,
     DateTimeOffset ExpiresAt);
 
-public sealed record FlavorRecord(string Id, string Name, int RamMb, int Vcpus, int DiskGb);
+/// <summary>A flavor: Trove's id, name and sizes, plus the seed's capabilities and an optional owning project.</summary>
+public sealed record FlavorRecord(string Id, string Name, int RamMb, int Vcpus, int DiskGb)
+{
+    /// <summary>The project a private flavor belongs to; null for a public flavor.</summary>
+    public string? ProjectId { get; init; }
+
+    /// <summary>What the flavor offers, as a JSON object (the seed's capabilities).</summary>
+    public string Capabilities { get; init; } = "{}";
+}
+
+/// <summary>A partial update of a flavor; null fields stay as they are. An empty <see cref="ProjectId"/> makes it public.</summary>
+public sealed record FlavorChange
+{
+    public string? Name { get; init; }
+
+    public int? RamMb { get; init; }
+
+    public int? Vcpus { get; init; }
+
+    public int? DiskGb { get; init; }
+
+    public string? ProjectId { get; init; }
+
+    public string? Capabilities { get; init; }
+}
+
+/// <summary>
+/// A pool: a place instances run, named by a compute driver URI (<c>local:///abs/path</c>), chosen by weight among a
+/// flavor's pools. A pool with no flavor hosts any flavor that has no pools of its own.
+/// </summary>
+public sealed record PoolRecord(string Name, string Uri, int Weight)
+{
+    /// <summary>The flavor (id) whose instances the pool hosts; null for a pool that hosts flavors without pools.</summary>
+    public string? Flavor { get; init; }
+
+    /// <summary>Driver and placement options as a JSON object, e.g. <c>{"capacity": 20, "address_range": "127.43.0.0/16"}</c>.</summary>
+    public string Options { get; init; } = "{}";
+}
+
+/// <summary>A partial update of a pool; null fields stay as they are. An empty <see cref="Flavor"/> takes the pool off its flavor.</summary>
+public sealed record PoolChange
+{
+    public string? Uri { get; init; }
+
+    public int? Weight { get; init; }
+
+    public string? Flavor { get; init; }
+
+    public string? Options { get; init; }
+}
+
+/// <summary>What a pool delete did.</summary>
+public enum PoolDeletion
+{
+    Deleted,
+
+    /// <summary>There was no such pool; nothing changed.</summary>
+    Missing,
+
+    /// <summary>Refused: instances run in the pool.</summary>
+    HostsInstances,
+
+    /// <summary>Refused: the pool is the last one of its flavor.</summary>
+    LastOfFlavor,
+}
+
+/// <summary>A catalogue entry: the pool an instance of a project runs in (the seed's p, p_q, p_p).</summary>
+public sealed record CatalogueEntry(string ProjectId, string InstanceId, string Pool);
+
+/// <summary>Where a catalogue page starts: after this (project, instance).</summary>
+public sealed record CatalogueKey(string ProjectId, string InstanceId);
 
 public sealed record DatastoreRecord(string Id, string Name, string? DefaultVersionId);
 

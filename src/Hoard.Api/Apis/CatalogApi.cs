@@ -39,10 +39,12 @@ public static class CatalogApi
         });
 
         tenant.MapGet("/flavors", (HttpContext http, CatalogService catalog, ViewBuilder views) =>
-            Results.Json(new { flavors = catalog.Flavors.Select(f => Flavor(http, views, f)) }));
-        tenant.MapGet("/flavors/{id}", (HttpContext http, string id, CatalogService catalog, ViewBuilder views) =>
+            Results.Json(new { flavors = catalog.FlavorsFor(http.Caller().ProjectId).Select(f => Flavor(http, views, f)) }));
+        tenant.MapGet("/flavors/{id}", async (HttpContext http, string id, CatalogService catalog, ViewBuilder views, CancellationToken ct) =>
         {
-            var flavor = catalog.Flavors.FirstOrDefault(f => f.Id == id) ?? throw ApiException.NotFound($"Resource {id} cannot be found.");
+            var flavor = await catalog.FindFlavorAsync(id, http.Caller().ProjectId, ct) is { } found && found.Id == id
+                ? found
+                : throw ApiException.NotFound($"Resource {id} cannot be found.");
             return Results.Json(new { flavor = Flavor(http, views, flavor) });
         });
 

@@ -29,7 +29,7 @@ public static class GuestEndpoint
 
             var pool = http.Request.Headers["X-Hoard-Pool"].ToString();
             var presented = http.Request.Headers.Authorization.ToString();
-            var driver = pools.All.FirstOrDefault(d => d.Pool == pool);
+            var driver = pools.Find(pool);
             if (driver is null || !presented.StartsWith("Bearer ", StringComparison.Ordinal)
                 || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented[7..]), Encoding.UTF8.GetBytes(driver.AgentKey)))
             {

@@ -12,6 +12,7 @@ using Hoard.Core.Configuration;
 using Hoard.Core.Guests;
 using Hoard.Core.Identity;
 using Hoard.Core.Instances;
+using Hoard.Core.Placement;
 using Hoard.Core.Tasks;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
@@ -55,7 +56,8 @@ public static class HoardServer
         services.AddSingleton<IdentityService>();
         services.AddSingleton<CatalogService>();
         services.AddSingleton(sp => new ViewBuilder(sp.GetRequiredService<CatalogService>(), options.PublicUrl, options.Region));
-        services.AddSingleton(sp => new ComputePools(CreatePools(options, plugins, sp.GetRequiredService<ILoggerFactory>())));
+        services.AddSingleton(sp => new ComputePools(PoolDriverFactory(options, plugins, sp.GetRequiredService<ILoggerFactory>())));
+        services.AddSingleton<PlacementService>();
         services.AddSingleton<Conductor>();
         services.AddSingleton<GuestHub>();
         services.AddSingleton<AgentSupervisor>();
@@ -87,6 +89,7 @@ public static class HoardServer
         tenant.MapSchemaApi();
         tenant.MapClustersApi();
         tenant.MapCatalogApi();
+        tenant.MapMgmtApi();
         app.MapFallback((HttpContext http) => TroveHttp.Error(404, "itemNotFound", "The resource could not be found."));
         return app;
     }
@@ -99,26 +102,26 @@ public static class HoardServer
         await services.GetRequiredService<IManagementStore>().MigrateAsync(cancellationToken);
         var created = await services.GetRequiredService<IdentityService>().BootstrapAsync(adminPassword, cancellationToken);
         await services.GetRequiredService<CatalogService>().RegisterAsync(cancellationToken);
+        await services.GetRequiredService<PlacementService>().InitializeAsync(cancellationToken);
         await services.GetRequiredService<Conductor>().LoadAsync(cancellationToken);
         return created;
     }
 
-    private static List<IComputeDriver> CreatePools(HoardOptions options, PluginRegistry plugins, ILoggerFactory loggerFactory)
+    /// <summary>Makes the driver of a pool of the store, by its URI's scheme, with the pool's options and the server's guest command.</summary>
+    private static Func<PoolRecord, IComputeDriver> PoolDriverFactory(HoardOptions options, PluginRegistry plugins, ILoggerFactory loggerFactory) => pool =>
     {
-        var factory = plugins.Get<IComputeDriverFactory>(PluginKind.Compute, "local");
+        var uri = new Uri(pool.Uri);
+        var driverOptions = PoolOptions.ForDriver(pool);
+        driverOptions["guest_command"] = options.GuestCommand;
         var spec = new ComputePoolSpec
         {
-            Name = options.LocalPool,
-            Uri = new Uri("local://" + options.LocalPoolDir),
+            Name = pool.Name,
+            Uri = uri,
             ControlPlaneUrls = ControlPlaneUrls(options),
-            Options = new Dictionary<string, string>
-            {
-                ["address_range"] = options.LocalAddressRange,
-                ["guest_command"] = options.GuestCommand,
-            },
+            Options = driverOptions,
         };
-        return [factory.Create(spec, loggerFactory)];
-    }
+        return plugins.Get<IComputeDriverFactory>(PluginKind.Compute, uri.Scheme).Create(spec, loggerFactory);
+    };
 
     /// <summary>
     /// What local agents dial: [DEFAULT] control_plane_urls when several replicas share the pool, else this server's
@@ -150,16 +153,49 @@ public static class HoardServer
 }
 
 /// <summary>Runs the task engine, the heartbeat sweep, agent supervision, warm cluster members and token expiry for the life of the server.</summary>
-internal sealed class ControlPlaneLoops(TaskEngine engine, Conductor conductor, AgentSupervisor supervisor, WarmMembers warmMembers, IManagementStore store, TimeProvider time) : BackgroundService
+internal sealed partial class ControlPlaneLoops(
+    TaskEngine engine,
+    Conductor conductor,
+    AgentSupervisor supervisor,
+    WarmMembers warmMembers,
+    PlacementService placement,
+    CatalogService catalog,
+    IManagementStore store,
+    TimeProvider time,
+    ILogger<ControlPlaneLoops> logger) : BackgroundService
 {
+    /// <summary>How often pools and flavors changed by another replica are picked up.</summary>
+    private static readonly TimeSpan RefreshEvery = TimeSpan.FromSeconds(3);
+
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.WhenAll(
             Task.Run(() => engine.RunAsync(stoppingToken), stoppingToken),
             Task.Run(() => conductor.RunAsync(stoppingToken), stoppingToken),
             Task.Run(() => supervisor.RunAsync(stoppingToken), stoppingToken),
             Task.Run(() => warmMembers.RunAsync(stoppingToken), stoppingToken),
-            Task.Run(() => PurgeTokensAsync(stoppingToken), stoppingToken))
+            Task.Run(() => PurgeTokensAsync(stoppingToken), stoppingToken),
+            Task.Run(() => RefreshAsync(stoppingToken), stoppingToken))
         .ContinueWith(_ => { }, TaskScheduler.Default);
+
+    private async Task RefreshAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(RefreshEvery, time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                await placement.RefreshAsync(stoppingToken);
+                await catalog.ReloadAsync(stoppingToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogRefreshFailed(e);
+            }
+        }
+    }
+
+    [LoggerMessage(1800, LogLevel.Warning, "Could not re-read pools and flavors; trying again shortly")]
+    private partial void LogRefreshFailed(Exception error);
 
     /// <summary>Expired tokens are useless; drop them every ten minutes so the table stays small.</summary>
     private async Task PurgeTokensAsync(CancellationToken stoppingToken)

@@ -115,7 +115,7 @@ public sealed class HoardClient : IDisposable
         string? marker = null;
         do
         {
-            var page = await GetAsync(path + (marker is null ? string.Empty : $"?marker={marker}"), cancellationToken);
+            var page = await GetAsync(path + (marker is null ? string.Empty : $"{(path.Contains('?', StringComparison.Ordinal) ? '&' : '?')}marker={marker}"), cancellationToken);
             all.AddRange(page![key]!.AsArray().OfType<JsonObject>());
             marker = page["links"]?.AsArray().FirstOrDefault(l => l?["rel"]?.GetValue<string>() == "next") is { } next
                 ? new Uri(next["href"]!.GetValue<string>()).Query.Split("marker=")[1].Split('&')[0]

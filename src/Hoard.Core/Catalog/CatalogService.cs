@@ -26,21 +26,22 @@ public sealed class CatalogService(IManagementStore store, PluginRegistry plugin
     ];
 
     private volatile IReadOnlyList<FlavorRecord> _flavors = [];
+    private long _flavorsLoadedAt;
     private volatile IReadOnlyList<DatastoreRecord> _datastores = [];
     private volatile IReadOnlyList<DatastoreVersionRecord> _versions = [];
 
     public async Task RegisterAsync(CancellationToken cancellationToken)
     {
-        var existing = await store.Catalog.ListFlavorsAsync(cancellationToken);
+        var existing = await store.Flavors.ListAsync(null, null, 0, cancellationToken);
         foreach (var flavor in DefaultFlavors)
         {
             if (existing.All(f => f.Id != flavor.Id))
             {
-                await store.Catalog.UpsertFlavorAsync(flavor, cancellationToken);
+                await store.Flavors.InsertAsync(flavor, cancellationToken);
             }
         }
 
-        var known = await store.Catalog.ListDatastoreVersionsAsync(null, cancellationToken);
+        var known = await store.Datastores.ListDatastoreVersionsAsync(null, cancellationToken);
         foreach (var plugin in plugins.All<IDatastorePlugin>(PluginKind.Datastore))
         {
             var installed = plugin.DiscoverVersions();
@@ -59,10 +60,10 @@ public sealed class CatalogService(IManagementStore store, PluginRegistry plugin
             }
 
             var latest = versions.Where(v => v.Active).OrderByDescending(v => Version.TryParse(v.Name, out var parsed) ? parsed : new Version(0, 0)).FirstOrDefault();
-            await store.Catalog.UpsertDatastoreAsync(new DatastoreRecord(datastoreId, plugin.Name, latest?.Id), cancellationToken);
+            await store.Datastores.UpsertDatastoreAsync(new DatastoreRecord(datastoreId, plugin.Name, latest?.Id), cancellationToken);
             foreach (var version in versions)
             {
-                await store.Catalog.UpsertDatastoreVersionAsync(version, cancellationToken);
+                await store.Datastores.UpsertDatastoreVersionAsync(version, cancellationToken);
             }
         }
 
@@ -71,17 +72,108 @@ public sealed class CatalogService(IManagementStore store, PluginRegistry plugin
 
     public async Task ReloadAsync(CancellationToken cancellationToken)
     {
-        _flavors = await store.Catalog.ListFlavorsAsync(cancellationToken);
-        _datastores = await store.Catalog.ListDatastoresAsync(cancellationToken);
-        _versions = await store.Catalog.ListDatastoreVersionsAsync(null, cancellationToken);
+        _flavors = [.. (await store.Flavors.ListAsync(null, null, 0, cancellationToken)).OrderBy(f => NumericOrder(f.Id)).ThenBy(f => f.Id, StringComparer.Ordinal)];
+        _flavorsLoadedAt = Environment.TickCount64;
+        _datastores = await store.Datastores.ListDatastoresAsync(cancellationToken);
+        _versions = await store.Datastores.ListDatastoreVersionsAsync(null, cancellationToken);
     }
 
+    /// <summary>Every flavor, public and private, numeric ids in numeric order first (Nova's 1..5 before the rest).</summary>
     public IReadOnlyList<FlavorRecord> Flavors => _flavors;
+
+    /// <summary>The flavors a project sees: the public ones and its own private ones.</summary>
+    public IReadOnlyList<FlavorRecord> FlavorsFor(string projectId) => [.. _flavors.Where(f => f.ProjectId is null || f.ProjectId == projectId)];
+
+    /// <summary>
+    /// A flavor a project may use, by id or name; when it is not in memory the flavors are re-read first (at most once a
+    /// second), so a flavor another replica just created is found.
+    /// </summary>
+    public async Task<FlavorRecord?> FindFlavorAsync(string idOrName, string? projectId, CancellationToken cancellationToken)
+    {
+        var found = FindFlavor(idOrName, projectId);
+        if (found is null && Environment.TickCount64 - _flavorsLoadedAt > 1000)
+        {
+            await ReloadAsync(cancellationToken);
+            found = FindFlavor(idOrName, projectId);
+        }
+
+        return found;
+    }
+
+    /// <summary>A flavor by id or name, among those <paramref name="projectId"/> sees (all when null).</summary>
+    public FlavorRecord? FindFlavor(string idOrName, string? projectId)
+    {
+        var visible = projectId is null ? _flavors : FlavorsFor(projectId);
+        return visible.FirstOrDefault(f => f.Id == idOrName) ?? visible.FirstOrDefault(f => f.Name == idOrName);
+    }
+
+    public async Task<FlavorRecord> CreateFlavorAsync(FlavorRecord flavor, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(flavor);
+        await ReloadAsync(cancellationToken);
+        if (await store.Flavors.ExistsAsync(flavor.Id, cancellationToken))
+        {
+            throw ApiException.Conflict($"A flavor with id {flavor.Id} exists.");
+        }
+
+        if (_flavors.FirstOrDefault(f => f.Name == flavor.Name) is { } same)
+        {
+            throw ApiException.Conflict($"A flavor named {flavor.Name} exists (id {same.Id}).");
+        }
+
+        flavor = flavor with { ProjectId = await ProjectIdAsync(flavor.ProjectId, cancellationToken) };
+        await store.Flavors.InsertAsync(flavor, cancellationToken);
+        await ReloadAsync(cancellationToken);
+        return flavor;
+    }
+
+    public async Task<FlavorRecord> UpdateFlavorAsync(string idOrName, FlavorChange change, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        var flavor = await FindFlavorAsync(idOrName, null, cancellationToken) ?? throw ApiException.NotFound($"Flavor {idOrName} cannot be found.");
+        if (change.Name is not null && _flavors.FirstOrDefault(f => f.Name == change.Name && f.Id != flavor.Id) is { } same)
+        {
+            throw ApiException.Conflict($"A flavor named {change.Name} exists (id {same.Id}).");
+        }
+
+        if (change.ProjectId is { Length: > 0 })
+        {
+            change = change with { ProjectId = await ProjectIdAsync(change.ProjectId, cancellationToken) };
+        }
+
+        if (!await store.Flavors.UpdateAsync(flavor.Id, change, cancellationToken))
+        {
+            throw ApiException.NotFound($"Flavor {idOrName} cannot be found.");
+        }
+
+        await ReloadAsync(cancellationToken);
+        return _flavors.First(f => f.Id == flavor.Id);
+    }
+
+    /// <summary>Deletes a flavor; its pools then host flavors without pools. Instances of the flavor keep running.</summary>
+    public async Task DeleteFlavorAsync(string idOrName, CancellationToken cancellationToken)
+    {
+        var flavor = await FindFlavorAsync(idOrName, null, cancellationToken) ?? throw ApiException.NotFound($"Flavor {idOrName} cannot be found.");
+        if (!await store.Flavors.DeleteAsync(flavor.Id, cancellationToken))
+        {
+            throw ApiException.NotFound($"Flavor {idOrName} cannot be found.");
+        }
+
+        await ReloadAsync(cancellationToken);
+    }
+
+    /// <summary>The id of a private flavor's project, named by id or name.</summary>
+    private async Task<string?> ProjectIdAsync(string? idOrName, CancellationToken cancellationToken) =>
+        idOrName is null
+            ? null
+            : (await store.Identity.GetProjectAsync(idOrName, cancellationToken))?.Id
+                ?? throw ApiException.BadRequest($"Validation error: flavor['project'] '{idOrName}' is not a project.");
+
+    /// <summary>Numeric ids by their value, before any other.</summary>
+    private static long NumericOrder(string id) => long.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : long.MaxValue;
 
     public IReadOnlyList<DatastoreRecord> Datastores => _datastores;
 
-    public FlavorRecord? FindFlavor(string idOrName) =>
-        _flavors.FirstOrDefault(f => f.Id == idOrName) ?? _flavors.FirstOrDefault(f => f.Name == idOrName);
 
     public DatastoreRecord? FindDatastore(string idOrName) =>
         _datastores.FirstOrDefault(d => d.Id == idOrName) ?? _datastores.FirstOrDefault(d => d.Name == idOrName);

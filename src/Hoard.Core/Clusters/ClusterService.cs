@@ -8,6 +8,7 @@ using Hoard.Core.Configuration;
 using Hoard.Core.Guests;
 using Hoard.Core.Identity;
 using Hoard.Core.Instances;
+using Hoard.Core.Placement;
 using Hoard.Core.Tasks;
 
 namespace Hoard.Core.Clusters;
@@ -39,7 +40,7 @@ public sealed record TaskProgress(int Done, int Total);
 public sealed class ClusterService(
     IManagementStore store,
     CatalogService catalog,
-    ComputePools pools,
+    PlacementService placement,
     GuestHub hub,
     GuestSecrets secrets,
     HoardOptions options,
@@ -64,7 +65,7 @@ public sealed class ClusterService(
         }
 
         RequireClusterSupport(datastore.Name, version.Name);
-        var (flavor, volume) = CheckMembers(request.Members, existing: null);
+        var (flavor, volume) = CheckMembers(auth.ProjectId, request.Members, existing: null);
         var types = MemberTypes(request.Members, request.ReplicasPerMaster);
 
         // Everything is checked before anything is written: a refused create leaves no cluster behind (Trove 18 leaves one).
@@ -225,7 +226,7 @@ public sealed class ClusterService(
             throw ApiException.BadRequest($"A cluster has at most {MaxMembers} members; it has {existing.Count} and {requested.Count} were asked for.");
         }
 
-        var (flavor, volume) = CheckMembers(requested, existing);
+        var (flavor, volume) = CheckMembers(projectId, requested, existing);
         var types = MemberTypes(requested, replicasPerMaster: null, allowAllReplicas: existing.Any(IsMaster));
         var now = time.GetUtcNow();
         var members = NewMembers(cluster, cluster.DatastoreVersionId, flavor, volume, types, existing, cluster.RootSecret is not null, now);
@@ -390,7 +391,7 @@ public sealed class ClusterService(
         ApiException.Unprocessable($"This action cannot be performed on the cluster while the current cluster task is '{cluster.TaskStatus}'.");
 
     /// <summary>Flavor and volume of the members: all alike (and alike the cluster's, on grow), as the seed requires.</summary>
-    private (FlavorRecord Flavor, int? Volume) CheckMembers(IReadOnlyList<ClusterMemberRequest> requested, IReadOnlyList<InstanceRecord>? existing)
+    private (FlavorRecord Flavor, int? Volume) CheckMembers(string projectId, IReadOnlyList<ClusterMemberRequest> requested, IReadOnlyList<InstanceRecord>? existing)
     {
         if (requested.Count == 0)
         {
@@ -407,7 +408,7 @@ public sealed class ClusterService(
             throw ApiException.Forbidden("A flavor is required for each instance in the cluster.");
         }
 
-        var flavors = requested.Select(r => catalog.FindFlavor(r.FlavorRef!) ?? throw ApiException.NotFound($"Resource {r.FlavorRef} cannot be found.")).ToList();
+        var flavors = requested.Select(r => catalog.FindFlavor(r.FlavorRef!, projectId) ?? throw ApiException.NotFound($"Resource {r.FlavorRef} cannot be found.")).ToList();
         var flavor = flavors[0];
         var reference = existing is { Count: > 0 } ? existing[0] : null;
         if (flavors.Any(f => f.Id != flavor.Id) || (reference is not null && reference.FlavorId != flavor.Id))
@@ -469,7 +470,7 @@ public sealed class ClusterService(
     {
         warm ??= [];
         var next = existing.Select(m => MemberNumber(cluster.Name, m.Name)).DefaultIfEmpty(0).Max() + 1;
-        var pool = pools.Choose();
+        var pool = placement.ChooseFor(flavor);
         var masters = existing.Where(IsMaster).Select(m => m.Id).ToList();
         var followers = existing.Where(m => m.ReplicaOf is not null).GroupBy(m => m.ReplicaOf!).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
         var members = new List<NewMember>();
@@ -509,7 +510,7 @@ public sealed class ClusterService(
                 TaskStatus = InstanceTasks.Building,
                 ServiceStatus = ServiceStatus.New.ToTroveName(),
                 ServerStatus = ServerStatuses.Build,
-                Pool = pool.Pool,
+                Pool = pool.Name,
                 SecretHash = Secrets.Sha256Hex(secrets.GuestSecret(id)),
                 RootEnabled = rootEnabled,
                 CreatedAt = now,

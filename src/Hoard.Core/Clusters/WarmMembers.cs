@@ -6,6 +6,7 @@ using Hoard.Core.Configuration;
 using Hoard.Core.Guests;
 using Hoard.Core.Identity;
 using Hoard.Core.Instances;
+using Hoard.Core.Placement;
 using Hoard.Core.Tasks;
 using Microsoft.Extensions.Logging;
 
@@ -20,7 +21,7 @@ namespace Hoard.Core.Clusters;
 public sealed partial class WarmMembers(
     IManagementStore store,
     CatalogService catalog,
-    ComputePools pools,
+    PlacementService placement,
     GuestSecrets secrets,
     HoardOptions options,
     TaskEngine engine,
@@ -79,7 +80,7 @@ public sealed partial class WarmMembers(
 
             var wanted = options.Raw.GetInt(datastore.Name, DatastoreOptionNames.ClusterWarmMembers);
             var flavorName = options.Raw.GetString(datastore.Name, DatastoreOptionNames.ClusterWarmFlavor);
-            var flavor = catalog.FindFlavor(flavorName);
+            var flavor = catalog.FindFlavor(flavorName, null);
             if (flavor is null)
             {
                 if (wanted > 0)
@@ -100,12 +101,12 @@ public sealed partial class WarmMembers(
 
             for (var i = healthy.Count; i < wanted; i++)
             {
-                await BuildAsync(version.Id, flavor.Id, cancellationToken);
+                await BuildAsync(version.Id, flavor, cancellationToken);
             }
         }
     }
 
-    private async Task BuildAsync(string versionId, string flavorId, CancellationToken cancellationToken)
+    private async Task BuildAsync(string versionId, FlavorRecord flavor, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var id = Guid.NewGuid().ToString();
@@ -114,12 +115,12 @@ public sealed partial class WarmMembers(
             Id = id,
             Name = "warm-" + id[..8],
             ProjectId = NoProject,
-            FlavorId = flavorId,
+            FlavorId = flavor.Id,
             DatastoreVersionId = versionId,
             TaskStatus = InstanceTasks.Building,
             ServiceStatus = ServiceStatus.New.ToTroveName(),
             ServerStatus = ServerStatuses.Build,
-            Pool = pools.Choose().Pool,
+            Pool = string.Empty, // placement picks it
             SecretHash = Secrets.Sha256Hex(secrets.GuestSecret(id)),
             CreatedAt = now,
             UpdatedAt = now,
@@ -134,7 +135,7 @@ public sealed partial class WarmMembers(
             CreatedAt = now,
             UpdatedAt = now,
         };
-        await store.Instances.InsertWithTaskAsync(instance, task, cancellationToken);
+        await placement.InsertAsync(flavor, instance, task, cancellationToken);
         engine.Wake();
         LogBuilding(id);
     }

@@ -7,6 +7,7 @@ using Hoard.Core.Catalog;
 using Hoard.Core.Configuration;
 using Hoard.Core.Guests;
 using Hoard.Core.Identity;
+using Hoard.Core.Placement;
 using Hoard.Core.Tasks;
 
 namespace Hoard.Core.Instances;
@@ -32,7 +33,7 @@ public sealed record CreateInstanceRequest
 public sealed class InstanceService(
     IManagementStore store,
     CatalogService catalog,
-    ComputePools pools,
+    PlacementService placement,
     GuestHub hub,
     GuestSecrets secrets,
     PluginRegistry plugins,
@@ -46,7 +47,7 @@ public sealed class InstanceService(
     {
         ArgumentNullException.ThrowIfNull(auth);
         ArgumentNullException.ThrowIfNull(request);
-        var flavor = request.FlavorRef is null ? null : catalog.FindFlavor(request.FlavorRef);
+        var flavor = request.FlavorRef is null ? null : await catalog.FindFlavorAsync(request.FlavorRef, auth.ProjectId, cancellationToken);
         if (flavor is null)
         {
             throw ApiException.BadRequest($"Resource {request.FlavorRef ?? "None"} cannot be found.");
@@ -68,7 +69,6 @@ public sealed class InstanceService(
 
         var now = time.GetUtcNow();
         var id = Guid.NewGuid().ToString();
-        var pool = pools.Choose();
         var instance = new InstanceRecord
         {
             Id = id,
@@ -80,7 +80,7 @@ public sealed class InstanceService(
             TaskStatus = InstanceTasks.Building,
             ServiceStatus = ServiceStatus.New.ToTroveName(),
             ServerStatus = ServerStatuses.Build,
-            Pool = pool.Pool,
+            Pool = string.Empty, // placement picks it
             SecretHash = Secrets.Sha256Hex(secrets.GuestSecret(id)),
             RootEnabled = RootOnCreate(datastore.Name),
             CreatedAt = now,
@@ -89,7 +89,7 @@ public sealed class InstanceService(
         var task = NewTask(InstanceTaskKinds.Create, id, now) with { Payload = schema.ToPayload(secrets) };
 
         // The request is acknowledged once this commits: from here the task engine owns it, across restarts.
-        await store.Instances.InsertWithTaskAsync(instance, task, cancellationToken);
+        instance = await placement.InsertAsync(flavor, instance, task, cancellationToken);
         engine.Wake();
         return (instance, instance.RootEnabled ? secrets.RootPassword(id) : null);
     }

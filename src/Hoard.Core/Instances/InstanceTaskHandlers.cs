@@ -129,7 +129,7 @@ public sealed class CreateInstanceHandler(InstanceTaskContext c) : ITaskHandler
         var instance = await c.LoadAsync(run.Task.InstanceId, cancellationToken);
         var version = c.Catalog.FindVersionById(instance.DatastoreVersionId)
             ?? throw new InvalidOperationException($"datastore version {instance.DatastoreVersionId} is not registered");
-        var flavor = await c.Store.Catalog.GetFlavorAsync(instance.FlavorId, cancellationToken)
+        var flavor = await c.Store.Flavors.GetAsync(instance.FlavorId, cancellationToken)
             ?? throw new InvalidOperationException($"flavor {instance.FlavorId} is gone");
         var deadline = instance.CreatedAt + c.UsageTimeout(version.Datastore.Name);
         using var timeout = new CancellationTokenSource(Remaining(deadline));

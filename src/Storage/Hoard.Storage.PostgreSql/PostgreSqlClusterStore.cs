@@ -62,6 +62,13 @@ internal sealed class PostgreSqlClusterStore(PostgreSqlDb db, PostgreSqlInstance
             }
         }
 
+        // New members count against their pools as a create does: take those pools' locks, in one order so two cluster
+        // writes cannot deadlock.
+        foreach (var pool in members.Where(m => m.Task is not null).Select(m => m.Instance.Pool).Distinct().Order(StringComparer.Ordinal))
+        {
+            await LockPoolAsync(connection, tx, pool, cancellationToken);
+        }
+
         if (!await InsertTasksAsync(connection, tx, clusterTask, members, cancellationToken))
         {
             return false; // disposing the transaction rolls it back
@@ -103,8 +110,17 @@ internal sealed class PostgreSqlClusterStore(PostgreSqlDb db, PostgreSqlInstance
                 continue;
             }
 
-            // A racing adoption of the same warm instance waits on its row lock, then finds cluster_id set and matches nothing.
+            // The warm member's catalogue entry moves to the project that adopts it: off its old project first (read
+            // before the adoption rewrites it), then under the new one once the adoption matched.
             var i = member.Instance;
+            await RunAsync(
+                connection,
+                tx,
+                "DELETE FROM catalogue WHERE project_id = (SELECT project_id FROM instances WHERE id = @id) AND instance_id = @id",
+                cancellationToken,
+                ("id", i.Id));
+
+            // A racing adoption of the same warm instance waits on its row lock, then finds cluster_id set and matches nothing.
             await using var adopt = Command(
                 connection,
                 tx,
@@ -119,6 +135,16 @@ internal sealed class PostgreSqlClusterStore(PostgreSqlDb db, PostgreSqlInstance
             {
                 return false;
             }
+
+            await RunAsync(
+                connection,
+                tx,
+                """
+                INSERT INTO catalogue (project_id, instance_id, pool) SELECT project_id, id, pool FROM instances WHERE id = @id
+                ON CONFLICT (project_id, instance_id) DO UPDATE SET pool = excluded.pool
+                """,
+                cancellationToken,
+                ("id", i.Id));
         }
 
         await using var insertTask = PostgreSqlTaskStore.InsertCommand(connection, tx, clusterTask);

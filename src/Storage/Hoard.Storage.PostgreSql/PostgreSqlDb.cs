@@ -66,6 +66,35 @@ internal sealed class PostgreSqlDb(NpgsqlDataSource dataSource, string descripti
     public async Task<long> CountAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
         (await QueryAsync(sql, r => r.GetInt64(0), cancellationToken, parameters))[0];
 
+    /// <summary>Runs one statement of the caller's transaction; how many rows it changed.</summary>
+    public static async Task<int> RunAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(connection, tx, sql, parameters);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>The first column of the first row of a query in the caller's transaction, or null when there is no row.</summary>
+    public static async Task<object?> ScalarAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(connection, tx, sql, parameters);
+        var value = await command.ExecuteScalarAsync(cancellationToken);
+        return value is DBNull ? null : value;
+    }
+
+    /// <summary>
+    /// Takes the transaction-scoped advisory lock of a pool (a 64-bit hash of its name): creates counting what the pool
+    /// hosts, and a delete checking it hosts nothing, take turns.
+    /// </summary>
+    public static async Task LockPoolAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string pool, CancellationToken cancellationToken) =>
+        await RunAsync(connection, tx, "SELECT pg_advisory_xact_lock(hashtextextended('hoard.pool:' || @lock, 0))", cancellationToken, ("lock", pool));
+
+    /// <summary>Takes the advisory lock of a flavor's pools: two deletes cannot each leave the other as the flavor's last pool.</summary>
+    public static async Task LockFlavorPoolsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string flavor, CancellationToken cancellationToken) =>
+        await RunAsync(connection, tx, "SELECT pg_advisory_xact_lock(hashtextextended('hoard.flavor:' || @lock, 0))", cancellationToken, ("lock", flavor));
+
+    /// <summary>A LIMIT for a paged list (<c>LIMIT @l::integer</c>): NULL, no limit, for a limit of 0 or less, as the store contracts say.</summary>
+    public static object? Limit(int limit) => limit > 0 ? limit : null;
+
     public static NpgsqlCommand Command(NpgsqlConnection connection, NpgsqlTransaction? tx, string sql, params (string Name, object? Value)[] parameters)
     {
         var command = new NpgsqlCommand(sql, connection, tx);

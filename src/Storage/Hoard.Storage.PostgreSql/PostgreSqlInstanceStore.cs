@@ -12,15 +12,29 @@ internal sealed class PostgreSqlInstanceStore(PostgreSqlDb db) : IInstanceStore
         "pool, address, port, secret_hash, root_enabled, fault_message, fault_details, fault_at, created_at, updated_at, " +
         "service_status_updated_at, deleted, cluster_id, instance_type, replica_of, cluster_node_id";
 
-    public async Task InsertWithTaskAsync(InstanceRecord instance, TaskRecord task, CancellationToken cancellationToken)
+    /// <summary>
+    /// Counts and inserts under the pool's advisory lock, so concurrent creates into one pool take turns and never exceed
+    /// its capacity together.
+    /// </summary>
+    public async Task<bool> InsertWithTaskAsync(InstanceRecord instance, TaskRecord task, int? poolCapacity, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(instance);
+        ArgumentNullException.ThrowIfNull(task);
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        await LockPoolAsync(connection, tx, instance.Pool, cancellationToken);
+        if (poolCapacity is { } capacity
+            && (long)(await ScalarAsync(connection, tx, "SELECT COUNT(*) FROM catalogue WHERE pool = @pool", cancellationToken, ("pool", instance.Pool)))! >= capacity)
+        {
+            return false; // disposing the transaction rolls it back
+        }
+
         await InsertAsync(connection, tx, instance, task, cancellationToken);
         await tx.CommitAsync(cancellationToken);
+        return true;
     }
 
-    /// <summary>Inserts an instance and its task inside the caller's transaction.</summary>
+    /// <summary>Inserts an instance, its task and its catalogue entry inside the caller's transaction.</summary>
     internal static async Task InsertAsync(NpgsqlConnection connection, NpgsqlTransaction tx, InstanceRecord instance, TaskRecord task, CancellationToken cancellationToken)
     {
         await using (var insert = Command(
@@ -37,8 +51,12 @@ internal sealed class PostgreSqlInstanceStore(PostgreSqlDb db) : IInstanceStore
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await using var insertTask = PostgreSqlTaskStore.InsertCommand(connection, tx, task);
-        await insertTask.ExecuteNonQueryAsync(cancellationToken);
+        await using (var insertTask = PostgreSqlTaskStore.InsertCommand(connection, tx, task))
+        {
+            await insertTask.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await RunAsync(connection, tx, PostgreSqlCatalogueStore.UpsertSql, cancellationToken, ("cp", instance.ProjectId), ("ci", instance.Id), ("cpool", instance.Pool));
     }
 
     internal async Task<IReadOnlyList<InstanceRecord>> ListWarmAsync(string datastoreVersionId, string flavorId, CancellationToken cancellationToken) =>
@@ -113,6 +131,17 @@ internal sealed class PostgreSqlInstanceStore(PostgreSqlDb db) : IInstanceStore
         }
 
         var sql = $"UPDATE instances SET {string.Join(", ", sets)} WHERE id = @id AND NOT deleted AND (@expected::text IS NULL OR task_status = @expected)";
+        if (change.Deleted is true)
+        {
+            // A deleted instance leaves the catalogue in the same statement, so its pool's count drops with it.
+            sql = $"""
+                WITH marked AS ({sql} RETURNING project_id, id),
+                    removed AS (DELETE FROM catalogue c USING marked m WHERE c.project_id = m.project_id AND c.instance_id = m.id)
+                SELECT COUNT(*) FROM marked
+                """;
+            return await db.CountAsync(sql, cancellationToken, [.. parameters]) > 0;
+        }
+
         return await db.ExecuteAsync(sql, cancellationToken, [.. parameters]) > 0;
     }
 

@@ -28,7 +28,10 @@ public sealed class PostgreSqlManagementStore : IManagementStore
         Instances = instances;
         Clusters = new PostgreSqlClusterStore(_db, instances);
         Tasks = new PostgreSqlTaskStore(_db);
-        Catalog = new PostgreSqlCatalogStore(_db);
+        Datastores = new PostgreSqlDatastoreStore(_db);
+        Flavors = new PostgreSqlFlavorStore(_db);
+        Pools = new PostgreSqlPoolStore(_db);
+        Catalogue = new PostgreSqlCatalogueStore(_db);
     }
 
     public IIdentityStore Identity { get; }
@@ -37,7 +40,13 @@ public sealed class PostgreSqlManagementStore : IManagementStore
 
     public ITaskStore Tasks { get; }
 
-    public ICatalogStore Catalog { get; }
+    public IDatastoreStore Datastores { get; }
+
+    public IFlavorStore Flavors { get; }
+
+    public IPoolStore Pools { get; }
+
+    public ICatalogueStore Catalogue { get; }
 
     public IClusterStore Clusters { get; }
 

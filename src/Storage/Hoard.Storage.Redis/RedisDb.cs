@@ -48,6 +48,72 @@ internal sealed class RedisDb(IDatabase database, RedisKeys keys)
         return [.. ids.Select(id => id.ToString())];
     }
 
+    /// <summary>
+    /// A page of an index whose members are record keys and whose scores are all 0 (so it orders by member): the keys
+    /// after <paramref name="afterKey"/> (exclusive; from the start when null), at most <paramref name="limit"/> (0 or
+    /// less: all), then their records. Two round trips, ZRANGEBYLEX and one batch, however large the index.
+    /// </summary>
+    public async Task<IReadOnlyList<Dictionary<string, string>>> PageAsync(string index, string? afterKey, int limit, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var members = await Database.SortedSetRangeByValueAsync(
+            index,
+            afterKey is null ? RedisValue.Null : (RedisValue)afterKey,
+            RedisValue.Null,
+            afterKey is null ? Exclude.None : Exclude.Start,
+            Order.Ascending,
+            0,
+            limit <= 0 ? -1 : limit);
+        var rows = await GetAllAsync(members.Select(m => m.ToString()), cancellationToken);
+        return [.. rows.OfType<Dictionary<string, string>>()];
+    }
+
+    /// <summary>
+    /// Unlinks every key of the prefix whose name after it matches <paramref name="pattern"/> (a glob: the prefix's own
+    /// glob characters are escaped), found by SCAN rather than KEYS so the server never blocks on the whole keyspace.
+    /// </summary>
+    public async Task UnlinkMatchingAsync(string pattern, CancellationToken cancellationToken)
+    {
+        foreach (var batch in (await ScanAsync(pattern, cancellationToken)).Chunk(1000))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            await Database.ExecuteAsync("UNLINK", [.. batch.Cast<object>()]);
+        }
+    }
+
+    /// <summary>Keys of the prefix matching <paramref name="pattern"/>, found by SCAN.</summary>
+    public async Task<List<string>> ScanAsync(string pattern, CancellationToken cancellationToken)
+    {
+        var match = GlobEscape(Keys.Prefix) + pattern;
+        var keys = new List<string>();
+        var cursor = "0";
+        do
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var reply = (RedisResult[])(await Database.ExecuteAsync("SCAN", cursor, "MATCH", match, "COUNT", "1000"))!;
+            cursor = reply[0].ToString();
+            keys.AddRange(((RedisResult[])reply[1]!).Select(key => key.ToString()));
+        }
+        while (cursor != "0");
+        return keys;
+    }
+
+    public static string GlobEscape(string literal)
+    {
+        var escaped = new System.Text.StringBuilder(literal.Length);
+        foreach (var c in literal)
+        {
+            if (c is '\\' or '*' or '?' or '[' or ']')
+            {
+                escaped.Append('\\');
+            }
+
+            escaped.Append(c);
+        }
+
+        return escaped.ToString();
+    }
+
     public static Dictionary<string, string>? ToFields(HashEntry[] entries) =>
         entries.Length == 0 ? null : entries.ToDictionary(e => e.Name.ToString(), e => e.Value.ToString(), StringComparer.Ordinal);
 

@@ -7,11 +7,12 @@ internal sealed class RedisInstanceStore(RedisDb db) : IInstanceStore
 {
     private RedisKeys Keys => db.Keys;
 
-    public async Task InsertWithTaskAsync(InstanceRecord instance, TaskRecord task, CancellationToken cancellationToken)
+    public async Task<bool> InsertWithTaskAsync(InstanceRecord instance, TaskRecord task, int? poolCapacity, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(instance);
         ArgumentNullException.ThrowIfNull(task);
-        await db.RunAsync(RedisScripts.InsertInstanceWithTask, Arg(("instance", RedisRecords.Fields(instance)), ("task", RedisRecords.Fields(task))), cancellationToken);
+        var argument = Arg(("instance", RedisRecords.Fields(instance)), ("task", RedisRecords.Fields(task)), ("capacity", Int(poolCapacity)));
+        return await db.RunAsync(RedisScripts.InsertInstanceWithTask, argument, cancellationToken) > 0;
     }
 
     public async Task<InstanceRecord?> GetAsync(string id, CancellationToken cancellationToken)

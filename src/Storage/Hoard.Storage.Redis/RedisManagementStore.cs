@@ -28,9 +28,28 @@ namespace Hoard.Storage.Redis;
 /// P token:{hash}                               hash
 /// P idx:token-expiry                           zset    token hashes by expires_at
 /// P tokens-of-user:{u} / tokens-of-project:{p} set     token hashes, for the cascade on delete
-/// P flavor:{id} / datastore:{id} / datastore-version:{id}   hash
-/// P idx:flavors / idx:datastores / idx:datastore-versions / idx:datastore-versions-of:{ds}   set of ids
+/// P datastore:{id} / datastore-version:{id}   hash
+/// P idx:datastores / idx:datastore-versions / idx:datastore-versions-of:{ds}   set of ids
 /// P uniq:datastore-names / uniq:datastore-version-names       hash name (or {ds}:{name}) -> id
+/// </code>
+/// Flavors, pools and the catalogue follow the seed's layout (Zaqar's Redis management store), with keys escaped and
+/// kinds apart so a pool and a flavor of one name cannot collide. Their indexes are sorted sets whose members are the
+/// records' hash keys, every score 0, so they order by key and a page is ZRANGEBYLEX after the marker's key. That is
+/// ordinal order of the names, but for two byte-order quirks of the escaped keys: a ':' in a name sorts as '%' would, and
+/// in the all-projects catalogue a project id sorts after the longer ids it begins when their next character is below
+/// ':' ("p10" and "p1-a" before "p1"), as the separator ':' is what compares with that character.
+/// <code>
+/// P pool:{name}                                hash    p name, u uri, w weight, o options (JSON), f flavor id (absent: none)
+/// P pools                                      zset    every pool's hash key
+/// P flavor-pools:{flavor} / flavorless-pools   zset    the pools of that flavor / of none
+/// P flavor:{id}                                hash    f name, p project (absent: public), c capabilities (JSON), id, ram, vcpus, disk
+/// P flavors / project-flavors:{project}        zset    every flavor's hash key / that project's private ones
+/// P catalogue:{project}:{instance}             hash    p project, p_q instance id, p_p pool
+/// P catalogue / project-catalogue:{project}    zset    every entry's hash key / that project's
+/// P pool-catalogue:{pool}                      zset    the entries naming the pool (its size is what the pool hosts)
+/// </code>
+/// Instances, tasks and clusters:
+/// <code>
 /// P instance:{id}                              hash    + seq; kept with deleted=1 after delete (a marker still pages)
 /// P idx:instances / idx:standalone-instances   zset    live instances by seq (all / not in a cluster)
 /// P idx:project-instances:{p} / idx:project-standalone-instances:{p}   zset   the same per project
@@ -43,7 +62,8 @@ namespace Hoard.Storage.Redis;
 /// P idx:project-clusters:{p}                   zset    live clusters by seq
 /// </code>
 /// Writes that check something first are Lua scripts (<see cref="RedisScripts"/>); a page of a list is a constant
-/// three round trips (marker's seq, ZRANGEBYSCORE, one pipelined batch of HGETALLs). Nothing uses KEYS or SCAN.
+/// three round trips (marker's seq, ZRANGEBYSCORE, one pipelined batch of HGETALLs), or two for the lex-ordered
+/// indexes. Nothing uses KEYS; only the drop_all resets SCAN (for the keys of their kind).
 /// The scripts build keys from the prefix rather than declaring them, so this targets a standalone server (or
 /// a primary with replicas), not Redis Cluster.
 /// </remarks>
@@ -63,7 +83,10 @@ public sealed class RedisManagementStore : IManagementStore
         Instances = instances;
         Clusters = new RedisClusterStore(_db, instances);
         Tasks = new RedisTaskStore(_db);
-        Catalog = new RedisCatalogStore(_db);
+        Datastores = new RedisDatastoreStore(_db);
+        Flavors = new RedisFlavorStore(_db);
+        Pools = new RedisPoolStore(_db);
+        Catalogue = new RedisCatalogueStore(_db);
     }
 
     public IIdentityStore Identity { get; }
@@ -72,7 +95,13 @@ public sealed class RedisManagementStore : IManagementStore
 
     public ITaskStore Tasks { get; }
 
-    public ICatalogStore Catalog { get; }
+    public IDatastoreStore Datastores { get; }
+
+    public IFlavorStore Flavors { get; }
+
+    public IPoolStore Pools { get; }
+
+    public ICatalogueStore Catalogue { get; }
 
     public IClusterStore Clusters { get; }
 

@@ -61,9 +61,34 @@ internal static class RedisScripts
           local holder = redis.call('HGET', ak, a)
           return (not holder) or holder == id
         end
-        -- Replaces the record and moves it between indexes and address books (old is nil for an insert).
+        -- The catalogue (the seed's p, p_q, p_p): an entry's hash and the three indexes it is in.
+        local function cat_del(project, id)
+          local key = k('catalogue', project, id)
+          local pool = redis.call('HGET', key, 'p_p')
+          if not pool then return 0 end
+          redis.call('DEL', key)
+          redis.call('ZREM', k('catalogue'), key)
+          redis.call('ZREM', k('project-catalogue', project), key)
+          redis.call('ZREM', k('pool-catalogue', pool), key)
+          return 1
+        end
+        local function cat_put(project, id, pool)
+          local key = k('catalogue', project, id)
+          local old = redis.call('HGET', key, 'p_p')
+          if old and old ~= pool then redis.call('ZREM', k('pool-catalogue', old), key) end
+          redis.call('HSET', key, 'p', project, 'p_q', id, 'p_p', pool)
+          redis.call('ZADD', k('catalogue'), 0, key)
+          redis.call('ZADD', k('project-catalogue', project), 0, key)
+          redis.call('ZADD', k('pool-catalogue', pool), 0, key)
+        end
+        -- Replaces the record and moves it between indexes, address books and catalogue entries (old is nil for an
+        -- insert): a live instance has the entry (project_id, id) -> pool; a delete removes it, a new project moves it.
         local function inst_write(id, old, new)
           hput(k('instance', id), new)
+          if live(old) and not (live(new) and new.project_id == old.project_id) then cat_del(old.project_id, id) end
+          if live(new) and not (live(old) and old.project_id == new.project_id and old.pool == new.pool) then
+            cat_put(new.project_id, id, new.pool)
+          end
           local keep = {}
           for _, x in ipairs(inst_indexes(new)) do keep[x] = true; redis.call('ZADD', x, new.seq, id) end
           for _, x in ipairs(inst_indexes(old)) do if not keep[x] then redis.call('ZREM', x, id) end end
@@ -128,6 +153,19 @@ internal static class RedisScripts
             end
           end
         end
+        -- The index a pool is in by its flavor field.
+        local function pool_index(f)
+          if f == nil then return k('flavorless-pools') end
+          return k('flavor-pools', f)
+        end
+        local function detach_pools(flavor)
+          local index = k('flavor-pools', flavor)
+          for _, key in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+            redis.call('HDEL', key, 'f')
+            redis.call('ZADD', k('flavorless-pools'), 0, key)
+          end
+          redis.call('DEL', index)
+        end
         local function assignment(p, u, r) return esc(p) .. ':' .. esc(u) .. ':' .. esc(r) end
         local function unassign(m)
           local p, u, r = string.match(m, '^([^:]*):([^:]*):([^:]*)$')
@@ -150,9 +188,11 @@ internal static class RedisScripts
 
         """;
 
+    /// <summary>1 inserted; 0 the pool already holds A.capacity catalogue entries (nothing written).</summary>
     public const string InsertInstanceWithTask = Prelude + """
         local p = new_instance_problem(A.instance, A.task)
         if p then return redis.error_reply(p) end
+        if A.capacity ~= nil and redis.call('ZCARD', k('pool-catalogue', A.instance.pool)) >= tonumber(A.capacity) then return 0 end
         insert_instance(A.instance)
         task_write(A.task)
         return 1
@@ -320,10 +360,92 @@ internal static class RedisScripts
         return n
         """;
 
-    public const string UpsertFlavor = Prelude + """
-        hput(k('flavor', A.rec.id), A.rec)
-        redis.call('SADD', k('idx:flavors'), A.rec.id)
+    /// <summary>
+    /// Inserts or replaces a flavor (A.rec), or with A.set / A.unset changes the one of A.id (0 when there is none);
+    /// the flavor moves between the project indexes by its old and new <c>p</c>.
+    /// </summary>
+    public const string WriteFlavor = Prelude + """
+        local id = A.id or A.rec.id
+        local key = k('flavor', id)
+        local old = hgetall(key)
+        local new = A.rec
+        if new == nil then
+          if old == nil then return 0 end
+          new = copy(old)
+          for f, v in pairs(A.set) do new[f] = v end
+          for _, f in ipairs(A.unset) do new[f] = nil end
+        end
+        hput(key, new)
+        redis.call('ZADD', k('flavors'), 0, key)
+        if old ~= nil and old.p ~= nil and old.p ~= new.p then redis.call('ZREM', k('project-flavors', old.p), key) end
+        if new.p ~= nil then redis.call('ZADD', k('project-flavors', new.p), 0, key) end
         return 1
+        """;
+
+    /// <summary>
+    /// Deletes flavor A.id (0 when there is none) and takes it off its pools, which join the flavorless ones. The one
+    /// operation whose cost grows with a flavor's pools: each of them loses its <c>f</c> field.
+    /// </summary>
+    public const string DeleteFlavor = Prelude + """
+        local key = k('flavor', A.id)
+        local p = redis.call('HGET', key, 'p')
+        if redis.call('DEL', key) == 0 then return 0 end
+        redis.call('ZREM', k('flavors'), key)
+        if p then redis.call('ZREM', k('project-flavors', p), key) end
+        detach_pools(A.id)
+        return 1
+        """;
+
+    /// <summary>Takes flavor A.id off all its pools (what dropping every flavor does per flavor-pools index).</summary>
+    public const string DetachFlavorPools = Prelude + """
+        detach_pools(A.id)
+        return 1
+        """;
+
+    /// <summary>
+    /// Inserts or replaces a pool (A.rec), or with A.set / A.unset changes the one named A.name (0 when there is none);
+    /// the pool moves from its old flavor's index to its new one (<c>flavorless-pools</c> when it has none).
+    /// </summary>
+    public const string WritePool = Prelude + """
+        local name = A.name or A.rec.p
+        local key = k('pool', name)
+        local old = hgetall(key)
+        local new = A.rec
+        if new == nil then
+          if old == nil then return 0 end
+          new = copy(old)
+          for f, v in pairs(A.set) do new[f] = v end
+          for _, f in ipairs(A.unset) do new[f] = nil end
+        end
+        hput(key, new)
+        redis.call('ZADD', k('pools'), 0, key)
+        if old ~= nil and old.f ~= new.f then redis.call('ZREM', pool_index(old.f), key) end
+        redis.call('ZADD', pool_index(new.f), 0, key)
+        return 1
+        """;
+
+    /// <summary>1 deleted; 0 no such pool; 2 it hosts instances; 3 it is the last pool of a flavor that exists.</summary>
+    public const string DeletePool = Prelude + """
+        local key = k('pool', A.name)
+        local h = hgetall(key)
+        if h == nil then return 0 end
+        if redis.call('ZCARD', k('pool-catalogue', A.name)) > 0 then return 2 end
+        if h.f ~= nil and exists(k('flavor', h.f)) and redis.call('ZCARD', k('flavor-pools', h.f)) <= 1 then return 3 end
+        redis.call('DEL', key)
+        redis.call('ZREM', k('pools'), key)
+        redis.call('ZREM', pool_index(h.f), key)
+        return 1
+        """;
+
+    /// <summary>Records entry (A.project, A.id) -> A.pool; with A.existing, only when there is one (else 0).</summary>
+    public const string PutCatalogueEntry = Prelude + """
+        if A.existing and not exists(k('catalogue', A.project, A.id)) then return 0 end
+        cat_put(A.project, A.id, A.pool)
+        return 1
+        """;
+
+    public const string DeleteCatalogueEntry = Prelude + """
+        return cat_del(A.project, A.id)
         """;
 
     public const string UpsertDatastore = Prelude + """

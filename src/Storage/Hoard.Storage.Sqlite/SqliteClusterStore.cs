@@ -103,7 +103,15 @@ internal sealed class SqliteClusterStore(SqliteDb db, SqliteInstanceStore instan
                 continue;
             }
 
+            // The warm member's catalogue entry moves to the project that adopts it: off its old project first (read
+            // before the adoption rewrites it), then under the new one once the adoption matched.
             var i = member.Instance;
+            await RunAsync(
+                connection,
+                tx,
+                "DELETE FROM catalogue WHERE project_id = (SELECT project_id FROM instances WHERE id = $id) AND instance_id = $id",
+                cancellationToken,
+                ("$id", i.Id));
             await using var adopt = Command(
                 connection,
                 """
@@ -118,6 +126,16 @@ internal sealed class SqliteClusterStore(SqliteDb db, SqliteInstanceStore instan
             {
                 return false;
             }
+
+            await RunAsync(
+                connection,
+                tx,
+                """
+                INSERT INTO catalogue (project_id, instance_id, pool) SELECT project_id, id, pool FROM instances WHERE id = $id
+                ON CONFLICT (project_id, instance_id) DO UPDATE SET pool = excluded.pool
+                """,
+                cancellationToken,
+                ("$id", i.Id));
         }
 
         await using var insertTask = SqliteTaskStore.InsertCommand(connection, clusterTask);

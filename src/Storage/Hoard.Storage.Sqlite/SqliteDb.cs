@@ -66,6 +66,26 @@ internal sealed class SqliteDb(string connectionString)
         return rows.Count > 0 ? rows[0] : null;
     }
 
+    /// <summary>Runs one statement of the caller's transaction; how many rows it changed.</summary>
+    public static async Task<int> RunAsync(SqliteConnection connection, SqliteTransaction tx, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(connection, sql, parameters);
+        command.Transaction = tx;
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>The first column of the first row of a query in the caller's transaction, or null when there is no row.</summary>
+    public static async Task<object?> ScalarAsync(SqliteConnection connection, SqliteTransaction tx, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(connection, sql, parameters);
+        command.Transaction = tx;
+        var value = await command.ExecuteScalarAsync(cancellationToken);
+        return value is DBNull ? null : value;
+    }
+
+    /// <summary>A LIMIT for a paged list: SQLite's -1 (no limit) for a limit of 0 or less, as the store contracts say.</summary>
+    public static int Limit(int limit) => limit > 0 ? limit : -1;
+
     public static SqliteCommand Command(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
     {
         var command = connection.CreateCommand();

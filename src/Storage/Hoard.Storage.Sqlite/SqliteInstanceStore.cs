@@ -11,15 +11,28 @@ internal sealed class SqliteInstanceStore(SqliteDb db) : IInstanceStore
         "pool, address, port, secret_hash, root_enabled, fault_message, fault_details, fault_at, created_at, updated_at, " +
         "service_status_updated_at, deleted, cluster_id, instance_type, replica_of, cluster_node_id";
 
-    public async Task InsertWithTaskAsync(InstanceRecord instance, TaskRecord task, CancellationToken cancellationToken)
+    /// <summary>
+    /// The count and the insert share one write transaction (BEGIN IMMEDIATE takes SQLite's single writer lock first), so
+    /// concurrent creates into one pool take turns and never exceed its capacity together.
+    /// </summary>
+    public async Task<bool> InsertWithTaskAsync(InstanceRecord instance, TaskRecord task, int? poolCapacity, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(instance);
+        ArgumentNullException.ThrowIfNull(task);
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        if (poolCapacity is { } capacity
+            && Convert.ToInt64(await ScalarAsync(connection, tx, "SELECT COUNT(*) FROM catalogue WHERE pool = $pool", cancellationToken, ("$pool", instance.Pool)), System.Globalization.CultureInfo.InvariantCulture) >= capacity)
+        {
+            return false; // disposing the transaction rolls it back
+        }
+
         await InsertAsync(connection, tx, instance, task, cancellationToken);
         await tx.CommitAsync(cancellationToken);
+        return true;
     }
 
-    /// <summary>Inserts an instance and its task inside the caller's transaction.</summary>
+    /// <summary>Inserts an instance, its task and its catalogue entry inside the caller's transaction.</summary>
     internal static async Task InsertAsync(SqliteConnection connection, SqliteTransaction tx, InstanceRecord instance, TaskRecord task, CancellationToken cancellationToken)
     {
         await using (var insert = Command(
@@ -36,9 +49,13 @@ internal sealed class SqliteInstanceStore(SqliteDb db) : IInstanceStore
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await using var insertTask = SqliteTaskStore.InsertCommand(connection, task);
-        insertTask.Transaction = tx;
-        await insertTask.ExecuteNonQueryAsync(cancellationToken);
+        await using (var insertTask = SqliteTaskStore.InsertCommand(connection, task))
+        {
+            insertTask.Transaction = tx;
+            await insertTask.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await RunAsync(connection, tx, SqliteCatalogueStore.UpsertSql, cancellationToken, ("$cp", instance.ProjectId), ("$ci", instance.Id), ("$cpool", instance.Pool));
     }
 
     internal async Task<IReadOnlyList<InstanceRecord>> ListWarmAsync(string datastoreVersionId, string flavorId, CancellationToken cancellationToken) =>
@@ -113,7 +130,27 @@ internal sealed class SqliteInstanceStore(SqliteDb db) : IInstanceStore
         }
 
         var sql = $"UPDATE instances SET {string.Join(", ", sets)} WHERE id = $id AND deleted = 0 AND ($expected IS NULL OR task_status = $expected)";
-        return await db.ExecuteAsync(sql, cancellationToken, [.. parameters]) > 0;
+        if (change.Deleted is not true)
+        {
+            return await db.ExecuteAsync(sql, cancellationToken, [.. parameters]) > 0;
+        }
+
+        // A deleted instance leaves the catalogue in the same transaction, so its pool's count drops with it.
+        await using var connection = await db.OpenAsync(cancellationToken);
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        if (await RunAsync(connection, tx, sql, cancellationToken, [.. parameters]) == 0)
+        {
+            return false;
+        }
+
+        await RunAsync(
+            connection,
+            tx,
+            "DELETE FROM catalogue WHERE project_id = (SELECT project_id FROM instances WHERE id = $id) AND instance_id = $id",
+            cancellationToken,
+            ("$id", id));
+        await tx.CommitAsync(cancellationToken);
+        return true;
     }
 
     public async Task<IReadOnlyList<string>> ListAddressesAsync(string pool, CancellationToken cancellationToken) =>

@@ -35,7 +35,10 @@ public sealed class SqliteManagementStore : IManagementStore
         Instances = instances;
         Clusters = new SqliteClusterStore(_db, instances);
         Tasks = new SqliteTaskStore(_db);
-        Catalog = new SqliteCatalogStore(_db);
+        Datastores = new SqliteDatastoreStore(_db);
+        Flavors = new SqliteFlavorStore(_db);
+        Pools = new SqlitePoolStore(_db);
+        Catalogue = new SqliteCatalogueStore(_db);
     }
 
     public IIdentityStore Identity { get; }
@@ -44,7 +47,13 @@ public sealed class SqliteManagementStore : IManagementStore
 
     public ITaskStore Tasks { get; }
 
-    public ICatalogStore Catalog { get; }
+    public IDatastoreStore Datastores { get; }
+
+    public IFlavorStore Flavors { get; }
+
+    public IPoolStore Pools { get; }
+
+    public ICatalogueStore Catalogue { get; }
 
     public IClusterStore Clusters { get; }
 

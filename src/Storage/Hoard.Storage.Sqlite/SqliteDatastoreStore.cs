@@ -3,23 +3,8 @@ using static Hoard.Storage.Sqlite.SqliteDb;
 
 namespace Hoard.Storage.Sqlite;
 
-internal sealed class SqliteCatalogStore(SqliteDb db) : ICatalogStore
+internal sealed class SqliteDatastoreStore(SqliteDb db) : IDatastoreStore
 {
-    public Task UpsertFlavorAsync(FlavorRecord flavor, CancellationToken cancellationToken) =>
-        db.ExecuteAsync(
-            """
-            INSERT INTO flavors (id, name, ram_mb, vcpus, disk_gb) VALUES ($id, $n, $r, $v, $d)
-            ON CONFLICT (id) DO UPDATE SET name = excluded.name, ram_mb = excluded.ram_mb, vcpus = excluded.vcpus, disk_gb = excluded.disk_gb
-            """,
-            cancellationToken,
-            ("$id", flavor.Id), ("$n", flavor.Name), ("$r", flavor.RamMb), ("$v", flavor.Vcpus), ("$d", flavor.DiskGb));
-
-    public Task<FlavorRecord?> GetFlavorAsync(string id, CancellationToken cancellationToken) =>
-        db.QuerySingleAsync("SELECT id, name, ram_mb, vcpus, disk_gb FROM flavors WHERE id = $id", ReadFlavor, cancellationToken, ("$id", id));
-
-    public async Task<IReadOnlyList<FlavorRecord>> ListFlavorsAsync(CancellationToken cancellationToken) =>
-        await db.QueryAsync("SELECT id, name, ram_mb, vcpus, disk_gb FROM flavors ORDER BY CAST(id AS INTEGER), id", ReadFlavor, cancellationToken);
-
     public Task UpsertDatastoreAsync(DatastoreRecord datastore, CancellationToken cancellationToken) =>
         db.ExecuteAsync(
             """
@@ -50,7 +35,4 @@ internal sealed class SqliteCatalogStore(SqliteDb db) : ICatalogStore
             r => new DatastoreVersionRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetBoolean(4)),
             cancellationToken,
             ("$ds", datastoreId));
-
-    private static FlavorRecord ReadFlavor(Microsoft.Data.Sqlite.SqliteDataReader r) =>
-        new(r.GetString(0), r.GetString(1), r.GetInt32(2), r.GetInt32(3), r.GetInt32(4));
 }

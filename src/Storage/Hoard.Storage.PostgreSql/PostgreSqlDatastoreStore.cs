@@ -1,30 +1,10 @@
-using System.Data.Common;
 using Hoard.Abstractions.Storage;
 using static Hoard.Storage.PostgreSql.PostgreSqlDb;
 
 namespace Hoard.Storage.PostgreSql;
 
-internal sealed class PostgreSqlCatalogStore(PostgreSqlDb db) : ICatalogStore
+internal sealed class PostgreSqlDatastoreStore(PostgreSqlDb db) : IDatastoreStore
 {
-    public Task UpsertFlavorAsync(FlavorRecord flavor, CancellationToken cancellationToken) =>
-        db.ExecuteAsync(
-            """
-            INSERT INTO flavors (id, name, ram_mb, vcpus, disk_gb) VALUES (@id, @n, @r, @v, @d)
-            ON CONFLICT (id) DO UPDATE SET name = excluded.name, ram_mb = excluded.ram_mb, vcpus = excluded.vcpus, disk_gb = excluded.disk_gb
-            """,
-            cancellationToken,
-            ("id", flavor.Id), ("n", flavor.Name), ("r", flavor.RamMb), ("v", flavor.Vcpus), ("d", flavor.DiskGb));
-
-    public Task<FlavorRecord?> GetFlavorAsync(string id, CancellationToken cancellationToken) =>
-        db.QuerySingleAsync("SELECT id, name, ram_mb, vcpus, disk_gb FROM flavors WHERE id = @id", ReadFlavor, cancellationToken, ("id", id));
-
-    // Numeric ids in numeric order ("2" before "10"), as SQLite's CAST(id AS INTEGER) sorts them; others count as 0.
-    public async Task<IReadOnlyList<FlavorRecord>> ListFlavorsAsync(CancellationToken cancellationToken) =>
-        await db.QueryAsync(
-            "SELECT id, name, ram_mb, vcpus, disk_gb FROM flavors ORDER BY COALESCE(substring(id FROM '^[0-9]{1,18}')::bigint, 0), id COLLATE \"C\"",
-            ReadFlavor,
-            cancellationToken);
-
     public Task UpsertDatastoreAsync(DatastoreRecord datastore, CancellationToken cancellationToken) =>
         db.ExecuteAsync(
             """
@@ -55,7 +35,4 @@ internal sealed class PostgreSqlCatalogStore(PostgreSqlDb db) : ICatalogStore
             r => new DatastoreVersionRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetBoolean(4)),
             cancellationToken,
             ("ds", datastoreId));
-
-    private static FlavorRecord ReadFlavor(DbDataReader r) =>
-        new(r.GetString(0), r.GetString(1), r.GetInt32(2), r.GetInt32(3), r.GetInt32(4));
 }

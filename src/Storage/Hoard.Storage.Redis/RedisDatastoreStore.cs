@@ -1,34 +1,12 @@
-using System.Globalization;
 using Hoard.Abstractions.Storage;
 using static Hoard.Storage.Redis.RedisDb;
 
 namespace Hoard.Storage.Redis;
 
-internal sealed class RedisCatalogStore(RedisDb db) : ICatalogStore
+/// <summary>Datastores and their versions: hashes with a set index each (few records, listed whole).</summary>
+internal sealed class RedisDatastoreStore(RedisDb db) : IDatastoreStore
 {
     private RedisKeys Keys => db.Keys;
-
-    public Task UpsertFlavorAsync(FlavorRecord flavor, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(flavor);
-        return db.RunAsync(
-            RedisScripts.UpsertFlavor,
-            Arg(("rec", Arg(("id", flavor.Id), ("name", flavor.Name), ("ram_mb", Int(flavor.RamMb)), ("vcpus", Int(flavor.Vcpus)), ("disk_gb", Int(flavor.DiskGb))))),
-            cancellationToken);
-    }
-
-    public async Task<FlavorRecord?> GetFlavorAsync(string id, CancellationToken cancellationToken)
-    {
-        var h = await db.GetAsync(Keys.Key("flavor", id), cancellationToken);
-        return h is null ? null : Flavor(h);
-    }
-
-    /// <summary>Numeric ids in numeric order, as SQLite's ORDER BY CAST(id AS INTEGER), id.</summary>
-    public async Task<IReadOnlyList<FlavorRecord>> ListFlavorsAsync(CancellationToken cancellationToken)
-    {
-        var flavors = await ReadSetAsync(Keys.Key("idx:flavors"), "flavor", Flavor, cancellationToken);
-        return [.. flavors.OrderBy(f => LeadingInteger(f.Id)).ThenBy(f => f.Id, StringComparer.Ordinal)];
-    }
 
     public Task UpsertDatastoreAsync(DatastoreRecord datastore, CancellationToken cancellationToken)
     {
@@ -75,21 +53,5 @@ internal sealed class RedisCatalogStore(RedisDb db) : ICatalogStore
         var ids = await db.Database.SetMembersAsync(index);
         var rows = await db.GetAllAsync(ids.Select(id => Keys.Key(kind, id.ToString())), cancellationToken);
         return [.. rows.Where(h => h is not null).Select(h => map(h!))];
-    }
-
-    private static FlavorRecord Flavor(Dictionary<string, string> h) =>
-        new(h["id"], h["name"], IntOf(h, "ram_mb"), IntOf(h, "vcpus"), IntOf(h, "disk_gb"));
-
-    /// <summary>What SQLite's CAST(text AS INTEGER) gives: the leading integer, or 0.</summary>
-    private static long LeadingInteger(string s)
-    {
-        var t = s.TrimStart();
-        var end = t.StartsWith('-') || t.StartsWith('+') ? 1 : 0;
-        while (end < t.Length && char.IsAsciiDigit(t[end]))
-        {
-            end++;
-        }
-
-        return long.TryParse(t[..end], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? n : 0;
     }
 }
