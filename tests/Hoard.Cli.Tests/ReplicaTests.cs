@@ -86,6 +86,56 @@ public sealed class ReplicaTests
         }
     }
 
+    [RequiresBinaryFact("redis-server")]
+    public async Task A_pool_and_flavor_made_through_one_replica_place_creates_made_through_the_other()
+    {
+        var redis = new RedisTestServer();
+        try
+        {
+            await redis.InitializeAsync();
+            var replicas = await HoardServer.StartReplicasAsync(2, new Dictionary<string, string>
+            {
+                ["HOARD_DATABASE_CONNECTION"] = redis.ConnectionString(await redis.FreshDatabaseAsync()).AbsoluteUri,
+            });
+            await using var a = replicas[0];
+            await using var b = replicas[1];
+            using var apiA = await Api.LoginAsync(a);
+            using var apiB = await Api.LoginAsync(b);
+            var range = a.NewPoolRange();
+            Assert.Equal(HttpStatusCode.Created, (await apiA.SendAsync(HttpMethod.Post, "/mgmt/flavors", "{\"flavor\": {\"id\": \"rf\", \"name\": \"r.flavor\", \"ram\": 256, \"vcpus\": 1}}")).Status);
+            var pool = new JsonObject
+            {
+                ["pool"] = new JsonObject
+                {
+                    ["name"] = "rp",
+                    ["uri"] = "local://" + Path.Combine(a.DataDir, "pools", "rp"),
+                    ["weight"] = 1,
+                    ["flavor"] = "rf",
+                    ["options"] = new JsonObject { ["address_range"] = range },
+                },
+            };
+            Assert.Equal(HttpStatusCode.Created, (await apiA.SendAsync(HttpMethod.Post, "/mgmt/pools", pool.ToJsonString())).Status);
+
+            // B learns of them within its refresh period (3 s): its flavor view lists the pool.
+            await Timeouts.EventuallyAsync(
+                async () => (await apiB.SendAsync(HttpMethod.Get, "/mgmt/flavors/rf")).Body?["flavor"]?["pools"]?.ToJsonString(),
+                pools => pools == "[\"rp\"]",
+                Timeouts.Short,
+                "replica B to see pool rp in flavor rf");
+            var created = await apiB.SendAsync(HttpMethod.Post, "/instances", "{\"instance\":{\"name\":\"placed\",\"flavorRef\":\"r.flavor\",\"datastore\":{\"type\":\"redis\"}}}");
+            Assert.True(created.Status == HttpStatusCode.OK, created.Body?.ToJsonString());
+            var id = created.Body!["instance"]!["id"]!.GetValue<string>();
+            var active = await apiB.WaitForAsync(id, "ACTIVE", Timeouts.Settle);
+            Assert.StartsWith(range[..range.LastIndexOf('.')], active["ip"]![0]!.GetValue<string>(), StringComparison.Ordinal);
+            var catalogue = (await apiA.SendAsync(HttpMethod.Get, "/mgmt/catalogue")).Body!["catalogue"]!.AsArray();
+            Assert.Contains(catalogue, e => e!["instance"]!.GetValue<string>() == id && e["pool"]!.GetValue<string>() == "rp");
+        }
+        finally
+        {
+            await redis.DisposeAsync();
+        }
+    }
+
     private static async Task BurstAcrossTwoReplicasKillingOneAsync(Uri store)
     {
         var replicas = await HoardServer.StartReplicasAsync(2, new Dictionary<string, string>
