@@ -7,6 +7,14 @@
 #                                     same run (artifacts/bench-cluster-latest.txt).
 # bench/run.sh cluster-raw [ROUNDS] [REBALANCES]
 #                                   — the redis-cli half alone; builds no hoard.
+# bench/run.sh store [COUNT] [ROUNDS]
+#                                   — issue 5's: the management store's pools, flavors and catalogue (COUNT of each, default 5000),
+#                                     one client, on SQLite, PostgreSQL and Redis, beside Zaqar's own Redis controllers run by
+#                                     Debian's /usr/bin/python3 in the same run; medians over ROUNDS (default 3)
+#                                     (artifacts/bench-store-latest.txt). Builds no hoard.
+# bench/run.sh replicas [COUNT]     — issue 5's: instance creates/s (acknowledged and ACTIVE) by one hoard serve and by two replicas
+#                                     over one Redis store, then one PostgreSQL store; COUNT creates per run (default 100)
+#                                     (artifacts/bench-replicas-latest.txt).
 # The cluster modes keep their temp dirs (and hoard serve's data dir) in $TMPDIR, by default /var/tmp/hoard-bench (mode 1777).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,11 +30,20 @@ case "${1:-}" in
     fi
     ;;
 esac
+if [ "${1:-}" = "store" ]; then
+  scripts/ensure-packages.sh /usr/bin/python3:python3 \
+    /usr/lib/python3/dist-packages/zaqar/storage/redis/pools.py:python3-zaqar \
+    /usr/lib/python3/dist-packages/redis/__init__.py:python3-redis
+  exec dotnet run -c Release --project bench/Hoard.Bench -- store "${2:-5000}" "${3:-3}"
+fi
 if [ "${1:-}" = "cluster-raw" ]; then
   exec dotnet run -c Release --project bench/Hoard.Bench -- cluster-raw "${2:-5}" "${3:-1}"
 fi
 dotnet publish src/Hoard.Cli/Hoard.Cli.csproj -c Release -o artifacts/bin --nologo -v quiet
 export HOARD_BIN="$here/artifacts/bin/hoard"
+if [ "${1:-}" = "replicas" ]; then
+  exec dotnet run -c Release --project bench/Hoard.Bench -- replicas "${2:-100}"
+fi
 if [ "${1:-}" = "sql" ]; then
   exec dotnet run -c Release --project bench/Hoard.Bench -- sql "${2:-10}"
 fi

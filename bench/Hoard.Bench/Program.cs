@@ -14,6 +14,54 @@ using Hoard.Testing;
 //   sql      (bench/run.sh sql N) PostgreSQL and MariaDB create -> ACTIVE beside initdb/mariadb-install-db + start
 //   cluster  (bench/run.sh cluster N [R]) Redis Cluster create -> ready and rebalance keys/s beside redis-cli --cluster;
 //            cluster-raw runs the redis-cli half alone
+//   store    (bench/run.sh store N [R]) the management store's pools, flavors and catalogue on SQLite, PostgreSQL and Redis,
+//            beside Zaqar's Redis controllers (ZaqarStoreBench.py) in the same run
+//   replicas (bench/run.sh replicas N) instance creates/s with one hoard serve and with two replicas over one Redis and
+//            one PostgreSQL store
+if (args.Length > 0 && args[0] == "replicas")
+{
+    using var stop = new CancellationTokenSource();
+    var replicaReport = new StringBuilder();
+    await Hoard.Bench.ReplicaBench.RunAsync(
+        args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 100,
+        text =>
+        {
+            Console.WriteLine(text);
+            replicaReport.AppendLine(text);
+        },
+        stop.Token);
+    var replicaOut = Environment.GetEnvironmentVariable("HOARD_BENCH_OUT") ?? "artifacts/bench-replicas-latest.txt";
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(replicaOut))!);
+    File.WriteAllText(replicaOut, replicaReport.ToString());
+    Console.WriteLine($"written to {replicaOut}");
+    return 0;
+}
+
+if (args.Length > 0 && args[0] == "store")
+{
+    using var stop = new CancellationTokenSource();
+    Console.CancelKeyPress += (_, e) =>
+    {
+        e.Cancel = true;
+        stop.Cancel();
+    };
+    var storeReport = new StringBuilder();
+    await Hoard.Bench.StoreBench.RunAsync(
+        args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5000,
+        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 3,
+        text =>
+        {
+            Console.WriteLine(text);
+            storeReport.AppendLine(text);
+        },
+        stop.Token);
+    var storeOut = Environment.GetEnvironmentVariable("HOARD_BENCH_OUT") ?? "artifacts/bench-store-latest.txt";
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(storeOut))!);
+    File.WriteAllText(storeOut, storeReport.ToString());
+    Console.WriteLine($"written to {storeOut}");
+    return 0;
+}
+
 if (args.Length > 0 && args[0] is "cluster" or "cluster-raw")
 {
     using var stop = new CancellationTokenSource();
