@@ -39,9 +39,9 @@ public sealed class HoardConfiguration
         new("DEFAULT", "max_concurrent_tasks", "integer", "32", "Tasks one control plane runs at once."),
         new("DEFAULT", "control_plane_urls", "list", "", "Every control-plane replica's URL (http://host:port, comma-separated) when several hoard serve processes share one store and pool; each guest agent keeps a connection to every one. Empty means this server alone."),
         new("database", "connection", "uri", "", "Management store connection string; empty means sqlite:///<data_dir>/hoard.db."),
-        new("local", "pool", "string", "default", "Name of the local compute pool."),
-        new("local", "pool_dir", "path", "", "Directory of the local pool; empty means <data_dir>/pools/<pool>."),
-        new("local", "address_range", "cidr", "127.42.0.0/16", "Loopback addresses given to instances, one each (Linux routes all of 127.0.0.0/8 to lo)."),
+        new("local", "pool", "string", "default", "Name of the first pool, registered in the store on a first start (when it has no pool); later pools are managed with hoard pool or /mgmt/pools."),
+        new("local", "pool_dir", "path", "", "Directory of that first pool (its local:// URI); empty means <data_dir>/pools/<pool>."),
+        new("local", "address_range", "cidr", "127.42.0.0/16", "Loopback addresses of that first pool, one per instance (Linux routes all of 127.0.0.0/8 to lo)."),
         new("local", "guest_command", "path", "", "The guest agent executable; empty means hoard-guest next to hoard."),
     ];
 
