@@ -67,9 +67,14 @@ internal static class ReplicaBench
                 clients.Add(http);
             }
 
-            // One create first, so every run starts with the pool's agent running.
-            var warm = await CreateAsync(clients[0], "warm", cancellationToken);
-            await WaitActiveAsync(clients[0], [warm], cancellationToken);
+            // One create through each replica first, so the pool's agent runs and no replica answers its first request cold.
+            var warm = new List<string>();
+            for (var i = 0; i < clients.Count; i++)
+            {
+                warm.Add(await CreateAsync(clients[i], $"warm-{i}", cancellationToken));
+            }
+
+            await WaitActiveAsync(clients[0], warm, cancellationToken);
 
             var ids = new System.Collections.Concurrent.ConcurrentBag<string>();
             var next = 0;

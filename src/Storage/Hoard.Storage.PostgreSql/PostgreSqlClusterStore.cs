@@ -62,11 +62,11 @@ internal sealed class PostgreSqlClusterStore(PostgreSqlDb db, PostgreSqlInstance
             }
         }
 
-        // New members count against their pools as a create does: take those pools' locks, in one order so two cluster
-        // writes cannot deadlock.
+        // New members land in their pools as a create with no capacity does: a pool delete waits for them (shared locks,
+        // taken in one order).
         foreach (var pool in members.Where(m => m.Task is not null).Select(m => m.Instance.Pool).Distinct().Order(StringComparer.Ordinal))
         {
-            await LockPoolAsync(connection, tx, pool, cancellationToken);
+            await LockPoolAsync(connection, tx, pool, cancellationToken, shared: true);
         }
 
         if (!await InsertTasksAsync(connection, tx, clusterTask, members, cancellationToken))

@@ -83,10 +83,18 @@ internal sealed class PostgreSqlDb(NpgsqlDataSource dataSource, string descripti
 
     /// <summary>
     /// Takes the transaction-scoped advisory lock of a pool (a 64-bit hash of its name): creates counting what the pool
-    /// hosts, and a delete checking it hosts nothing, take turns.
+    /// hosts, and a delete checking it hosts nothing, take turns. A create with no capacity to count takes it
+    /// <paramref name="shared"/>: it only has to wait for a delete, not for other creates.
     /// </summary>
-    public static async Task LockPoolAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string pool, CancellationToken cancellationToken) =>
-        await RunAsync(connection, tx, "SELECT pg_advisory_xact_lock(hashtextextended('hoard.pool:' || @lock, 0))", cancellationToken, ("lock", pool));
+    public static async Task LockPoolAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string pool, CancellationToken cancellationToken, bool shared = false) =>
+        await RunAsync(
+            connection,
+            tx,
+            shared
+                ? "SELECT pg_advisory_xact_lock_shared(hashtextextended('hoard.pool:' || @lock, 0))"
+                : "SELECT pg_advisory_xact_lock(hashtextextended('hoard.pool:' || @lock, 0))",
+            cancellationToken,
+            ("lock", pool));
 
     /// <summary>Takes the advisory lock of a flavor's pools: two deletes cannot each leave the other as the flavor's last pool.</summary>
     public static async Task LockFlavorPoolsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string flavor, CancellationToken cancellationToken) =>

@@ -14,7 +14,8 @@ internal sealed class PostgreSqlInstanceStore(PostgreSqlDb db) : IInstanceStore
 
     /// <summary>
     /// Counts and inserts under the pool's advisory lock, so concurrent creates into one pool take turns and never exceed
-    /// its capacity together.
+    /// its capacity together; with no capacity to count, under the shared lock (creates run side by side, a pool delete
+    /// still waits for them).
     /// </summary>
     public async Task<bool> InsertWithTaskAsync(InstanceRecord instance, TaskRecord task, int? poolCapacity, CancellationToken cancellationToken)
     {
@@ -22,7 +23,7 @@ internal sealed class PostgreSqlInstanceStore(PostgreSqlDb db) : IInstanceStore
         ArgumentNullException.ThrowIfNull(task);
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
-        await LockPoolAsync(connection, tx, instance.Pool, cancellationToken);
+        await LockPoolAsync(connection, tx, instance.Pool, cancellationToken, shared: poolCapacity is null);
         if (poolCapacity is { } capacity
             && (long)(await ScalarAsync(connection, tx, "SELECT COUNT(*) FROM catalogue WHERE pool = @pool", cancellationToken, ("pool", instance.Pool)))! >= capacity)
         {
