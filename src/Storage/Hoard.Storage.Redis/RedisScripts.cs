@@ -153,6 +153,20 @@ internal static class RedisScripts
             end
           end
         end
+        -- Writes A.rec over the record at key, or, without A.rec, applies A.set / A.unset to the record there; returns the
+        -- old and new records (new is nil, and nothing is written, when there is nothing to patch).
+        local function replace_or_patch(key)
+          local old = hgetall(key)
+          local new = A.rec
+          if new == nil then
+            if old == nil then return nil, nil end
+            new = copy(old)
+            for f, v in pairs(A.set) do new[f] = v end
+            for _, f in ipairs(A.unset) do new[f] = nil end
+          end
+          hput(key, new)
+          return old, new
+        end
         -- The index a pool is in by its flavor field.
         local function pool_index(f)
           if f == nil then return k('flavorless-pools') end
@@ -365,17 +379,9 @@ internal static class RedisScripts
     /// the flavor moves between the project indexes by its old and new <c>p</c>.
     /// </summary>
     public const string WriteFlavor = Prelude + """
-        local id = A.id or A.rec.id
-        local key = k('flavor', id)
-        local old = hgetall(key)
-        local new = A.rec
-        if new == nil then
-          if old == nil then return 0 end
-          new = copy(old)
-          for f, v in pairs(A.set) do new[f] = v end
-          for _, f in ipairs(A.unset) do new[f] = nil end
-        end
-        hput(key, new)
+        local key = k('flavor', A.id or A.rec.id)
+        local old, new = replace_or_patch(key)
+        if new == nil then return 0 end
         redis.call('ZADD', k('flavors'), 0, key)
         if old ~= nil and old.p ~= nil and old.p ~= new.p then redis.call('ZREM', k('project-flavors', old.p), key) end
         if new.p ~= nil then redis.call('ZADD', k('project-flavors', new.p), 0, key) end
@@ -407,17 +413,9 @@ internal static class RedisScripts
     /// the pool moves from its old flavor's index to its new one (<c>flavorless-pools</c> when it has none).
     /// </summary>
     public const string WritePool = Prelude + """
-        local name = A.name or A.rec.p
-        local key = k('pool', name)
-        local old = hgetall(key)
-        local new = A.rec
-        if new == nil then
-          if old == nil then return 0 end
-          new = copy(old)
-          for f, v in pairs(A.set) do new[f] = v end
-          for _, f in ipairs(A.unset) do new[f] = nil end
-        end
-        hput(key, new)
+        local key = k('pool', A.name or A.rec.p)
+        local old, new = replace_or_patch(key)
+        if new == nil then return 0 end
         redis.call('ZADD', k('pools'), 0, key)
         if old ~= nil and old.f ~= new.f then redis.call('ZREM', pool_index(old.f), key) end
         redis.call('ZADD', pool_index(new.f), 0, key)
