@@ -143,6 +143,11 @@ public sealed class PlacementTests : IAsyncLifetime
         Assert.False((await CatalogueAsync()).ContainsKey(big["id"]!.GetValue<string>()));
         Assert.Equal(HttpStatusCode.NoContent, (await AdminAsync(HttpMethod.Delete, "/mgmt/pools/fast")).Status);
         AssertRefused(HttpStatusCode.Conflict, "last pool of flavor big", await AdminAsync(HttpMethod.Delete, "/mgmt/pools/fast2"));
+        AssertRefused(HttpStatusCode.Conflict, "last pool of flavor big", await AdminAsync(HttpMethod.Patch, "/mgmt/pools/fast2", JsonNode.Parse("""{"pool": {"flavor": ""}}""")));
+        var reweighed = await AdminAsync(HttpMethod.Patch, "/mgmt/pools/fast2", JsonNode.Parse("""{"pool": {"weight": 7}}"""));
+        Assert.True(reweighed.Status == HttpStatusCode.OK, reweighed.Body?.ToJsonString());
+        Assert.Equal(7, reweighed.Body!["pool"]!["weight"]!.GetValue<int>());
+        Assert.Equal("big", reweighed.Body["pool"]!["flavor"]!.GetValue<string>());
 
         // The CLI shows the same.
         var pools = await HoardAsync("pool", "list");

@@ -150,6 +150,13 @@ public sealed partial class PlacementService(
             throw ApiException.Conflict($"Pool {name} hosts {hosted} instance(s); its uri cannot change while it does.");
         }
 
+        if (old.Flavor is not null && updated.Flavor != old.Flavor
+            && await store.Flavors.ExistsAsync(old.Flavor, cancellationToken)
+            && (await store.Pools.ListAsync(old.Flavor, null, 2, cancellationToken)).Count < 2)
+        {
+            throw ApiException.Conflict($"Pool {name} is the last pool of flavor {old.Flavor}; add another pool to the flavor or delete the flavor first.");
+        }
+
         updated = await CheckAsync(updated, cancellationToken);
         var change = new PoolChange
         {
