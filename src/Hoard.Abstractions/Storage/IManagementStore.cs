@@ -29,6 +29,8 @@ public interface IManagementStore : IAsyncDisposable
 
     ICatalogueStore Catalogue { get; }
 
+    IBackupStore Backups { get; }
+
     IClusterStore Clusters { get; }
 }
 
@@ -251,6 +253,39 @@ public interface ICatalogueStore
 
     /// <summary>Deletes every entry.</summary>
     Task DropAllAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Backups of instances. Lists are newest first (by creation), after the marker id (exclusive: a marker that is gone
+/// still marks its place), live backups only; a limit of 0 or less means all.
+/// </summary>
+public interface IBackupStore
+{
+    /// <summary>
+    /// Inserts the backup and the task that makes it in one transaction. False, and nothing written, when the backup has a
+    /// parent that is not a live COMPLETED backup of the same instance (checked in the same transaction, so a parent being
+    /// deleted cannot gain a child).
+    /// </summary>
+    Task<bool> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, CancellationToken cancellationToken);
+
+    /// <summary>The live backup, or null (missing, or marked deleted).</summary>
+    Task<BackupRecord?> GetAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Live backups of a project (all projects when null), of one instance when <paramref name="instanceId"/> is given.</summary>
+    Task<IReadOnlyList<BackupRecord>> ListAsync(string? projectId, string? instanceId, string? marker, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Applies a partial update; false when there is no such live backup.</summary>
+    Task<bool> UpdateAsync(string id, BackupChange change, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Moves a live backup to DELETING and inserts its delete task, in one transaction, unless a live backup has it as
+    /// parent (<see cref="BackupDeletion.HasChildren"/>) or it is still being made or already DELETING
+    /// (<see cref="BackupDeletion.Busy"/>). FAILED, COMPLETED and DELETE_FAILED backups can be deleted.
+    /// </summary>
+    Task<BackupDeletion> StartDeleteAsync(string id, TaskRecord task, CancellationToken cancellationToken);
+
+    /// <summary>Counts a project's live backups (for its quota).</summary>
+    Task<int> CountAsync(string projectId, CancellationToken cancellationToken);
 }
 
 /// <summary>Clusters and their members. A task's instance id is the cluster's id for cluster tasks.</summary>

@@ -32,6 +32,7 @@ public sealed class PostgreSqlManagementStore : IManagementStore
         Flavors = new PostgreSqlFlavorStore(_db);
         Pools = new PostgreSqlPoolStore(_db);
         Catalogue = new PostgreSqlCatalogueStore(_db);
+        Backups = new PostgreSqlBackupStore(_db);
     }
 
     public IIdentityStore Identity { get; }
@@ -49,6 +50,8 @@ public sealed class PostgreSqlManagementStore : IManagementStore
     public ICatalogueStore Catalogue { get; }
 
     public IClusterStore Clusters { get; }
+
+    public IBackupStore Backups { get; }
 
     public async Task MigrateAsync(CancellationToken cancellationToken)
     {

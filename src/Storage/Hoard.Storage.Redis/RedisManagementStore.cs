@@ -60,9 +60,13 @@ namespace Hoard.Storage.Redis;
 /// P idx:unfinished-tasks                       zset    pending and running task ids by created_at
 /// P cluster:{id}                               hash    + seq; kept with deleted=1
 /// P idx:project-clusters:{p}                   zset    live clusters by seq
+/// P backup:{id}                                hash    + seq; kept with deleted=1 after delete (a marker still pages)
+/// P idx:backups / idx:project-backups:{p}      zset    live backups by seq (all / per project), listed newest first
+/// P idx:instance-backups:{i} / idx:project-instance-backups:{p}:{i}   zset   the same per instance (any / one project)
+/// P idx:backup-children:{parent}               set     ids of the live backups built on it (a delete waits for none)
 /// </code>
 /// Writes that check something first are Lua scripts (<see cref="RedisScripts"/>); a page of a list is a constant
-/// three round trips (marker's seq, ZRANGEBYSCORE, one pipelined batch of HGETALLs), or two for the lex-ordered
+/// three round trips (marker's seq, ZRANGEBYSCORE or ZREVRANGEBYSCORE, one pipelined batch of HGETALLs), or two for the lex-ordered
 /// indexes. Nothing uses KEYS; only the drop_all resets SCAN (for the keys of their kind).
 /// The scripts build keys from the prefix rather than declaring them, so this targets a standalone server (or
 /// a primary with replicas), not Redis Cluster.
@@ -87,6 +91,7 @@ public sealed class RedisManagementStore : IManagementStore
         Flavors = new RedisFlavorStore(_db);
         Pools = new RedisPoolStore(_db);
         Catalogue = new RedisCatalogueStore(_db);
+        Backups = new RedisBackupStore(_db);
     }
 
     public IIdentityStore Identity { get; }
@@ -104,6 +109,8 @@ public sealed class RedisManagementStore : IManagementStore
     public ICatalogueStore Catalogue { get; }
 
     public IClusterStore Clusters { get; }
+
+    public IBackupStore Backups { get; }
 
     /// <summary>Writes the layout version into an empty database; refuses one a newer Hoard laid out.</summary>
     /// <summary>No connection to the server, or no answer within the timeout.</summary>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Hoard.Abstractions.Storage;
 using static Hoard.Storage.Redis.RedisDb;
 
@@ -81,6 +82,33 @@ internal static class RedisRecords
         UpdatedAt = Time(h, "updated_at"),
         Deleted = BoolOf(h, "deleted"),
     };
+
+    public static Dictionary<string, object> Fields(BackupRecord b) => Arg(
+        ("id", b.Id), ("name", b.Name), ("description", b.Description), ("project_id", b.ProjectId), ("instance_id", b.InstanceId),
+        ("parent_id", b.ParentId), ("datastore_version_id", b.DatastoreVersionId), ("state", b.State), ("size", Long(b.Size)),
+        ("checksum", b.Checksum), ("location", b.Location), ("fault_message", b.FaultMessage), ("created_at", Ms(b.CreatedAt)),
+        ("updated_at", Ms(b.UpdatedAt)), ("deleted", "0"));
+
+    public static BackupRecord Backup(Dictionary<string, string> h) => new()
+    {
+        Id = h["id"],
+        Name = h["name"],
+        Description = StringOrNull(h, "description"),
+        ProjectId = h["project_id"],
+        InstanceId = h["instance_id"],
+        ParentId = StringOrNull(h, "parent_id"),
+        DatastoreVersionId = h["datastore_version_id"],
+        State = h["state"],
+        Size = h.TryGetValue("size", out var size) ? long.Parse(size, CultureInfo.InvariantCulture) : null,
+        Checksum = StringOrNull(h, "checksum"),
+        Location = StringOrNull(h, "location"),
+        FaultMessage = StringOrNull(h, "fault_message"),
+        CreatedAt = Time(h, "created_at"),
+        UpdatedAt = Time(h, "updated_at"),
+        Deleted = BoolOf(h, "deleted"),
+    };
+
+    public static string? Long(long? l) => l?.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>New members with their tasks, or warm ones to adopt (no task), as the cluster scripts take them.</summary>
     public static List<Dictionary<string, object>> Members(IReadOnlyList<NewMember> members) =>

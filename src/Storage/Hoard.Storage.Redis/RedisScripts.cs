@@ -479,6 +479,80 @@ internal static class RedisScripts
         return 1
         """;
 
+    /// <summary>
+    /// The backup helpers: a live backup is in the all, project, instance and project-instance indexes by seq, and in its
+    /// parent's set of live children (what a delete of the parent checks).
+    /// </summary>
+    private const string BackupPrelude = Prelude + """
+        local function backup_indexes(h)
+          local r = {}
+          if not live(h) then return r end
+          r[#r + 1] = k('idx:backups')
+          r[#r + 1] = k('idx:project-backups', h.project_id)
+          r[#r + 1] = k('idx:instance-backups', h.instance_id)
+          r[#r + 1] = k('idx:project-instance-backups', h.project_id, h.instance_id)
+          return r
+        end
+        -- Replaces the record (old is nil for an insert) and moves it between the indexes and its parent's children.
+        local function backup_write(id, old, new)
+          hput(k('backup', id), new)
+          local keep = {}
+          for _, x in ipairs(backup_indexes(new)) do keep[x] = true; redis.call('ZADD', x, new.seq, id) end
+          for _, x in ipairs(backup_indexes(old)) do if not keep[x] then redis.call('ZREM', x, id) end end
+          if live(old) and old.parent_id ~= nil and not (live(new) and new.parent_id == old.parent_id) then
+            redis.call('SREM', k('idx:backup-children', old.parent_id), id)
+          end
+          if live(new) and new.parent_id ~= nil then redis.call('SADD', k('idx:backup-children', new.parent_id), id) end
+        end
+
+        """;
+
+    /// <summary>
+    /// 1 inserted; 0 the backup has a parent that is not a live A.completed backup of its instance (nothing written).
+    /// </summary>
+    public const string InsertBackupWithTask = BackupPrelude + """
+        local b = A.backup
+        if exists(k('backup', b.id)) then return redis.error_reply('backup ' .. b.id .. ' exists') end
+        if exists(k('task', A.task.id)) then return redis.error_reply('task ' .. A.task.id .. ' exists') end
+        if b.parent_id ~= nil then
+          local parent = hgetall(k('backup', b.parent_id))
+          if not live(parent) or parent.state ~= A.completed or parent.instance_id ~= b.instance_id then return 0 end
+        end
+        b.seq = tostring(redis.call('INCR', k('seq')))
+        backup_write(b.id, nil, b)
+        task_write(A.task)
+        return 1
+        """;
+
+    /// <summary>1 updated; 0 no live backup of A.id. A.set / A.unset patch the record (deleted=1 takes it off its indexes).</summary>
+    public const string UpdateBackup = BackupPrelude + """
+        local old = hgetall(k('backup', A.id))
+        if not live(old) then return 0 end
+        local new = copy(old)
+        for f, v in pairs(A.set) do new[f] = v end
+        for _, f in ipairs(A.unset) do new[f] = nil end
+        backup_write(A.id, old, new)
+        return 1
+        """;
+
+    /// <summary>
+    /// 1 started (the backup is A.deleting, its task written); 0 no live backup; 2 busy (its state is one of A.busy);
+    /// 3 a live backup has it as parent.
+    /// </summary>
+    public const string StartBackupDelete = BackupPrelude + """
+        local old = hgetall(k('backup', A.id))
+        if not live(old) then return 0 end
+        for _, s in ipairs(A.busy) do if old.state == s then return 2 end end
+        if redis.call('SCARD', k('idx:backup-children', A.id)) > 0 then return 3 end
+        if exists(k('task', A.task.id)) then return redis.error_reply('task ' .. A.task.id .. ' exists') end
+        local new = copy(old)
+        new.state = A.deleting
+        new.updated_at = A.now
+        backup_write(A.id, old, new)
+        task_write(A.task)
+        return 1
+        """;
+
     /// <summary>Writes the layout version unless one is there; returns the version found afterwards.</summary>
     public const string Migrate = """
         redis.call('SET', KEYS[1], ARGV[1], 'NX')

@@ -39,6 +39,7 @@ public sealed class SqliteManagementStore : IManagementStore
         Flavors = new SqliteFlavorStore(_db);
         Pools = new SqlitePoolStore(_db);
         Catalogue = new SqliteCatalogueStore(_db);
+        Backups = new SqliteBackupStore(_db);
     }
 
     public IIdentityStore Identity { get; }
@@ -56,6 +57,8 @@ public sealed class SqliteManagementStore : IManagementStore
     public ICatalogueStore Catalogue { get; }
 
     public IClusterStore Clusters { get; }
+
+    public IBackupStore Backups { get; }
 
     public async Task MigrateAsync(CancellationToken cancellationToken)
     {
