@@ -6,7 +6,7 @@ cd "$here"
 "$here/scripts/ensure-packages.sh" \
   redis-server:redis-server redis-cli:redis-tools setsid:util-linux setpriv:util-linux \
   /usr/lib/postgresql/15/bin/postgres:postgresql psql:postgresql-client \
-  mariadbd:mariadb-server mariadb-install-db:mariadb-server mariadb:mariadb-client \
+  mariadbd:mariadb-server mariadb-install-db:mariadb-server mariadb:mariadb-client mariadb-backup:mariadb-backup \
   openstack:python3-openstackclient /usr/lib/python3/dist-packages/troveclient/__init__.py:python3-troveclient
 
 dotnet build Hoard.slnx -c Release --nologo -v quiet

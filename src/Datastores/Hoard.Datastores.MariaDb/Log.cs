@@ -95,4 +95,22 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3151, Level = LogLevel.Warning, Message = "Could not make a spare copy of the template {Template}")]
     public static partial void SpareCopyFailed(this ILogger logger, string template, Exception exception);
+
+    [LoggerMessage(EventId = 3170, Level = LogLevel.Information, Message = "Backing up mariadb instance {InstanceId} with mariadb-backup")]
+    public static partial void BackingUp(this ILogger logger, string instanceId);
+
+    [LoggerMessage(EventId = 3171, Level = LogLevel.Information, Message = "Backed up mariadb instance {InstanceId}: {Bytes} bytes in {ElapsedMs:F1} ms")]
+    public static partial void BackedUp(this ILogger logger, string instanceId, long bytes, double elapsedMs);
+
+    [LoggerMessage(EventId = 3172, Level = LogLevel.Information, Message = "Restoring a backup into mariadb instance {InstanceId}")]
+    public static partial void Restoring(this ILogger logger, string instanceId);
+
+    [LoggerMessage(EventId = 3173, Level = LogLevel.Information, Message = "Restored a backup into mariadb instance {InstanceId} in {ElapsedMs:F1} ms")]
+    public static partial void Restored(this ILogger logger, string instanceId, double elapsedMs);
+
+    [LoggerMessage(EventId = 3174, Level = LogLevel.Error, Message = "Restoring mariadb instance {InstanceId} failed; putting its previous data back")]
+    public static partial void RestoreFailed(this ILogger logger, string instanceId, Exception exception);
+
+    [LoggerMessage(EventId = 3175, Level = LogLevel.Error, Message = "Could not put the previous data of mariadb instance {InstanceId} back; it is kept in {Directory}")]
+    public static partial void RestoreRollbackFailed(this ILogger logger, string instanceId, string directory, Exception exception);
 }

@@ -122,7 +122,10 @@ public sealed partial class MariaDbManager : IDatastoreManager
         }
     }
 
-    public async Task StartAsync(GuestInstance instance, CancellationToken cancellationToken)
+    public Task StartAsync(GuestInstance instance, CancellationToken cancellationToken) => StartAsync(instance, [], cancellationToken);
+
+    /// <summary>Starts the server, with <paramref name="serverArguments"/> after its own when it is launched here.</summary>
+    private async Task StartAsync(GuestInstance instance, IReadOnlyList<string> serverArguments, CancellationToken cancellationToken)
     {
         var endPoint = EndPointOf(instance);
         var files = InstanceFiles.For(instance);
@@ -145,7 +148,7 @@ public sealed partial class MariaDbManager : IDatastoreManager
         {
             RemoveStalePidFile(instance, files);
             _logger.Starting(instance.Id);
-            pid = await LaunchAsync(instance, files, installation, cancellationToken);
+            pid = await LaunchAsync(instance, files, installation, serverArguments, cancellationToken);
         }
 
         var admin = await WaitUntilServingAsync(instance, files, installation, endPoint, pid.Value, logOffset, started, cancellationToken);
@@ -305,7 +308,7 @@ public sealed partial class MariaDbManager : IDatastoreManager
         return template.DataDirectory;
     }
 
-    private async Task<int> LaunchAsync(GuestInstance instance, InstanceFiles files, MariaDbInstallation installation, CancellationToken cancellationToken)
+    private async Task<int> LaunchAsync(GuestInstance instance, InstanceFiles files, MariaDbInstallation installation, IReadOnlyList<string> serverArguments, CancellationToken cancellationToken)
     {
         // The log is the agent's: created 0600 here, then appended to by the server through the launcher's redirection.
         using (File.Open(files.LogFile, new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, UnixCreateMode = PrivateFile.OwnerOnly }))
@@ -318,6 +321,8 @@ public sealed partial class MariaDbManager : IDatastoreManager
             // mariadbd reads its option file as root, then drops to the engine user before touching any data.
             arguments.Add("--user=" + _options.EngineUser);
         }
+
+        arguments.AddRange(serverArguments);
 
         int pid;
         try
