@@ -141,7 +141,12 @@ public sealed class PostgreSqlManagerTests
         Assert.Equal("64MB", await instance.AdminSqlAsync("SHOW maintenance_work_mem"));
         Assert.Equal(instance.Instance.Address, await instance.AdminSqlAsync("SHOW listen_addresses"));
         Assert.Equal(string.Empty, await instance.AdminSqlAsync("SHOW unix_socket_directories"));
-        Assert.Equal("host|scram-sha-256\nhost|scram-sha-256", await instance.AdminSqlAsync("SELECT type, auth_method FROM pg_hba_file_rules ORDER BY line_number"));
+        Assert.Equal("host|{all}|{all}|scram-sha-256\nhost|{all}|{all}|scram-sha-256", await instance.AdminSqlAsync("SELECT type, database, user_name, auth_method FROM pg_hba_file_rules WHERE database <> '{replication}' ORDER BY line_number"));
+
+        // Replication (base backups) for the admin alone, from the instance's address and loopback.
+        Assert.Equal(
+            $"{{os_admin}}|127.0.0.1|scram-sha-256\n{{os_admin}}|{instance.Instance.Address}|scram-sha-256",
+            await instance.AdminSqlAsync("SELECT user_name, address, auth_method FROM pg_hba_file_rules WHERE database = '{replication}' ORDER BY address"));
     }
 
     [PostgresFact]

@@ -100,4 +100,21 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3251, Level = LogLevel.Warning, Message = "Could not make a spare copy of the template {Template}")]
     public static partial void SpareCopyFailed(this ILogger logger, string template, Exception exception);
+    [LoggerMessage(EventId = 3260, Level = LogLevel.Information, Message = "Gave the admin role of postgresql instance {InstanceId} what base backups need (REPLICATION, a replication line in pg_hba.conf)")]
+    public static partial void ReplicationAccessAdded(this ILogger logger, string instanceId);
+
+    [LoggerMessage(EventId = 3261, Level = LogLevel.Information, Message = "Backed up postgresql instance {InstanceId}: {Bytes} bytes in {ElapsedMs:F1} ms")]
+    public static partial void BackedUp(this ILogger logger, string instanceId, long bytes, double elapsedMs);
+
+    [LoggerMessage(EventId = 3262, Level = LogLevel.Information, Message = "Restoring a backup into postgresql instance {InstanceId}")]
+    public static partial void Restoring(this ILogger logger, string instanceId);
+
+    [LoggerMessage(EventId = 3263, Level = LogLevel.Information, Message = "Restored a backup into postgresql instance {InstanceId} in {ElapsedMs:F1} ms")]
+    public static partial void Restored(this ILogger logger, string instanceId, double elapsedMs);
+
+    [LoggerMessage(EventId = 3264, Level = LogLevel.Error, Message = "The restore into postgresql instance {InstanceId} failed; putting its previous data back")]
+    public static partial void RestoreFailed(this ILogger logger, string instanceId, Exception exception);
+
+    [LoggerMessage(EventId = 3265, Level = LogLevel.Warning, Message = "Could not remove {Path}, left over by a restore of postgresql instance {InstanceId}")]
+    public static partial void RestoreLeftover(this ILogger logger, string instanceId, string path, Exception exception);
 }

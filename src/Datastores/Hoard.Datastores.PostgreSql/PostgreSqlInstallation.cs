@@ -11,6 +11,8 @@ internal sealed record PostgreSqlBinaries(string VersionName, string BinDirector
     public string Postgres => Path.Combine(BinDirectory, "postgres");
 
     public string Initdb => Path.Combine(BinDirectory, "initdb");
+
+    public string BaseBackup => Path.Combine(BinDirectory, "pg_basebackup");
 }
 
 /// <summary>Finds the installed PostgreSQL versions and the binaries of the one an instance asks for.</summary>

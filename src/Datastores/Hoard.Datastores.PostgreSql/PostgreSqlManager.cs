@@ -292,16 +292,22 @@ public sealed partial class PostgreSqlManager : IDatastoreManager
         return template.DataDirectory;
     }
 
-    /// <summary>Writes the instance's settings when they changed; true when they did.</summary>
+    /// <summary>Writes the instance's settings and pg_hba.conf when they changed; true when either did.</summary>
     private async Task<bool> WriteConfigAsync(GuestInstance instance, InstanceFiles files, CancellationToken cancellationToken)
     {
-        var config = ServerConfig.Render(instance);
-        if (File.Exists(files.Config) && await File.ReadAllTextAsync(files.Config, cancellationToken) == config)
+        var settings = await WriteIfChangedAsync(files.Config, ServerConfig.Render(instance), cancellationToken);
+        var access = await WriteIfChangedAsync(files.HostBasedAuthentication, ServerConfig.RenderHostBasedAuthentication(instance), cancellationToken);
+        return settings || access;
+    }
+
+    private async Task<bool> WriteIfChangedAsync(string path, string content, CancellationToken cancellationToken)
+    {
+        if (File.Exists(path) && await File.ReadAllTextAsync(path, cancellationToken) == content)
         {
             return false;
         }
 
-        _account.Value.WritePrivateFile(files.Config, config);
+        _account.Value.WritePrivateFile(path, content);
         return true;
     }
 
@@ -430,7 +436,7 @@ public sealed partial class PostgreSqlManager : IDatastoreManager
             try
             {
                 await using var session = await OpenAdminSessionAsync(instance, templatePassword, timeout, cancellationToken);
-                await session.ExecuteAsync($"ALTER ROLE {Sql.Identifier(PostgreSqlSchema.AdminUser)} WITH {Sql.PasswordClause(password)}", cancellationToken);
+                await session.ExecuteAsync($"ALTER ROLE {Sql.Identifier(PostgreSqlSchema.AdminUser)} WITH REPLICATION {Sql.PasswordClause(password)}", cancellationToken);
                 rotated = true;
             }
             catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InvalidPassword)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using Hoard.Abstractions.Datastores;
 
@@ -20,13 +21,33 @@ internal static class ServerConfig
 
     /// <summary>
     /// Password authentication only, for every database, user and address; no trust, no peer, no local
-    /// (unix socket) lines at all, and no replication connections.
+    /// (unix socket) lines at all, and no replication connections (an instance's own file adds the admin's).
     /// </summary>
     public const string HostBasedAuthentication =
         "# Written by Hoard: password (SCRAM) authentication only, over TCP only.\n" +
         "# TYPE  DATABASE  USER  ADDRESS     METHOD\n" +
         "host    all       all   0.0.0.0/0   scram-sha-256\n" +
         "host    all       all   ::/0        scram-sha-256\n";
+
+    /// <summary>
+    /// An instance's pg_hba.conf: the template's lines, then replication connections (base backups) for the admin
+    /// role alone, from the instance's own address and from loopback, the addresses a tool on the guest itself
+    /// connects from (Linux gives a connection to any 127.x address the source 127.0.0.1).
+    /// </summary>
+    public static string RenderHostBasedAuthentication(GuestInstance instance)
+    {
+        var address = IPAddress.Parse(instance.Address);
+        var loopback = address.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Loopback : IPAddress.Loopback;
+        var text = new StringBuilder(HostBasedAuthentication)
+            .AppendLine("# Base backups (pg_basebackup) by the agent's admin role, from this machine only.");
+        foreach (var source in new[] { address, loopback }.Distinct())
+        {
+            var prefix = source.AddressFamily == AddressFamily.InterNetworkV6 ? 128 : 32;
+            text.AppendLine(CultureInfo.InvariantCulture, $"host    replication  {PostgreSqlSchema.AdminUser}  {source}/{prefix}  scram-sha-256");
+        }
+
+        return text.ToString();
+    }
 
     /// <summary>The instance's settings: its address alone, no unix socket, memory from its flavor.</summary>
     public static string Render(GuestInstance instance)

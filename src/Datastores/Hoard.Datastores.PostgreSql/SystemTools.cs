@@ -9,6 +9,8 @@ internal static class SystemTools
 
     public static string SetSid { get; } = Find("setsid");
 
+    public static string Tar { get; } = Find("tar");
+
     private static string Find(string name) =>
         new[] { "/usr/bin", "/bin", "/usr/sbin", "/sbin" }.Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists)
         ?? Path.Combine("/usr/bin", name);
