@@ -343,6 +343,11 @@ public sealed class GuestAgent
                 case GuestMethods.ClusterComplete:
                     await ClusterManager(slot).CompleteAsync(instance, cancellationToken);
                     return new { };
+                case GuestMethods.CreateBackup:
+                    return await BackupRunner.CreateAsync(Backups(slot), instance, GuestArguments.Read<CreateBackupArguments>(args), cancellationToken);
+                case GuestMethods.RestoreBackup:
+                    await BackupRunner.RestoreAsync(Backups(slot), instance, GuestArguments.Read<RestoreBackupArguments>(args), cancellationToken);
+                    return new { };
                 default:
                     throw new InvalidOperationException($"unknown guest method '{method}'");
             }
@@ -352,6 +357,10 @@ public sealed class GuestAgent
             slot.Gate.Release();
         }
     }
+
+    private static IDatastoreBackups Backups(InstanceSlot slot) =>
+        slot.Manager as IDatastoreBackups
+        ?? throw DatastoreOperationException.NotSupported($"The {slot.Instance.Datastore} datastore has no backup strategy.");
 
     private static IClusterManager ClusterManager(InstanceSlot slot) =>
         slot.Manager as IClusterManager

@@ -156,9 +156,29 @@ public sealed class HoardServer : IAsyncDisposable
 
         var log = new StreamWriter(LogPath, append: true) { AutoFlush = true };
         _process = Process.Start(start)!;
-        _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
-        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
-        _process.Exited += (_, _) => { lock (log) log.Dispose(); };
+        // Output read before the exit can still be delivered after it: lines that come after the log closed are dropped.
+        var closed = false;
+        void Write(string? line)
+        {
+            lock (log)
+            {
+                if (line is not null && !closed)
+                {
+                    log.WriteLine(line);
+                }
+            }
+        }
+
+        _process.OutputDataReceived += (_, e) => Write(e.Data);
+        _process.ErrorDataReceived += (_, e) => Write(e.Data);
+        _process.Exited += (_, _) =>
+        {
+            lock (log)
+            {
+                closed = true;
+                log.Dispose();
+            }
+        };
         _process.EnableRaisingEvents = true;
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();

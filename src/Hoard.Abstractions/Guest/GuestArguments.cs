@@ -88,3 +88,24 @@ public sealed record ReplicateArguments(string MasterNodeId);
 
 /// <summary>get_node_id_for_removal's answer: null while the node owns slots.</summary>
 public sealed record NodeIdForRemoval(string? NodeId);
+
+/// <summary>create_backup: seal a backup of the instance into backup storage.</summary>
+/// <param name="BackupId">The backup's id (its folder in storage).</param>
+/// <param name="Storage">The backup storage connection string ([DEFAULT] backup_storage).</param>
+/// <param name="Key">The backup key, base64 (never logged).</param>
+public sealed record CreateBackupArguments(string BackupId, string Storage, string Key)
+{
+    public override string ToString() => $"backup {BackupId} to {Storage}";
+}
+
+/// <summary>What create_backup stored: where, how many bytes, and the SHA-256 over them.</summary>
+public sealed record BackupResult(string Location, long Size, string Checksum, long PlaintextSize);
+
+/// <summary>
+/// restore_backup: check a stored backup against its checksum and key, then put its data in the instance. An empty
+/// <c>Location</c> means the backup's id in <c>Storage</c>.
+/// </summary>
+public sealed record RestoreBackupArguments(string BackupId, string Location, string Checksum, string Storage, string Key)
+{
+    public override string ToString() => $"restore of backup {BackupId}";
+}

@@ -112,6 +112,10 @@ public static class GuestMethods
     public const string ClusterReplicate = "cluster_replicate";
     public const string ClusterNodes = "cluster_nodes";
     public const string ClusterMoveSlots = "cluster_move_slots";
+
+    // Backups (Trove's create_backup; restore is part of Trove's prepare, a method of its own here).
+    public const string CreateBackup = "create_backup";
+    public const string RestoreBackup = "restore_backup";
 }
 
 /// <summary>

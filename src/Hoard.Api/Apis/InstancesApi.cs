@@ -107,6 +107,17 @@ public static class InstancesApi
         var users = SchemaApi.ReadUsers(v, instance!, path, "users", required: false);
         v.ArrayOfObjects(instance!, path, "nics", required: false);
         v.OptionalObject(instance!, path, "access");
+        string? backupRef = null;
+        if (v.OptionalObject(instance!, path, "restorePoint") is { } restorePoint)
+        {
+            var rpPath = Validation.Path(path, "restorePoint");
+            backupRef = v.NonEmptyString(restorePoint, rpPath, "backupRef", required: true, maxLength: 64);
+            if (backupRef is not null && !Guid.TryParse(backupRef, out _))
+            {
+                v.Fail(Validation.Path(rpPath, "backupRef"), $"'{backupRef}' is not a 'uuid'");
+            }
+        }
+
         v.ThrowIfFailed();
 
         var caller = http.Caller();
@@ -120,6 +131,7 @@ public static class InstancesApi
                 DatastoreType = datastoreType,
                 DatastoreVersion = datastoreVersion,
                 Schema = new InitialSchema(databases, users),
+                RestoreBackupRef = backupRef,
             },
             ct);
         return Results.Json(new InstanceEnvelope(views.Instance(created, detail: true, caller.IsAdmin, password)), TroveJsonContext.Default.InstanceEnvelope);

@@ -6,6 +6,7 @@ using Hoard.Api.Guests;
 using Hoard.Api.Identity;
 using Hoard.Api.Views;
 using Hoard.Core;
+using Hoard.Core.Backups;
 using Hoard.Core.Catalog;
 using Hoard.Core.Clusters;
 using Hoard.Core.Configuration;
@@ -71,6 +72,10 @@ public static class HoardServer
         services.AddSingleton<ITaskHandler, ShrinkClusterHandler>();
         services.AddSingleton<ITaskHandler, RebalanceClusterHandler>();
         services.AddSingleton<ITaskHandler, DeleteClusterHandler>();
+        services.AddSingleton<BackupVault>();
+        services.AddSingleton<BackupService>();
+        services.AddSingleton<ITaskHandler, CreateBackupHandler>();
+        services.AddSingleton<ITaskHandler, DeleteBackupHandler>();
         services.AddSingleton<TaskEngine>();
         services.AddSingleton<InstanceService>();
         services.AddSingleton<SchemaService>();
@@ -90,6 +95,7 @@ public static class HoardServer
         tenant.MapClustersApi();
         tenant.MapCatalogApi();
         tenant.MapMgmtApi();
+        tenant.MapBackupsApi();
         app.MapFallback((HttpContext http) => TroveHttp.Error(404, "itemNotFound", "The resource could not be found."));
         return app;
     }

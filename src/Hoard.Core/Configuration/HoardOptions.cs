@@ -34,6 +34,12 @@ public sealed record HoardOptions
 
     public required string StoreConnection { get; init; }
 
+    /// <summary>[DEFAULT] backup_storage, or file://DATA_DIR/backups.</summary>
+    public required string BackupStorage { get; init; }
+
+    /// <summary>[DEFAULT] backup_encryption_key (base64), or null to derive one from the master key.</summary>
+    public string? BackupEncryptionKey { get; init; }
+
     public required string LocalPool { get; init; }
 
     public required string LocalPoolDir { get; init; }
@@ -65,6 +71,22 @@ public sealed record HoardOptions
             store = "sqlite://" + Path.Combine(dataDir, "hoard.db");
         }
 
+        var backupStorage = config.GetString("DEFAULT", "backup_storage");
+        backupStorage = backupStorage.Length > 0 ? backupStorage : Hoard.Abstractions.Backups.BackupStorageConnection.Default(dataDir);
+        var backupKey = config.GetString("DEFAULT", "backup_encryption_key");
+        try
+        {
+            _ = Hoard.Abstractions.Backups.BackupStorageConnection.Open(backupStorage);
+            if (backupKey.Length > 0)
+            {
+                _ = Hoard.Abstractions.Backups.BackupKey.FromConfiguration(backupKey);
+            }
+        }
+        catch (ArgumentException e)
+        {
+            throw new ConfigurationException($"[DEFAULT] backup_storage / backup_encryption_key: {e.Message}");
+        }
+
         var pool = config.GetString("local", "pool");
         var poolDir = config.GetString("local", "pool_dir");
         var range = config.GetString("local", "address_range");
@@ -93,6 +115,8 @@ public sealed record HoardOptions
             TaskLease = Seconds(config, "DEFAULT", "task_lease", 2),
             MaxConcurrentTasks = Positive(config, "DEFAULT", "max_concurrent_tasks"),
             StoreConnection = store,
+            BackupStorage = backupStorage,
+            BackupEncryptionKey = backupKey.Length > 0 ? backupKey : null,
             LocalPool = pool,
             LocalPoolDir = poolDir.Length > 0 ? ExpandHome(poolDir) : Path.Combine(dataDir, "pools", pool),
             LocalAddressRange = range,

@@ -40,6 +40,9 @@ public sealed class GuestSecrets(byte[] masterKey)
     /// <summary>The secret a cluster's members share to authenticate to each other (replication, slot migration).</summary>
     public string ClusterSecret(string clusterId) => Derive("cluster", clusterId);
 
+    /// <summary>The key backups are sealed with when none is configured: derived from the master key, so it survives restarts.</summary>
+    public Hoard.Abstractions.Backups.BackupKey BackupKey() => Hoard.Abstractions.Backups.BackupKey.Derive(_key, "hoard backups v1");
+
     /// <summary>
     /// Encrypts a value for the management store (AES-256-GCM under a key derived from the master key), so
     /// passwords a task must keep until it runs are never stored in the clear.

@@ -27,6 +27,9 @@ public sealed record CreateInstanceRequest
 
     /// <summary>The request's databases and users (Trove's instance create body), checked by <see cref="SchemaChecks"/>.</summary>
     public InitialSchema Schema { get; init; } = InitialSchema.Empty;
+
+    /// <summary>Trove's restorePoint.backupRef: the backup whose data the new instance starts with.</summary>
+    public string? RestoreBackupRef { get; init; }
 }
 
 /// <summary>What instance operations the API offers, with Trove's rules and messages.</summary>
@@ -34,6 +37,7 @@ public sealed class InstanceService(
     IManagementStore store,
     CatalogService catalog,
     PlacementService placement,
+    Backups.BackupService backups,
     GuestHub hub,
     GuestSecrets secrets,
     PluginRegistry plugins,
@@ -53,8 +57,18 @@ public sealed class InstanceService(
             throw ApiException.BadRequest($"Resource {request.FlavorRef ?? "None"} cannot be found.");
         }
 
-        var datastore = ResolveDatastore(request.DatastoreType);
-        var version = ResolveVersion(datastore, request.DatastoreVersion);
+        var restore = request.RestoreBackupRef is null ? null : await backups.RestorableAsync(auth.ProjectId, request.RestoreBackupRef, cancellationToken);
+        var restoreVersion = restore is null ? null : catalog.FindVersionById(restore.DatastoreVersionId);
+        var datastore = request.DatastoreType is null && restoreVersion is not null ? restoreVersion.Datastore : ResolveDatastore(request.DatastoreType);
+        var version = request.DatastoreVersion is null && restoreVersion is not null && restoreVersion.Datastore.Id == datastore.Id
+            ? restoreVersion.Version
+            : ResolveVersion(datastore, request.DatastoreVersion);
+        if (restore is not null && restore.DatastoreVersionId != version.Id)
+        {
+            throw ApiException.BadRequest(
+                $"Backup {restore.Id} is of {restoreVersion?.Datastore.Name ?? "another datastore"} {restoreVersion?.Version.Name}; it can only be restored into an instance of the same datastore version, not {datastore.Name} {version.Name}.");
+        }
+
         var plugin = plugins.Get<IDatastorePlugin>(PluginKind.Datastore, datastore.Name);
         if (request.VolumeSize is not null && !options.Raw.GetBool(datastore.Name, DatastoreOptionNames.VolumeSupport))
         {
@@ -86,7 +100,7 @@ public sealed class InstanceService(
             CreatedAt = now,
             UpdatedAt = now,
         };
-        var task = NewTask(InstanceTaskKinds.Create, id, now) with { Payload = schema.ToPayload(secrets) };
+        var task = NewTask(InstanceTaskKinds.Create, id, now) with { Payload = Backups.RestorePlan.AddTo(schema.ToPayload(secrets), restore?.Id) };
 
         // The request is acknowledged once this commits: from here the task engine owns it, across restarts.
         instance = await placement.InsertAsync(flavor, instance, task, cancellationToken);

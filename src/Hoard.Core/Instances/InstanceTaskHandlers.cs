@@ -120,7 +120,7 @@ public sealed class InstanceTaskContext(
 /// <summary>
 /// Builds an instance: an address, a place in the pool with its guest-info, the guest's claim, prepare.
 /// </summary>
-public sealed class CreateInstanceHandler(InstanceTaskContext c) : ITaskHandler
+public sealed class CreateInstanceHandler(InstanceTaskContext c, Backups.BackupVault vault) : ITaskHandler
 {
     public string Kind => InstanceTaskKinds.Create;
 
@@ -168,6 +168,11 @@ public sealed class CreateInstanceHandler(InstanceTaskContext c) : ITaskHandler
             await c.EnsureClaimedAsync(instance, Remaining(deadline), token);
             var prepare = await c.PrepareArgumentsAsync(instance, run.Task.Payload, token);
             await c.Hub.CallAsync(instance.Id, GuestMethods.Prepare, prepare, Remaining(deadline), token);
+            if (Backups.RestorePlan.BackupOf(run.Task.Payload) is { } backupId)
+            {
+                await RestoreAsync(instance, backupId, token);
+            }
+
             c.Conductor.Note(instance.Id, ServiceStatus.Running);
             await c.Store.Instances.UpdateIfTaskAsync(
                 instance.Id,
@@ -181,8 +186,40 @@ public sealed class CreateInstanceHandler(InstanceTaskContext c) : ITaskHandler
         }
     }
 
+    /// <summary>
+    /// Puts a backup's data into the prepared instance. The guest checks the stored bytes against the recorded checksum
+    /// and the key before the engine sees any of it; a refusal becomes the instance's fault, naming the backup.
+    /// </summary>
+    private async Task RestoreAsync(InstanceRecord instance, string backupId, CancellationToken cancellationToken)
+    {
+        var backup = await c.Store.Backups.GetAsync(backupId, cancellationToken)
+            ?? throw new Backups.BackupRestoreException($"Backup {backupId} was deleted before it could be restored.", new InvalidOperationException("no such backup"));
+        try
+        {
+            await c.Hub.CallAsync(
+                instance.Id,
+                GuestMethods.RestoreBackup,
+                new RestoreBackupArguments(backup.Id, backup.Location ?? string.Empty, backup.Checksum ?? string.Empty, vault.Storage, vault.Key),
+                Backups.CreateBackupHandler.BackupTimeout,
+                cancellationToken);
+        }
+        catch (GuestCallException e)
+        {
+            throw new Backups.BackupRestoreException($"Backup {backup.Id} was not restored: {e.Message}", e);
+        }
+    }
+
     public async Task FailAsync(TaskRecord task, Exception error, CancellationToken cancellationToken)
     {
+        if (error is Backups.BackupRestoreException)
+        {
+            await c.Store.Instances.UpdateAsync(
+                task.InstanceId,
+                new InstanceChange { TaskStatus = InstanceTasks.BuildingErrorServer, ServerStatus = ServerStatuses.Error, FaultMessage = error.Message, FaultDetails = error.InnerException?.Message ?? error.Message },
+                cancellationToken);
+            return;
+        }
+
         var timedOut = error is TimeoutException || (error is GuestCallException && error.Message.Contains("within", StringComparison.Ordinal));
         await c.Store.Instances.UpdateAsync(
             task.InstanceId,

@@ -1,0 +1,150 @@
+using Hoard.Abstractions.Storage;
+using Hoard.Core.Catalog;
+using Hoard.Core.Configuration;
+using Hoard.Core.Guests;
+using Hoard.Core.Identity;
+using Hoard.Core.Instances;
+using Hoard.Core.Tasks;
+
+namespace Hoard.Core.Backups;
+
+/// <summary>A validated backup create (Trove's backup body).</summary>
+public sealed record CreateBackupRequest(string Name, string InstanceId, string? Description, string? ParentId, bool Incremental);
+
+/// <summary>Backups with Trove's rules: taken of a ready instance by its guest, sealed into backup storage, deleted unless a child needs them.</summary>
+public sealed class BackupService(
+    IManagementStore store,
+    CatalogService catalog,
+    HoardOptions options,
+    TaskEngine engine,
+    TimeProvider time)
+{
+    public async Task<BackupRecord> CreateAsync(AuthContext auth, CreateBackupRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(auth);
+        ArgumentNullException.ThrowIfNull(request);
+        var instance = await store.Instances.GetAsync(request.InstanceId, cancellationToken);
+        if (instance is null || instance.ProjectId != auth.ProjectId)
+        {
+            throw ApiException.NotFound($"Resource {request.InstanceId} cannot be found.");
+        }
+
+        if (instance.ClusterId is not null)
+        {
+            throw ApiException.Unprocessable($"Instance {instance.Id} is part of a cluster; back up a standalone instance.");
+        }
+
+        if (!InstanceStatus.IsReadyForAction(instance))
+        {
+            throw ApiException.Unprocessable($"Instance {instance.Id} is not currently available for an action to be performed (instance status was {InstanceStatus.ApiStatus(instance)}).");
+        }
+
+        var version = catalog.FindVersionById(instance.DatastoreVersionId)
+            ?? throw new InvalidOperationException($"datastore version {instance.DatastoreVersionId} is not registered");
+        if (request.ParentId is not null || request.Incremental)
+        {
+            throw ApiException.NotImplemented($"Incremental backups are not supported for {version.Datastore.Name} yet; take a full backup.");
+        }
+
+        if ((await store.Backups.ListAsync(auth.ProjectId, instance.Id, null, 0, cancellationToken)).Any(b => BackupStates.IsRunning(b.State)))
+        {
+            throw ApiException.Unprocessable($"Instance {instance.Id} is not currently available for an action to be performed (a backup of it is running).");
+        }
+
+        var now = time.GetUtcNow();
+        var backup = new BackupRecord
+        {
+            Id = Guid.NewGuid().ToString(),
+            Name = request.Name,
+            Description = request.Description,
+            ProjectId = auth.ProjectId,
+            InstanceId = instance.Id,
+            DatastoreVersionId = instance.DatastoreVersionId,
+            State = BackupStates.New,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        var task = NewTask(BackupTaskKinds.Create, backup.Id, now);
+        if (!await store.Backups.InsertWithTaskAsync(backup, task, cancellationToken))
+        {
+            throw ApiException.BadRequest("The parent backup is not a completed backup of this instance.");
+        }
+
+        engine.Wake();
+        return backup;
+    }
+
+    public async Task<BackupRecord> GetAsync(string projectId, string id, CancellationToken cancellationToken)
+    {
+        var backup = await store.Backups.GetAsync(id, cancellationToken);
+        return backup is not null && backup.ProjectId == projectId ? backup : throw ApiException.NotFound($"Backup {id} cannot be found.");
+    }
+
+    public async Task<(IReadOnlyList<BackupRecord> Page, string? NextMarker)> ListAsync(string projectId, string? instanceId, string? marker, int? limit, CancellationToken cancellationToken)
+    {
+        var size = Math.Min(limit ?? options.InstancesPageSize, options.InstancesPageSize);
+        var rows = await store.Backups.ListAsync(projectId, instanceId, marker, size + 1, cancellationToken);
+        return rows.Count > size ? (rows.Take(size).ToList(), rows[size - 1].Id) : (rows, null);
+    }
+
+    public async Task DeleteAsync(string projectId, string id, CancellationToken cancellationToken)
+    {
+        _ = await GetAsync(projectId, id, cancellationToken);
+        switch (await store.Backups.StartDeleteAsync(id, NewTask(BackupTaskKinds.Delete, id, time.GetUtcNow()), cancellationToken))
+        {
+            case BackupDeletion.Missing:
+                throw ApiException.NotFound($"Backup {id} cannot be found.");
+            case BackupDeletion.HasChildren:
+                throw ApiException.Conflict($"Backup {id} cannot be deleted: an incremental backup builds on it; delete that one first.");
+            case BackupDeletion.Busy:
+                throw ApiException.Unprocessable($"Backup {id} cannot be deleted while it is being made or deleted.");
+        }
+
+        engine.Wake();
+    }
+
+    /// <summary>
+    /// The backup a create restores from: a completed backup of the caller's project, of a datastore version the new
+    /// instance runs (the same datastore; Trove's rule).
+    /// </summary>
+    public async Task<BackupRecord> RestorableAsync(string projectId, string backupRef, CancellationToken cancellationToken)
+    {
+        var backup = await store.Backups.GetAsync(backupRef, cancellationToken);
+        if (backup is null || backup.ProjectId != projectId)
+        {
+            throw ApiException.NotFound($"Backup {backupRef} cannot be found.");
+        }
+
+        return backup.State == BackupStates.Completed
+            ? backup
+            : throw ApiException.BadRequest($"Backup {backupRef} cannot be restored: its status is {backup.State}, not COMPLETED.");
+    }
+
+    internal static TaskRecord NewTask(string kind, string backupId, DateTimeOffset now) => new()
+    {
+        Id = Guid.NewGuid().ToString(),
+        Kind = kind,
+        InstanceId = backupId,
+        State = TaskStates.Pending,
+        CreatedAt = now,
+        UpdatedAt = now,
+    };
+}
+
+/// <summary>Where backups are kept and the key they are sealed with, as the guest is told them.</summary>
+public sealed class BackupVault(HoardOptions options, GuestSecrets secrets)
+{
+    /// <summary>The backup storage connection string ([DEFAULT] backup_storage).</summary>
+    public string Storage => options.BackupStorage;
+
+    /// <summary>The key, base64: [DEFAULT] backup_encryption_key, or one derived from the master key.</summary>
+    public string Key => options.BackupEncryptionKey ?? secrets.BackupKey().ToConfiguration();
+
+    public Hoard.Abstractions.Backups.IBackupStorage Open() => Hoard.Abstractions.Backups.BackupStorageConnection.Open(Storage);
+}
+
+public static class BackupTaskKinds
+{
+    public const string Create = "backup.create";
+    public const string Delete = "backup.delete";
+}

@@ -1,0 +1,80 @@
+using System.Text.Json;
+using Hoard.Abstractions.Guest;
+using Hoard.Abstractions.Storage;
+using Hoard.Core.Instances;
+using Hoard.Core.Tasks;
+
+namespace Hoard.Core.Backups;
+
+/// <summary>
+/// Takes a backup: the instance's guest pipes the engine's backup through the sealer into backup storage; the record
+/// becomes COMPLETED with the stored size, checksum and location only once storage has committed it.
+/// </summary>
+public sealed class CreateBackupHandler(InstanceTaskContext c, BackupVault vault) : ITaskHandler
+{
+    /// <summary>The longest one backup may take; a guest that dies mid-backup fails it sooner (its calls are dropped).</summary>
+    public static readonly TimeSpan BackupTimeout = TimeSpan.FromHours(6);
+
+    public string Kind => BackupTaskKinds.Create;
+
+    public async Task RunAsync(TaskRun run, CancellationToken cancellationToken)
+    {
+        var backup = await c.Store.Backups.GetAsync(run.Task.InstanceId, cancellationToken)
+            ?? throw new InvalidOperationException($"backup {run.Task.InstanceId} is gone");
+        var instance = await c.LoadAsync(backup.InstanceId, cancellationToken);
+        if (await vault.Open().ReadMetadataAsync(backup.Id, cancellationToken) is { } committed)
+        {
+            // Committed by the guest before the control plane died: the stored bytes are whole; record them.
+            await c.Store.Backups.UpdateAsync(
+                backup.Id,
+                new BackupChange { State = BackupStates.Completed, Size = committed.Size, Checksum = committed.Sha256, FaultMessage = string.Empty },
+                cancellationToken);
+            return;
+        }
+
+        await c.Store.Backups.UpdateAsync(backup.Id, new BackupChange { State = BackupStates.Building }, cancellationToken);
+        await c.EnsureClaimedAsync(instance, InstanceService.GuestCallTimeout, cancellationToken);
+
+        // Run again after a crash, the guest first removes what the abandoned write left and starts over.
+        var reply = await c.Hub.CallAsync(instance.Id, GuestMethods.CreateBackup, new CreateBackupArguments(backup.Id, vault.Storage, vault.Key), BackupTimeout, cancellationToken);
+        var result = reply.Deserialize<BackupResult>(GuestArguments.Json) ?? throw new InvalidOperationException("the guest returned no backup result");
+        await c.Store.Backups.UpdateAsync(
+            backup.Id,
+            new BackupChange { State = BackupStates.Completed, Size = result.Size, Checksum = result.Checksum, Location = result.Location, FaultMessage = string.Empty },
+            cancellationToken);
+    }
+
+    public async Task FailAsync(TaskRecord task, Exception error, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        ArgumentNullException.ThrowIfNull(error);
+        await c.Store.Backups.UpdateAsync(task.InstanceId, new BackupChange { State = BackupStates.Failed, FaultMessage = error.Message }, cancellationToken);
+        try
+        {
+            await vault.Open().CleanUpPartialAsync(task.InstanceId, cancellationToken);
+        }
+        catch (IOException)
+        {
+            // Best effort: a partial file is never read as a backup, and the next attempt removes it.
+        }
+    }
+}
+
+/// <summary>Deletes a backup: its stored bytes, then its record.</summary>
+public sealed class DeleteBackupHandler(InstanceTaskContext c, BackupVault vault) : ITaskHandler
+{
+    public string Kind => BackupTaskKinds.Delete;
+
+    public async Task RunAsync(TaskRun run, CancellationToken cancellationToken)
+    {
+        await vault.Open().DeleteAsync(run.Task.InstanceId, cancellationToken);
+        await c.Store.Backups.UpdateAsync(run.Task.InstanceId, new BackupChange { Deleted = true }, cancellationToken);
+    }
+
+    public Task FailAsync(TaskRecord task, Exception error, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        ArgumentNullException.ThrowIfNull(error);
+        return c.Store.Backups.UpdateAsync(task.InstanceId, new BackupChange { State = BackupStates.DeleteFailed, FaultMessage = error.Message }, cancellationToken);
+    }
+}
