@@ -49,10 +49,11 @@ public static class BackupsApi
         var incremental = false;
         if (backup!.TryGetPropertyValue("incremental", out var inc))
         {
-            // Trove's boolean_string: a JSON boolean, or "true"/"false"/"1"/"0" in any case.
+            // Trove's boolean_string is an integer, 0 or 1 (what the stock client sends); a JSON boolean or "true"/"false" is taken too.
             incremental = inc switch
             {
                 JsonValue b when b.TryGetValue<bool>(out var flag) => flag,
+                JsonValue n when n.GetValueKind() == System.Text.Json.JsonValueKind.Number && n.TryGetValue<int>(out var number) && number is 0 or 1 => number == 1,
                 JsonValue t when t.TryGetValue<string>(out var text) && (text.Equals("true", StringComparison.OrdinalIgnoreCase) || text == "1") => true,
                 JsonValue t when t.TryGetValue<string>(out var text) && (text.Equals("false", StringComparison.OrdinalIgnoreCase) || text == "0") => false,
                 _ => Invalid(v, Validation.Path(path, "incremental"), $"{Validation.Repr(inc)} is not a boolean"),
