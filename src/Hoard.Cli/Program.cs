@@ -19,4 +19,5 @@ root.Subcommands.Add(UserCommand.Create());
 root.Subcommands.Add(PoolCommand.Create());
 root.Subcommands.Add(FlavorCommand.Create());
 root.Subcommands.Add(CatalogueCommand.Create());
+root.Subcommands.Add(BackupCommand.Create());
 return await root.Parse(args).InvokeAsync();

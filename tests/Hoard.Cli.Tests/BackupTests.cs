@@ -102,6 +102,7 @@ public sealed class BackupTests : IAsyncLifetime
         }
 
         var backup = await BackupAsync(source["id"]!.GetValue<string>(), "first");
+        Assert.Equal("ACTIVE", (await SendAsync(HttpMethod.Get, $"instances/{source["id"]}")).Body!["instance"]!["status"]!.GetValue<string>()); // BACKUP only while it ran
         Assert.Equal("redis", backup["datastore"]!["type"]!.GetValue<string>());
         var stored = new Uri(backup["locationRef"]!.GetValue<string>()).LocalPath;
         Assert.True(File.Exists(stored), stored);

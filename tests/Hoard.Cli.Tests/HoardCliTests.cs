@@ -44,6 +44,38 @@ public sealed class HoardCliTests : IAsyncLifetime
     }
 
     [RequiresBinaryFact("redis-server", "redis-cli")]
+    public async Task Backup_create_wait_restore_into_a_new_instance_and_delete()
+    {
+        Assert.Equal(0, (await HoardAsync("instance", "create", "bk-src", "--datastore", "redis", "--flavor", "m1.tiny", "--wait")).ExitCode);
+        var source = await RootLoginAsync("bk-src");
+        Assert.Equal("OK", (await ProcessRunner.RunAsync("redis-cli", ["-h", source.Address, "--user", "root", "--pass", source.Password, "--no-auth-warning", "SET", "greeting", "hello"])).Stdout.Trim());
+
+        var backup = await HoardAsync("backup", "create", "bk1", "--instance", "bk-src", "--wait");
+        Assert.True(backup.ExitCode == 0, backup.ToString());
+        Assert.Contains("is COMPLETED after", backup.Stdout, StringComparison.Ordinal);
+        Assert.Contains("bk1", (await HoardAsync("backup", "list", "--instance", "bk-src")).Stdout, StringComparison.Ordinal);
+
+        var restored = await HoardAsync("instance", "create", "bk-dst", "--datastore", "redis", "--flavor", "m1.tiny", "--backup", "bk1", "--wait");
+        Assert.True(restored.ExitCode == 0, restored.ToString());
+        var target = await RootLoginAsync("bk-dst");
+        Assert.Equal("hello", (await ProcessRunner.RunAsync("redis-cli", ["-h", target.Address, "--user", "root", "--pass", target.Password, "--no-auth-warning", "GET", "greeting"])).Stdout.Trim());
+
+        var deleted = await HoardAsync("backup", "delete", "bk1", "--wait");
+        Assert.True(deleted.ExitCode == 0, deleted.ToString());
+        Assert.DoesNotContain("bk1", (await HoardAsync("backup", "list")).Stdout, StringComparison.Ordinal);
+    }
+
+    /// <summary>Enables root on an instance through the CLI; its address and root password.</summary>
+    private async Task<(string Address, string Password)> RootLoginAsync(string instance)
+    {
+        static string Cell(string table, string field) => table.Split('\n').Select(l => l.Split('│', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            .First(cells => cells.Length == 2 && cells[0] == field)[1];
+        var root = await HoardAsync("root", "enable", instance);
+        Assert.True(root.ExitCode == 0, root.ToString());
+        return (Cell((await HoardAsync("instance", "show", instance)).Stdout, "ip"), Cell(root.Stdout, "password"));
+    }
+
+    [RequiresBinaryFact("redis-server", "redis-cli")]
     public async Task Cluster_create_grow_rebalance_drain_shrink_and_delete()
     {
         var created = await HoardAsync("cluster", "create", "cli-c", "--datastore", "redis", "--flavor", "m1.tiny", "--masters", "2", "--wait");

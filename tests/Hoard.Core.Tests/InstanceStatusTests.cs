@@ -28,6 +28,7 @@ public sealed class InstanceStatusTests
     [InlineData(InstanceTasks.None, "RUNNING", "ACTIVE", "HEALTHY")]
     [InlineData(InstanceTasks.Rebooting, "RUNNING", "REBOOT", "")]
     [InlineData(InstanceTasks.Deleting, "RUNNING", "SHUTDOWN", "")]
+    [InlineData(InstanceTasks.BackingUp, "RUNNING", "BACKUP", "")]
     [InlineData(InstanceTasks.BuildingErrorServer, "BUILDING", "ERROR", "")]
     [InlineData(InstanceTasks.None, "SHUTDOWN", "SHUTDOWN", "SHUTDOWN")]
     [InlineData(InstanceTasks.None, "CRASHED", "SHUTDOWN", "SHUTDOWN")]

@@ -116,6 +116,9 @@ public static class InstanceTasks
     public const string BuildingErrorServer = "BUILDING_ERROR_SERVER";
     public const string BuildingErrorTimeout = "BUILDING_ERROR_TIMEOUT_GA";
 
+    /// <summary>Hoard's: a backup of the instance is being taken (the API shows status BACKUP, as Trove does for a running backup).</summary>
+    public const string BackingUp = "BACKUP";
+
     public static bool IsError(string task) => task.Contains("ERROR", StringComparison.Ordinal);
 }
 

@@ -29,7 +29,8 @@ public static class InstanceCommand
         var wait = new Option<bool>("--wait") { Description = "Wait until the instance is ACTIVE (or ERROR), showing progress." };
         var databases = new Option<string[]>("--database") { Description = "A database to create with the instance (repeatable).", AllowMultipleArgumentsPerToken = true };
         var users = new Option<string[]>("--user") { Description = "A user to create with the instance, as NAME:PASSWORD; it may use every --database (repeatable).", AllowMultipleArgumentsPerToken = true };
-        var command = new Command("create", "Create an instance.") { name, datastore, version, flavor, size, wait, databases, users };
+        var backup = new Option<string?>("--backup") { Description = "Start with the data of this backup (id or name); the datastore version must be the backup's." };
+        var command = new Command("create", "Create an instance.") { name, datastore, version, flavor, size, wait, databases, users, backup };
         command.SetAction((parse, ct) => Cli.RunAsync(async client =>
         {
             var body = new JsonObject
@@ -72,6 +73,11 @@ public static class InstanceCommand
                         ["databases"] = new JsonArray([.. names.Select(d => (JsonNode)new JsonObject { ["name"] = d })]),
                     };
                 })]);
+            }
+
+            if (parse.GetValue(backup) is { } from)
+            {
+                body["restorePoint"] = new JsonObject { ["backupRef"] = (await BackupCommand.FindAsync(client, from, ct))["id"]!.GetValue<string>() };
             }
 
             var created = (await client.SendAsync(HttpMethod.Post, "/instances", new JsonObject { ["instance"] = body }, ct))!["instance"]!.AsObject();

@@ -29,7 +29,15 @@ public sealed class CreateBackupHandler(InstanceTaskContext c, BackupVault vault
                 backup.Id,
                 new BackupChange { State = BackupStates.Completed, Size = committed.Size, Checksum = committed.Sha256, FaultMessage = string.Empty },
                 cancellationToken);
+            await ReleaseInstanceAsync(backup.InstanceId, cancellationToken);
             return;
+        }
+
+        // The instance shows BACKUP meanwhile, and takes no other action (a resumed task finds it so already).
+        if (instance.TaskStatus != InstanceTasks.BackingUp
+            && !await c.Store.Instances.UpdateIfTaskAsync(instance.Id, InstanceTasks.None, new InstanceChange { TaskStatus = InstanceTasks.BackingUp }, cancellationToken))
+        {
+            throw new InvalidOperationException($"instance {instance.Id} is busy ({instance.TaskStatus}); the backup was not taken");
         }
 
         await c.Store.Backups.UpdateAsync(backup.Id, new BackupChange { State = BackupStates.Building }, cancellationToken);
@@ -42,13 +50,22 @@ public sealed class CreateBackupHandler(InstanceTaskContext c, BackupVault vault
             backup.Id,
             new BackupChange { State = BackupStates.Completed, Size = result.Size, Checksum = result.Checksum, Location = result.Location, FaultMessage = string.Empty },
             cancellationToken);
+        await ReleaseInstanceAsync(backup.InstanceId, cancellationToken);
     }
+
+    private Task ReleaseInstanceAsync(string instanceId, CancellationToken cancellationToken) =>
+        c.Store.Instances.UpdateIfTaskAsync(instanceId, InstanceTasks.BackingUp, new InstanceChange { TaskStatus = InstanceTasks.None }, cancellationToken);
 
     public async Task FailAsync(TaskRecord task, Exception error, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(task);
         ArgumentNullException.ThrowIfNull(error);
         await c.Store.Backups.UpdateAsync(task.InstanceId, new BackupChange { State = BackupStates.Failed, FaultMessage = error.Message }, cancellationToken);
+        if (await c.Store.Backups.GetAsync(task.InstanceId, cancellationToken) is { } backup)
+        {
+            await ReleaseInstanceAsync(backup.InstanceId, cancellationToken);
+        }
+
         try
         {
             await vault.Open().CleanUpPartialAsync(task.InstanceId, cancellationToken);

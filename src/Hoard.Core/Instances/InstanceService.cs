@@ -144,9 +144,9 @@ public sealed class InstanceService(
             throw ApiException.Unprocessable($"Instance {id} is not ready. (Status is BUILD).");
         }
 
-        if (instance.TaskStatus == InstanceTasks.Rebooting)
+        if (instance.TaskStatus is InstanceTasks.Rebooting or InstanceTasks.BackingUp)
         {
-            throw ApiException.Unprocessable($"Instance {id} is not currently available for an action to be performed (task status was REBOOTING).");
+            throw ApiException.Unprocessable($"Instance {id} is not currently available for an action to be performed (task status was {instance.TaskStatus}).");
         }
 
         var task = NewTask(InstanceTaskKinds.Delete, id, time.GetUtcNow());

@@ -25,6 +25,8 @@ public static class InstanceStatus
                 return "REBOOT";
             case InstanceTasks.Deleting:
                 return "SHUTDOWN";
+            case InstanceTasks.BackingUp:
+                return "BACKUP";
         }
 
         if (instance.ServerStatus == ServerStatuses.Error)
