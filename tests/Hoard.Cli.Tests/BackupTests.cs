@@ -41,9 +41,9 @@ public sealed class BackupTests : IAsyncLifetime
         return (response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text) as JsonObject);
     }
 
-    private async Task<JsonObject> CreateInstanceAsync(string name, string? backupId = null, string expect = "ACTIVE")
+    private async Task<JsonObject> CreateInstanceAsync(string name, string? backupId = null, string expect = "ACTIVE", string flavor = "1")
     {
-        var instance = new JsonObject { ["name"] = name, ["flavorRef"] = "1", ["datastore"] = new JsonObject { ["type"] = "redis" } };
+        var instance = new JsonObject { ["name"] = name, ["flavorRef"] = flavor, ["datastore"] = new JsonObject { ["type"] = "redis" } };
         if (backupId is not null)
         {
             instance["restorePoint"] = new JsonObject { ["backupRef"] = backupId };
@@ -139,6 +139,41 @@ public sealed class BackupTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Accepted, (await SendAsync(HttpMethod.Delete, $"backups/{backup["id"]}")).Status);
         await Timeouts.EventuallyAsync(() => SendAsync(HttpMethod.Get, $"backups/{backup["id"]}"), r => r.Status == HttpStatusCode.NotFound, Timeouts.Settle, "the backup to be deleted");
         Assert.False(Directory.Exists(Path.GetDirectoryName(stored)));
+    }
+
+    [RequiresBinaryFact("redis-server", "redis-cli")]
+    public async Task A_guest_killed_mid_backup_leaves_it_failed_with_nothing_stored_and_the_next_backup_works()
+    {
+        var source = await CreateInstanceAsync("big", flavor: "2");
+        var root = await RootAsync(source);
+
+        // About 400 MB, so the backup is still running when the agent is killed.
+        await RedisCliAsync(root, "EVAL", "for i = 1, 2000000 do redis.call('SET', 'k' .. i, string.rep('v', 180)) end return 1", "0");
+        var created = await SendAsync(HttpMethod.Post, "backups", new JsonObject { ["backup"] = new JsonObject { ["name"] = "doomed", ["instance"] = source["id"]!.GetValue<string>() } });
+        Assert.Equal(HttpStatusCode.Accepted, created.Status);
+        var id = created.Body!["backup"]!["id"]!.GetValue<string>();
+        await Timeouts.EventuallyAsync(() => SendAsync(HttpMethod.Get, $"backups/{id}"), r => r.Body?["backup"]?["status"]?.GetValue<string>() != "NEW", Timeouts.Settle, "the backup to start");
+        Assert.Equal("BACKUP", (await SendAsync(HttpMethod.Get, $"instances/{source["id"]}")).Body!["instance"]!["status"]!.GetValue<string>());
+        ProcessRunner.Kill(_server.AgentPid() ?? throw new InvalidOperationException("no agent"));
+
+        var failed = await Timeouts.EventuallyAsync(
+            () => SendAsync(HttpMethod.Get, $"backups/{id}"),
+            r => r.Body?["backup"]?["status"]?.GetValue<string>() is "FAILED" or "COMPLETED",
+            Timeouts.Settle,
+            "the backup to end");
+        Assert.True(failed.Body!["backup"]!["status"]!.GetValue<string>() == "FAILED", failed.Body.ToJsonString());
+        Assert.False(string.IsNullOrEmpty(failed.Body["backup"]!["fail_reason"]?.GetValue<string>()));
+        var folder = Path.Combine(_server.DataDir, "backups", id);
+        Assert.False(File.Exists(Path.Combine(folder, "backup.hbk")), "a failed backup left stored bytes");
+
+        // The agent comes back, the instance is ACTIVE again, and the next backup is whole.
+        await Timeouts.EventuallyAsync(
+            () => SendAsync(HttpMethod.Get, $"instances/{source["id"]}"),
+            r => r.Body?["instance"]?["status"]?.GetValue<string>() == "ACTIVE",
+            Timeouts.Settle,
+            "the instance to be ACTIVE again");
+        var next = await BackupAsync(source["id"]!.GetValue<string>(), "after");
+        Assert.True(next["size"]!.GetValue<double>() > 0, next.ToJsonString());
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Hoard.Abstractions.Guest;
 using Hoard.Abstractions.Storage;
+using Hoard.Core.Guests;
 using Hoard.Core.Instances;
 using Hoard.Core.Tasks;
 
@@ -22,14 +23,10 @@ public sealed class CreateBackupHandler(InstanceTaskContext c, BackupVault vault
         var backup = await c.Store.Backups.GetAsync(run.Task.InstanceId, cancellationToken)
             ?? throw new InvalidOperationException($"backup {run.Task.InstanceId} is gone");
         var instance = await c.LoadAsync(backup.InstanceId, cancellationToken);
-        if (await vault.Open().ReadMetadataAsync(backup.Id, cancellationToken) is { } committed)
+        if (await vault.Open().ReadMetadataAsync(backup.Id, cancellationToken) is not null)
         {
             // Committed by the guest before the control plane died: the stored bytes are whole; record them.
-            await c.Store.Backups.UpdateAsync(
-                backup.Id,
-                new BackupChange { State = BackupStates.Completed, Size = committed.Size, Checksum = committed.Sha256, FaultMessage = string.Empty },
-                cancellationToken);
-            await ReleaseInstanceAsync(backup.InstanceId, cancellationToken);
+            await CompleteFromStorageAsync(backup, cancellationToken);
             return;
         }
 
@@ -43,12 +40,39 @@ public sealed class CreateBackupHandler(InstanceTaskContext c, BackupVault vault
         await c.Store.Backups.UpdateAsync(backup.Id, new BackupChange { State = BackupStates.Building }, cancellationToken);
         await c.EnsureClaimedAsync(instance, InstanceService.GuestCallTimeout, cancellationToken);
 
-        // Run again after a crash, the guest first removes what the abandoned write left and starts over.
-        var reply = await c.Hub.CallAsync(instance.Id, GuestMethods.CreateBackup, new CreateBackupArguments(backup.Id, vault.Storage, vault.Key), BackupTimeout, cancellationToken);
-        var result = reply.Deserialize<BackupResult>(GuestArguments.Json) ?? throw new InvalidOperationException("the guest returned no backup result");
+        // Run again after a crash, the guest first removes what an abandoned write left and starts over.
+        BackupResult result;
+        try
+        {
+            var reply = await c.Hub.CallAsync(instance.Id, GuestMethods.CreateBackup, new CreateBackupArguments(backup.Id, vault.Storage, vault.Key), BackupTimeout, cancellationToken);
+            result = reply.Deserialize<BackupResult>(GuestArguments.Json) ?? throw new InvalidOperationException("the guest returned no backup result");
+        }
+        catch (GuestCallException)
+        {
+            if (await vault.Open().ReadMetadataAsync(backup.Id, cancellationToken) is null)
+            {
+                throw;
+            }
+
+            // The call of a control plane that died before this one committed the backup meanwhile: it is whole.
+            await CompleteFromStorageAsync(backup, cancellationToken);
+            return;
+        }
+
         await c.Store.Backups.UpdateAsync(
             backup.Id,
             new BackupChange { State = BackupStates.Completed, Size = result.Size, Checksum = result.Checksum, Location = result.Location, FaultMessage = string.Empty },
+            cancellationToken);
+        await ReleaseInstanceAsync(backup.InstanceId, cancellationToken);
+    }
+
+    private async Task CompleteFromStorageAsync(BackupRecord backup, CancellationToken cancellationToken)
+    {
+        var committed = await vault.Open().ReadMetadataAsync(backup.Id, cancellationToken)
+            ?? throw new InvalidOperationException($"backup {backup.Id} is not in storage");
+        await c.Store.Backups.UpdateAsync(
+            backup.Id,
+            new BackupChange { State = BackupStates.Completed, Size = committed.Size, Checksum = committed.Sha256, FaultMessage = string.Empty },
             cancellationToken);
         await ReleaseInstanceAsync(backup.InstanceId, cancellationToken);
     }

@@ -40,7 +40,7 @@ public sealed partial class GuestHub(IManagementStore store, Conductor conductor
 {
     private readonly ConcurrentDictionary<string, AgentSession> _pools = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, AgentSession> _owners = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<long, TaskCompletionSource<JsonElement>> _pending = new();
+    private readonly ConcurrentDictionary<long, PendingCall> _pending = new();
     private readonly ConcurrentDictionary<string, TaskCompletionSource<bool>> _claimWaiters = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, TaskCompletionSource<AgentSession>> _poolWaiters = new(StringComparer.Ordinal);
     private long _nextCallId;
@@ -78,7 +78,18 @@ public sealed partial class GuestHub(IManagementStore store, Conductor conductor
         }
 
         LogAgentDisconnected(session.Pool, session.Id);
+
+        // Its calls will never be answered: fail them now rather than at their timeouts (a backup's is hours).
+        foreach (var (id, call) in _pending)
+        {
+            if (call.Session == session && _pending.TryRemove(id, out _))
+            {
+                call.Reply.TrySetException(new GuestCallException($"the guest agent of pool '{session.Pool}' disconnected while running {call.Method}"));
+            }
+        }
     }
+
+    private sealed record PendingCall(AgentSession Session, string Method, TaskCompletionSource<JsonElement> Reply);
 
     /// <summary>Waits until the pool's agent is connected.</summary>
     public async Task<AgentSession> WaitForAgentAsync(string pool, TimeSpan timeout, CancellationToken cancellationToken)
@@ -131,11 +142,11 @@ public sealed partial class GuestHub(IManagementStore store, Conductor conductor
                 {
                     if (message.Error is not null)
                     {
-                        call.TrySetException(new GuestCallException(message.Error, message.ErrorCode));
+                        call.Reply.TrySetException(new GuestCallException(message.Error, message.ErrorCode));
                     }
                     else
                     {
-                        call.TrySetResult(message.Result ?? default);
+                        call.Reply.TrySetResult(message.Result ?? default);
                     }
                 }
 
@@ -224,7 +235,14 @@ public sealed partial class GuestHub(IManagementStore store, Conductor conductor
 
         var id = Interlocked.Increment(ref _nextCallId);
         var reply = new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _pending[id] = reply;
+        _pending[id] = new PendingCall(session, method, reply);
+        if (!_pools.TryGetValue(session.Pool, out var current) || current != session)
+        {
+            // Detached between the lookup and the registration: Detach did not see this call.
+            _pending.TryRemove(id, out _);
+            throw new GuestCallException($"the guest agent of pool '{session.Pool}' disconnected before {method} on instance {instanceId} was sent");
+        }
+
         try
         {
             var element = args is null ? (JsonElement?)null : JsonSerializer.SerializeToElement(args, GuestArguments.Json);
