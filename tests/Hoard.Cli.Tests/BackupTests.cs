@@ -176,6 +176,21 @@ public sealed class BackupTests : IAsyncLifetime
         Assert.True(next["size"]!.GetValue<double>() > 0, next.ToJsonString());
     }
 
+    [RequiresBinaryFact("redis-server", "redis-cli")]
+    public async Task A_backup_sealed_with_another_key_is_refused_naming_the_keys()
+    {
+        var source = await CreateInstanceAsync("keyed");
+        await RedisCliAsync(await RootAsync(source), "SET", "k", "v");
+        var backup = await BackupAsync(source["id"]!.GetValue<string>(), "old-key");
+
+        // The operator configures a new key: backups sealed with the old one are refused, never restored silently.
+        await _server.RestartWithAsync(new Dictionary<string, string> { ["HOARD_DEFAULT_BACKUP_ENCRYPTION_KEY"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)) });
+        var refused = await CreateInstanceAsync("wrong-key", backup["id"]!.GetValue<string>(), expect: "ERROR");
+        var details = refused["fault"]?["details"]?.GetValue<string>() ?? refused["fault"]?["message"]?.GetValue<string>() ?? string.Empty;
+        Assert.Contains("encrypted with another key", details, StringComparison.Ordinal);
+        Assert.Contains($"Backup {backup["id"]} was not restored", refused["fault"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Bad_backup_requests_are_refused_clearly()
     {

@@ -218,6 +218,19 @@ public sealed class HoardServer : IAsyncDisposable
 
     public int ServePid => _process?.Id ?? 0;
 
+    /// <summary>Kills the control plane and starts it again with <paramref name="changes"/> to its environment (a configuration change).</summary>
+    public async Task RestartWithAsync(IReadOnlyDictionary<string, string> changes)
+    {
+        ArgumentNullException.ThrowIfNull(changes);
+        await KillAsync();
+        foreach (var (k, v) in changes)
+        {
+            _env[k] = v;
+        }
+
+        await StartProcessAsync();
+    }
+
     /// <summary>SIGKILLs the control plane (its agent and databases are in their own sessions and live on).</summary>
     public async Task KillAsync()
     {
