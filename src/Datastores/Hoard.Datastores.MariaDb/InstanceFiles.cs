@@ -12,6 +12,9 @@ internal sealed record InstanceFiles(string Directory, string DataDirectory, boo
     /// <summary>The server's options; mariadbd reads only this file (--defaults-file), never /etc/mysql.</summary>
     public string Config => Path.Combine(Directory, "my.cnf");
 
+    /// <summary>The configuration group's options, included by <see cref="Config"/> before the options the manager keeps; mode 0600.</summary>
+    public string GroupConfig => Path.Combine(Directory, "group.cnf");
+
     /// <summary>The password of the agent's admin user (os_admin), mode 0600.</summary>
     public string AdminSecret => Path.Combine(Directory, "admin.secret");
 

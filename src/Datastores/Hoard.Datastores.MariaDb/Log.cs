@@ -113,4 +113,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3175, Level = LogLevel.Error, Message = "Could not put the previous data of mariadb instance {InstanceId} back; it is kept in {Directory}")]
     public static partial void RestoreRollbackFailed(this ILogger logger, string instanceId, string directory, Exception exception);
+
+    [LoggerMessage(EventId = 3180, Level = LogLevel.Information, Message = "MariaDB instance {InstanceId} has a configuration group of {Count} value(s); restart needed: {RestartNeeded}")]
+    public static partial void ConfigurationApplied(this ILogger logger, string instanceId, int count, bool restartNeeded);
 }

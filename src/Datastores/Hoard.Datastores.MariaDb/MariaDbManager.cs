@@ -80,6 +80,9 @@ public sealed partial class MariaDbManager : IDatastoreManager
         var installation = InstallationFor(instance);
         _logger.Preparing(instance.Id, installation.Version.Version, instance.Address, instance.Port);
 
+        // my.cnf includes it, so it must exist before the server starts; a configuration group fills it.
+        await PrivateFile.WriteAsync(files.GroupConfig, ServerConfig.RenderGroup(instance, new Dictionary<string, string>()), overwrite: false, cancellationToken);
+
         // Rewritten on every prepare (a resize changes the buffer pool), but only when it changed.
         var config = ServerConfig.Render(instance, files);
         if (!File.Exists(files.Config) || await File.ReadAllTextAsync(files.Config, cancellationToken) != config)

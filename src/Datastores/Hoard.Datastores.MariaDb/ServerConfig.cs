@@ -37,6 +37,22 @@ internal static class ServerConfig
         conf.AppendLine(CultureInfo.InvariantCulture, $"# Written by Hoard for MariaDB instance {instance.Id}; rewritten on every prepare.");
         conf.AppendLine("# mariadbd reads only this file (--defaults-file), never /etc/mysql.");
         conf.AppendLine("[mariadbd]");
+
+        // Defaults a configuration group may override: its file is read next, and an option file's last word wins.
+        conf.AppendLine(CultureInfo.InvariantCulture, $"character-set-server = {CharacterSet}");
+        conf.AppendLine(CultureInfo.InvariantCulture, $"collation-server = {Collation}");
+
+        // Half the flavor's RAM for InnoDB's pages, as a dedicated MariaDB host would have it.
+        conf.AppendLine(CultureInfo.InvariantCulture, $"innodb-buffer-pool-size = {BufferPoolMb(instance.RamMb)}M");
+
+        // Start-up work that buys nothing for a fresh or small server: a warm-up dump.
+        conf.AppendLine("innodb-buffer-pool-load-at-startup = OFF");
+        conf.AppendLine("innodb-buffer-pool-dump-at-shutdown = OFF");
+        conf.AppendLine();
+        conf.AppendLine(CultureInfo.InvariantCulture, $"!include {files.GroupConfig}");
+        conf.AppendLine();
+        conf.AppendLine("# The manager's own options, read after the group's, win over them.");
+        conf.AppendLine("[mariadbd]");
         conf.AppendLine(CultureInfo.InvariantCulture, $"datadir = {Quote(files.DataDirectory)}");
         conf.AppendLine(CultureInfo.InvariantCulture, $"pid-file = {Quote(files.EnginePidFile)}");
 
@@ -46,20 +62,26 @@ internal static class ServerConfig
         conf.AppendLine(CultureInfo.InvariantCulture, $"port = {instance.Port}");
         conf.AppendLine("socket =");
         conf.AppendLine("skip-name-resolve");
-
-        conf.AppendLine(CultureInfo.InvariantCulture, $"character-set-server = {CharacterSet}");
-        conf.AppendLine(CultureInfo.InvariantCulture, $"collation-server = {Collation}");
         conf.AppendLine("local-infile = OFF");
         conf.AppendLine("symbolic-links = OFF");
-
-        // Half the flavor's RAM for InnoDB's pages, as a dedicated MariaDB host would have it.
-        conf.AppendLine(CultureInfo.InvariantCulture, $"innodb-buffer-pool-size = {BufferPoolMb(instance.RamMb)}M");
         conf.AppendLine(CultureInfo.InvariantCulture, $"innodb-log-file-size = {RedoLogMb}M");
 
-        // Start-up work that buys nothing for a fresh or small server: a warm-up dump, a 12 MiB temp tablespace.
-        conf.AppendLine("innodb-buffer-pool-load-at-startup = OFF");
-        conf.AppendLine("innodb-buffer-pool-dump-at-shutdown = OFF");
+        // A 12 MiB temp tablespace is start-up work a fresh or small server does not need.
         conf.AppendLine("innodb-temp-data-file-path = ibtmp1:1M:autoextend");
+        return conf.ToString();
+    }
+
+    /// <summary>The configuration group's option file, included by my.cnf; names as the server's variables have them.</summary>
+    public static string RenderGroup(GuestInstance instance, IReadOnlyDictionary<string, string> values)
+    {
+        var conf = new StringBuilder();
+        conf.AppendLine(CultureInfo.InvariantCulture, $"# Configuration group values of MariaDB instance {instance.Id}; written by Hoard, included by my.cnf.");
+        conf.AppendLine("[mariadbd]");
+        foreach (var (name, value) in values.OrderBy(v => v.Key, StringComparer.Ordinal))
+        {
+            conf.AppendLine(CultureInfo.InvariantCulture, $"{name} = {Quote(value)}");
+        }
+
         return conf.ToString();
     }
 

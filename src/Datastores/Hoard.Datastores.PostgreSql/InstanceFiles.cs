@@ -24,6 +24,9 @@ internal sealed record InstanceFiles(string Directory, string DataDirectory, boo
     /// <summary>The instance's settings, included last by the template's postgresql.conf; rewritten at every prepare.</summary>
     public string Config => Path.Combine(DataDirectory, ServerConfig.IncludedFileName);
 
+    /// <summary>The configuration group's values, included by <see cref="Config"/> before the settings the manager keeps.</summary>
+    public string GroupConfig => Path.Combine(DataDirectory, ServerConfig.GroupFileName);
+
     /// <summary>Who may connect how; the template's lines plus the instance's own, rewritten at every prepare.</summary>
     public string HostBasedAuthentication => Path.Combine(DataDirectory, "pg_hba.conf");
 

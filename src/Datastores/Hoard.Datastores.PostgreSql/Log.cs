@@ -117,4 +117,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3265, Level = LogLevel.Warning, Message = "Could not remove {Path}, left over by a restore of postgresql instance {InstanceId}")]
     public static partial void RestoreLeftover(this ILogger logger, string instanceId, string path, Exception exception);
+
+    [LoggerMessage(EventId = 3270, Level = LogLevel.Information, Message = "PostgreSQL instance {InstanceId} has a configuration group of {Count} value(s); restart needed: {RestartNeeded}")]
+    public static partial void ConfigurationApplied(this ILogger logger, string instanceId, int count, bool restartNeeded);
 }

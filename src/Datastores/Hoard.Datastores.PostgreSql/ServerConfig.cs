@@ -14,6 +14,9 @@ internal static class ServerConfig
 {
     public const string IncludedFileName = "hoard.conf";
 
+    /// <summary>A configuration group's values, next to <see cref="IncludedFileName"/>, which includes it.</summary>
+    public const string GroupFileName = "group.conf";
+
     public const int MaxConnections = 100;
 
     /// <summary>Appended to initdb's postgresql.conf: the instance's file, read last, wins.</summary>
@@ -56,17 +59,20 @@ internal static class ServerConfig
         var memory = MemorySettings.For(instance.RamMb);
         var text = new StringBuilder()
             .AppendLine("# Written by the Hoard agent at every prepare; changes here are lost.")
-            .AppendLine(CultureInfo.InvariantCulture, $"listen_addresses = '{address}'")
-            .AppendLine(CultureInfo.InvariantCulture, $"port = {instance.Port}")
-            .AppendLine("unix_socket_directories = ''")
+            .AppendLine("# Defaults a configuration group may override: its file, included next, is read after them.")
             .AppendLine(CultureInfo.InvariantCulture, $"max_connections = {MaxConnections}")
-            .AppendLine("password_encryption = 'scram-sha-256'")
-            .AppendLine("ssl = off")
             .AppendLine(CultureInfo.InvariantCulture, $"# Memory from the flavor's {instance.RamMb} MB.")
             .AppendLine(CultureInfo.InvariantCulture, $"shared_buffers = {memory.SharedBuffersKb}kB")
             .AppendLine(CultureInfo.InvariantCulture, $"effective_cache_size = {memory.EffectiveCacheSizeKb}kB")
             .AppendLine(CultureInfo.InvariantCulture, $"work_mem = {memory.WorkMemKb}kB")
             .AppendLine(CultureInfo.InvariantCulture, $"maintenance_work_mem = {memory.MaintenanceWorkMemKb}kB")
+            .AppendLine(CultureInfo.InvariantCulture, $"include_if_exists '{GroupFileName}'")
+            .AppendLine("# The manager's own settings, read last, win over the group's.")
+            .AppendLine(CultureInfo.InvariantCulture, $"listen_addresses = '{address}'")
+            .AppendLine(CultureInfo.InvariantCulture, $"port = {instance.Port}")
+            .AppendLine("unix_socket_directories = ''")
+            .AppendLine("password_encryption = 'scram-sha-256'")
+            .AppendLine("ssl = off")
             .AppendLine("# The server's stderr is the instance's log file (the agent opens it).")
             .AppendLine("logging_collector = off")
             .AppendLine("log_destination = 'stderr'")

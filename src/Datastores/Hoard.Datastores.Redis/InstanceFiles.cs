@@ -21,6 +21,9 @@ internal sealed record InstanceFiles(string Directory)
     /// <summary>Redis' own record of the cluster (node id, peers, slots, epochs), written by the server.</summary>
     public string ClusterConfig => Path.Combine(DataDirectory, "nodes.conf");
 
+    /// <summary>The configuration group's values, included by redis.conf; written by the manager, mode 0600.</summary>
+    public string GroupConfig => Path.Combine(Directory, "group.conf");
+
     public string PidFile => Path.Combine(Directory, "redis.pid");
 
     public string LogFile => Path.Combine(Directory, "redis.log");

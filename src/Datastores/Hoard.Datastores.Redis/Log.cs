@@ -100,4 +100,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3064, Level = LogLevel.Warning, Message = "Could not tell master {Address}:{Port} the new owner of {SlotCount} slot(s) moved from redis instance {InstanceId}; it learns it by gossip")]
     public static partial void SlotMoveMasterNotTold(this ILogger logger, string address, int port, int slotCount, string instanceId, Exception exception);
+
+    [LoggerMessage(EventId = 3070, Level = LogLevel.Information, Message = "Learnt the configuration rules of redis {Version}: {Count} parameter(s), {RestartCount} of them restart-only")]
+    public static partial void ConfigurationRulesLearnt(this ILogger logger, string version, int count, int restartCount);
+
+    [LoggerMessage(EventId = 3071, Level = LogLevel.Information, Message = "Redis instance {InstanceId} has a configuration group of {Count} value(s); restart needed: {RestartNeeded}")]
+    public static partial void ConfigurationApplied(this ILogger logger, string instanceId, int count, bool restartNeeded);
 }

@@ -22,6 +22,15 @@ internal static class RedisConfig
     {
         var conf = new StringBuilder();
         conf.AppendLine(CultureInfo.InvariantCulture, $"# Written by Hoard for instance {instance.Id}; rewritten on every prepare.");
+
+        // Defaults a configuration group may override: the group's file comes after them, and redis.conf's last
+        // word on a setting wins. Everything below the include is the manager's and wins over the group.
+        conf.AppendLine("loglevel notice");
+        conf.AppendLine("appendfsync everysec");
+        conf.AppendLine(CultureInfo.InvariantCulture, $"maxmemory {instance.RamMb}mb");
+        conf.AppendLine("maxmemory-policy noeviction");
+        conf.AppendLine(CultureInfo.InvariantCulture, $"include {Quote(files.GroupConfig)}");
+
         conf.AppendLine(CultureInfo.InvariantCulture, $"bind {instance.Address}");
         conf.AppendLine(CultureInfo.InvariantCulture, $"port {instance.Port}");
         conf.AppendLine("protected-mode yes");
@@ -31,7 +40,6 @@ internal static class RedisConfig
         conf.AppendLine("supervised no");
         conf.AppendLine(CultureInfo.InvariantCulture, $"pidfile {Quote(files.PidFile)}");
         conf.AppendLine(CultureInfo.InvariantCulture, $"logfile {Quote(files.LogFile)}");
-        conf.AppendLine("loglevel notice");
 
         // The agent tells its server from a process that reused the pid by this title.
         conf.AppendLine("set-proc-title yes");
@@ -44,9 +52,6 @@ internal static class RedisConfig
         // SHUTDOWN SAVE still writes dump.rdb when the agent stops the instance.
         conf.AppendLine("save \"\"");
         conf.AppendLine("appendonly yes");
-        conf.AppendLine("appendfsync everysec");
-        conf.AppendLine(CultureInfo.InvariantCulture, $"maxmemory {instance.RamMb}mb");
-        conf.AppendLine("maxmemory-policy noeviction");
         if (cluster is not null)
         {
             RenderCluster(conf, instance, files, cluster);

@@ -72,6 +72,9 @@ public sealed partial class RedisManager : IDatastoreManager
         var password = await ReadAdminPasswordAsync(instance, files, cancellationToken);
         var cluster = await PrepareClusterSecretAsync(instance, files, cancellationToken);
 
+        // redis.conf includes it, so it must exist before the server starts; a configuration group fills it.
+        await PrivateFile.WriteAsync(files.GroupConfig, string.Empty, overwrite: false, cancellationToken);
+
         // Rewritten on every prepare (a resize changes maxmemory), but only when it changed.
         var config = RedisConfig.Render(instance, files, cluster);
         if (!File.Exists(files.Config) || await File.ReadAllTextAsync(files.Config, cancellationToken) != config)
