@@ -15,14 +15,17 @@
 # bench/run.sh replicas [COUNT]     — issue 5's: instance creates/s (acknowledged and ACTIVE) by one hoard serve and by two replicas
 #                                     over one Redis store, then one PostgreSQL store; COUNT creates per run (default 100)
 #                                     (artifacts/bench-replicas-latest.txt).
-# The cluster modes keep their temp dirs (and hoard serve's data dir) in $TMPDIR, by default /var/tmp/hoard-bench (mode 1777).
+# bench/run.sh backup [MB] [ROUNDS] — issue 6's: backup and restore of about MB (default 1024) per datastore (Redis, PostgreSQL,
+#                                     MariaDB) through the API, beside redis-cli BGSAVE + cp, pg_basebackup and mariadb-backup on the
+#                                     same data in the same run; medians over ROUNDS (default 3) (artifacts/bench-backup-latest.txt).
+# The cluster and backup modes keep their temp dirs (and hoard serve's data dir) in $TMPDIR, by default /var/tmp/hoard-bench (mode 1777).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 scripts/ensure-packages.sh redis-server:redis-server redis-cli:redis-tools wrk:wrk setpriv:util-linux \
   /usr/lib/postgresql/15/bin/postgres:postgresql mariadbd:mariadb-server mariadb-install-db:mariadb-server
 case "${1:-}" in
-  cluster|cluster-raw)
+  cluster|cluster-raw|backup)
     if [ -z "${TMPDIR:-}" ]; then
       export TMPDIR=/var/tmp/hoard-bench
       mkdir -p "$TMPDIR"
@@ -46,6 +49,10 @@ if [ "${1:-}" = "replicas" ]; then
 fi
 if [ "${1:-}" = "sql" ]; then
   exec dotnet run -c Release --project bench/Hoard.Bench -- sql "${2:-10}"
+fi
+if [ "${1:-}" = "backup" ]; then
+  scripts/ensure-packages.sh /usr/lib/postgresql/15/bin/pg_basebackup:postgresql-client-15 mariadb-backup:mariadb-backup mbstream:mariadb-backup
+  exec dotnet run -c Release --project bench/Hoard.Bench -- backup "${2:-1024}" "${3:-3}"
 fi
 if [ "${1:-}" = "cluster" ]; then
   exec dotnet run -c Release --project bench/Hoard.Bench -- cluster "${2:-5}" "${3:-1}"

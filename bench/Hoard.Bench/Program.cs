@@ -18,6 +18,8 @@ using Hoard.Testing;
 //            beside Zaqar's Redis controllers (ZaqarStoreBench.py) in the same run
 //   replicas (bench/run.sh replicas N) instance creates/s with one hoard serve and with two replicas over one Redis and
 //            one PostgreSQL store
+//   backup   (bench/run.sh backup [MB] [R]) backup and restore of about MB (default 1024) per datastore through the API beside
+//            redis-cli BGSAVE + cp, pg_basebackup and mariadb-backup on the same data; medians over R (default 3)
 if (args.Length > 0 && args[0] == "replicas")
 {
     using var stop = new CancellationTokenSource();
@@ -34,6 +36,32 @@ if (args.Length > 0 && args[0] == "replicas")
     Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(replicaOut))!);
     File.WriteAllText(replicaOut, replicaReport.ToString());
     Console.WriteLine($"written to {replicaOut}");
+    return 0;
+}
+
+if (args.Length > 0 && args[0] == "backup")
+{
+    using var stop = new CancellationTokenSource();
+    Console.CancelKeyPress += (_, e) =>
+    {
+        // Stop cleanly, so hoard serve, its instances and the temp files go on the way out.
+        e.Cancel = true;
+        stop.Cancel();
+    };
+    var backupReport = new StringBuilder();
+    await Hoard.Bench.BackupBench.RunAsync(
+        args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1024,
+        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 3,
+        text =>
+        {
+            Console.WriteLine(text);
+            backupReport.AppendLine(text);
+        },
+        stop.Token);
+    var backupOut = Environment.GetEnvironmentVariable("HOARD_BENCH_OUT") ?? "artifacts/bench-backup-latest.txt";
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(backupOut))!);
+    File.WriteAllText(backupOut, backupReport.ToString());
+    Console.WriteLine($"written to {backupOut}");
     return 0;
 }
 
