@@ -1,5 +1,6 @@
 using System.Globalization;
 using Hoard.Abstractions.Datastores;
+using Hoard.Datastores.Redis.Resp;
 
 namespace Hoard.Datastores.Redis;
 
@@ -24,17 +25,21 @@ public sealed partial class RedisManager : IDatastoreBackups
         ArgumentNullException.ThrowIfNull(instance);
         ArgumentNullException.ThrowIfNull(destination);
         var files = InstanceFiles.For(instance);
-        var before = SaveCount(await PersistenceAsync(instance, cancellationToken));
+
+        // One admin connection for the request and the polls, rather than one per poll.
+        await using var connection = await RespConnection.ConnectAsync(EndPointOf(instance), cancellationToken);
+        await connection.AuthAsync(RedisConfig.AdminUser, await ReadAdminPasswordAsync(instance, files, cancellationToken), cancellationToken);
+        var before = SaveCount(await PersistenceAsync(connection, cancellationToken));
 
         // SCHEDULE: if an AOF rewrite is running, the save starts when it ends instead of failing.
-        await RunAdminCommandsAsync(instance, [["BGSAVE", "SCHEDULE"]], cancellationToken);
+        await connection.ExecuteAsync(["BGSAVE", "SCHEDULE"], cancellationToken);
 
         // Done when a save finished after ours was asked for (rdb_saves counts the successful ones); failed when one we
         // saw running ended with an error.
         var seenRunning = false;
         while (true)
         {
-            var info = await PersistenceAsync(instance, cancellationToken);
+            var info = await PersistenceAsync(connection, cancellationToken);
             var running = info.GetValueOrDefault("rdb_bgsave_in_progress") == "1";
             seenRunning |= running;
             if (!running && SaveCount(info) > before)
@@ -99,9 +104,9 @@ public sealed partial class RedisManager : IDatastoreBackups
         await StartAsync(instance, cancellationToken);
     }
 
-    private async Task<Dictionary<string, string>> PersistenceAsync(GuestInstance instance, CancellationToken cancellationToken)
+    private static async Task<Dictionary<string, string>> PersistenceAsync(RespConnection connection, CancellationToken cancellationToken)
     {
-        var text = (await RunAdminCommandsAsync(instance, [["INFO", "persistence"]], cancellationToken))[0].Text ?? string.Empty;
+        var text = (await connection.ExecuteAsync(["INFO", "persistence"], cancellationToken)).Text ?? string.Empty;
         return text.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
             .Where(line => !line.StartsWith('#'))
             .Select(line => line.Split(':', 2))

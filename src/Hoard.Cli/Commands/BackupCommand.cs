@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Hoard.Cli.Client;
 using Spectre.Console;
@@ -128,37 +127,6 @@ public static class BackupCommand
         };
     }
 
-    /// <summary>Polls the backup, showing its status and elapsed time, until <paramref name="done"/> says so.</summary>
-    private static async Task<JsonObject> WaitAsync(HoardClient client, string id, string what, Func<string, bool> done, CancellationToken ct)
-    {
-        var clock = Stopwatch.StartNew();
-        JsonObject? current = null;
-        await AnsiConsole.Status().Spinner(Spinner.Known.Dots).StartAsync($"{what}: waiting for {id}", async ctx =>
-        {
-            var delay = TimeSpan.FromMilliseconds(20);
-            while (true)
-            {
-                try
-                {
-                    current = (await client.GetAsync($"/backups/{id}", ct))!["backup"]!.AsObject();
-                }
-                catch (HoardApiException e) when (e.Status == System.Net.HttpStatusCode.NotFound && what == "delete")
-                {
-                    current = new JsonObject { ["id"] = id, ["status"] = "DELETED" };
-                }
-
-                var status = current["status"]?.GetValue<string>() ?? "?";
-                ctx.Status($"{what}: {id} is [bold]{Markup.Escape(status)}[/] ({clock.Elapsed.TotalSeconds:0.0} s)");
-                if (done(status))
-                {
-                    return;
-                }
-
-                await Task.Delay(delay, ct);
-                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 500));
-            }
-        });
-        AnsiConsole.MarkupLine($"{what}: {Markup.Escape(id)} is [bold]{Markup.Escape(current!["status"]?.GetValue<string>() ?? "?")}[/] after {clock.Elapsed.TotalSeconds:0.00} s");
-        return current!;
-    }
+    private static Task<JsonObject> WaitAsync(HoardClient client, string id, string what, Func<string, bool> done, CancellationToken ct) =>
+        Cli.PollAsync(client, $"/backups/{id}", "backup", id, what, done, ct);
 }

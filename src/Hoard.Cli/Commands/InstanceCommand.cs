@@ -96,38 +96,8 @@ public static class InstanceCommand
     }
 
     /// <summary>Polls the instance, showing its status and elapsed time, until <paramref name="done"/> says so.</summary>
-    internal static async Task<JsonObject> WaitAsync(HoardClient client, string id, string what, Func<string, bool> done, CancellationToken ct)
-    {
-        var clock = Stopwatch.StartNew();
-        JsonObject? current = null;
-        await AnsiConsole.Status().Spinner(Spinner.Known.Dots).StartAsync($"{what}: waiting for {id}", async ctx =>
-        {
-            var delay = TimeSpan.FromMilliseconds(20);
-            while (true)
-            {
-                try
-                {
-                    current = (await client.GetAsync($"/instances/{id}", ct))!["instance"]!.AsObject();
-                }
-                catch (HoardApiException e) when (e.Status == System.Net.HttpStatusCode.NotFound && what == "delete")
-                {
-                    current = new JsonObject { ["id"] = id, ["status"] = "DELETED" };
-                }
-
-                var status = current["status"]?.GetValue<string>() ?? "?";
-                ctx.Status($"{what}: {id} is [bold]{Markup.Escape(status)}[/] ({clock.Elapsed.TotalSeconds:0.0} s)");
-                if (done(status))
-                {
-                    return;
-                }
-
-                await Task.Delay(delay, ct);
-                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 500));
-            }
-        });
-        AnsiConsole.MarkupLine($"{what}: {Markup.Escape(id)} is [bold]{Markup.Escape(current!["status"]?.GetValue<string>() ?? "?")}[/] after {clock.Elapsed.TotalSeconds:0.00} s");
-        return current!;
-    }
+    internal static Task<JsonObject> WaitAsync(HoardClient client, string id, string what, Func<string, bool> done, CancellationToken ct) =>
+        Cli.PollAsync(client, $"/instances/{id}", "instance", id, what, done, ct);
 
     private static Command ListCommand()
     {
@@ -210,6 +180,43 @@ internal static class Cli
             await Console.Error.WriteLineAsync($"hoard: {e.Message}");
             return 1;
         }
+    }
+
+    /// <summary>
+    /// Polls a resource (its <paramref name="path"/>, the object under <paramref name="key"/>), showing its status and
+    /// elapsed time, until <paramref name="done"/> says so; a 404 while deleting reads as DELETED.
+    /// </summary>
+    public static async Task<JsonObject> PollAsync(HoardClient client, string path, string key, string id, string what, Func<string, bool> done, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        JsonObject? current = null;
+        await AnsiConsole.Status().Spinner(Spinner.Known.Dots).StartAsync($"{what}: waiting for {id}", async ctx =>
+        {
+            var delay = TimeSpan.FromMilliseconds(20);
+            while (true)
+            {
+                try
+                {
+                    current = (await client.GetAsync(path, ct))![key]!.AsObject();
+                }
+                catch (HoardApiException e) when (e.Status == System.Net.HttpStatusCode.NotFound && what == "delete")
+                {
+                    current = new JsonObject { ["id"] = id, ["status"] = "DELETED" };
+                }
+
+                var status = current["status"]?.GetValue<string>() ?? "?";
+                ctx.Status($"{what}: {id} is [bold]{Markup.Escape(status)}[/] ({clock.Elapsed.TotalSeconds:0.0} s)");
+                if (done(status))
+                {
+                    return;
+                }
+
+                await Task.Delay(delay, ct);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 500));
+            }
+        });
+        AnsiConsole.MarkupLine($"{what}: {Markup.Escape(id)} is [bold]{Markup.Escape(current!["status"]?.GetValue<string>() ?? "?")}[/] after {clock.Elapsed.TotalSeconds:0.00} s");
+        return current!;
     }
 
     public static string Str(JsonNode? node) => node switch

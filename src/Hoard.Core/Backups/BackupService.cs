@@ -64,7 +64,7 @@ public sealed class BackupService(
             CreatedAt = now,
             UpdatedAt = now,
         };
-        var task = NewTask(BackupTaskKinds.Create, backup.Id, now);
+        var task = TaskRecords.Pending(BackupTaskKinds.Create, backup.Id, now);
         if (!await store.Backups.InsertWithTaskAsync(backup, task, cancellationToken))
         {
             throw ApiException.BadRequest("The parent backup is not a completed backup of this instance.");
@@ -90,7 +90,7 @@ public sealed class BackupService(
     public async Task DeleteAsync(string projectId, string id, CancellationToken cancellationToken)
     {
         _ = await GetAsync(projectId, id, cancellationToken);
-        switch (await store.Backups.StartDeleteAsync(id, NewTask(BackupTaskKinds.Delete, id, time.GetUtcNow()), cancellationToken))
+        switch (await store.Backups.StartDeleteAsync(id, TaskRecords.Pending(BackupTaskKinds.Delete, id, time.GetUtcNow()), cancellationToken))
         {
             case BackupDeletion.Missing:
                 throw ApiException.NotFound($"Backup {id} cannot be found.");
@@ -120,15 +120,6 @@ public sealed class BackupService(
             : throw ApiException.BadRequest($"Backup {backupRef} cannot be restored: its status is {backup.State}, not COMPLETED.");
     }
 
-    internal static TaskRecord NewTask(string kind, string backupId, DateTimeOffset now) => new()
-    {
-        Id = Guid.NewGuid().ToString(),
-        Kind = kind,
-        InstanceId = backupId,
-        State = TaskStates.Pending,
-        CreatedAt = now,
-        UpdatedAt = now,
-    };
 }
 
 /// <summary>Where backups are kept and the key they are sealed with, as the guest is told them.</summary>

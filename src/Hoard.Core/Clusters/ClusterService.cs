@@ -88,7 +88,7 @@ public sealed class ClusterService(
             var members = NewMembers(cluster, version.Id, flavor, volume, types, existing: [], rootEnabled: false, now, warm);
             var adopted = members.Where(m => m.Task is null).Select(m => m.Instance.Id).ToList();
             var payload = JsonSerializer.Serialize(new CreatePayload(adopted), GuestArguments.Json);
-            var task = NewTask(ClusterTaskKinds.Create, cluster.Id, now) with { Payload = payload };
+            var task = TaskRecords.Pending(ClusterTaskKinds.Create, cluster.Id, now) with { Payload = payload };
             if (await store.Clusters.InsertAsync(cluster, members, task, cancellationToken))
             {
                 engine.Wake();
@@ -213,7 +213,7 @@ public sealed class ClusterService(
         }
 
         RequireNoTask(cluster);
-        await StartTaskAsync(projectId, id, ClusterTasks.Deleting, NewTask(ClusterTaskKinds.Delete, id, time.GetUtcNow()), [], cancellationToken);
+        await StartTaskAsync(projectId, id, ClusterTasks.Deleting, TaskRecords.Pending(ClusterTaskKinds.Delete, id, time.GetUtcNow()), [], cancellationToken);
     }
 
     public async Task<IReadOnlyList<InstanceRecord>> GrowAsync(string projectId, string id, IReadOnlyList<ClusterMemberRequest> requested, CancellationToken cancellationToken)
@@ -231,7 +231,7 @@ public sealed class ClusterService(
         var now = time.GetUtcNow();
         var members = NewMembers(cluster, cluster.DatastoreVersionId, flavor, volume, types, existing, cluster.RootSecret is not null, now);
         var payload = JsonSerializer.Serialize(new GrowPayload([.. members.Select(m => m.Instance.Id)]), GuestArguments.Json);
-        var task = NewTask(ClusterTaskKinds.Grow, id, now) with { Payload = payload };
+        var task = TaskRecords.Pending(ClusterTaskKinds.Grow, id, now) with { Payload = payload };
         await StartTaskAsync(projectId, id, ClusterTasks.Growing, task, members, cancellationToken);
         return [.. members.Select(m => m.Instance)];
     }
@@ -287,7 +287,7 @@ public sealed class ClusterService(
         }
 
         var payload = JsonSerializer.Serialize(new ShrinkPayload([.. removing.Select(m => m.Id)], nodeIds), GuestArguments.Json);
-        var task = NewTask(ClusterTaskKinds.Shrink, id, time.GetUtcNow()) with { Payload = payload };
+        var task = TaskRecords.Pending(ClusterTaskKinds.Shrink, id, time.GetUtcNow()) with { Payload = payload };
         await StartTaskAsync(projectId, id, ClusterTasks.Shrinking, task, [], cancellationToken);
     }
 
@@ -315,7 +315,7 @@ public sealed class ClusterService(
         }
 
         var payload = JsonSerializer.Serialize(new RebalancePlan { Exclude = [.. excludedIds] }, GuestArguments.Json);
-        var task = NewTask(ClusterTaskKinds.Rebalance, id, time.GetUtcNow()) with { Payload = payload };
+        var task = TaskRecords.Pending(ClusterTaskKinds.Rebalance, id, time.GetUtcNow()) with { Payload = payload };
         await StartTaskAsync(projectId, id, ClusterTasks.Rebalancing, task, [], cancellationToken);
     }
 
@@ -536,7 +536,7 @@ public sealed class ClusterService(
 
             // The member's prepare reads the cluster's root password from the cluster record, sealed there.
             var adopted = warm.Any(w => w.Id == member.Id);
-            members.Add(new NewMember(member, adopted ? null : NewTask(InstanceTaskKinds.Create, member.Id, now)));
+            members.Add(new NewMember(member, adopted ? null : TaskRecords.Pending(InstanceTaskKinds.Create, member.Id, now)));
         }
 
         return members;
@@ -560,15 +560,6 @@ public sealed class ClusterService(
         return resolved;
     }
 
-    private static TaskRecord NewTask(string kind, string subjectId, DateTimeOffset now) => new()
-    {
-        Id = Guid.NewGuid().ToString(),
-        Kind = kind,
-        InstanceId = subjectId,
-        State = TaskStates.Pending,
-        CreatedAt = now,
-        UpdatedAt = now,
-    };
 }
 
 public static class ClusterTaskKinds

@@ -126,15 +126,7 @@ public sealed partial class WarmMembers(
             UpdatedAt = now,
             InstanceType = ClusterMemberTypes.Warm,
         };
-        var task = new TaskRecord
-        {
-            Id = Guid.NewGuid().ToString(),
-            Kind = InstanceTaskKinds.Create,
-            InstanceId = id,
-            State = TaskStates.Pending,
-            CreatedAt = now,
-            UpdatedAt = now,
-        };
+        var task = TaskRecords.Pending(InstanceTaskKinds.Create, id, now);
         await placement.InsertAsync(flavor, instance, task, cancellationToken);
         engine.Wake();
         LogBuilding(id);
@@ -143,15 +135,7 @@ public sealed partial class WarmMembers(
     private async Task DeleteAsync(InstanceRecord instance, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        var task = new TaskRecord
-        {
-            Id = Guid.NewGuid().ToString(),
-            Kind = InstanceTaskKinds.Delete,
-            InstanceId = instance.Id,
-            State = TaskStates.Pending,
-            CreatedAt = now,
-            UpdatedAt = now,
-        };
+        var task = TaskRecords.Pending(InstanceTaskKinds.Delete, instance.Id, now);
         if (await store.Tasks.InsertForInstanceAsync(task, instance.TaskStatus, InstanceTasks.Deleting, cancellationToken))
         {
             engine.Wake();

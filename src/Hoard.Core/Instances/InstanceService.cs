@@ -100,7 +100,7 @@ public sealed class InstanceService(
             CreatedAt = now,
             UpdatedAt = now,
         };
-        var task = NewTask(InstanceTaskKinds.Create, id, now) with { Payload = Backups.RestorePlan.AddTo(schema.ToPayload(secrets), restore?.Id) };
+        var task = TaskRecords.Pending(InstanceTaskKinds.Create, id, now) with { Payload = Backups.RestorePlan.AddTo(schema.ToPayload(secrets), restore?.Id) };
 
         // The request is acknowledged once this commits: from here the task engine owns it, across restarts.
         instance = await placement.InsertAsync(flavor, instance, task, cancellationToken);
@@ -149,7 +149,7 @@ public sealed class InstanceService(
             throw ApiException.Unprocessable($"Instance {id} is not currently available for an action to be performed (task status was {instance.TaskStatus}).");
         }
 
-        var task = NewTask(InstanceTaskKinds.Delete, id, time.GetUtcNow());
+        var task = TaskRecords.Pending(InstanceTaskKinds.Delete, id, time.GetUtcNow());
         if (!await store.Tasks.InsertForInstanceAsync(task, instance.TaskStatus, InstanceTasks.Deleting, cancellationToken))
         {
             throw ApiException.Unprocessable($"Instance {id} changed while it was being deleted; try again.");
@@ -168,7 +168,7 @@ public sealed class InstanceService(
     {
         _ = await GetStandaloneAsync(projectId, id, cancellationToken);
         var instance = await ReadyForActionAsync(projectId, id, cancellationToken);
-        var task = NewTask(InstanceTaskKinds.Restart, id, time.GetUtcNow());
+        var task = TaskRecords.Pending(InstanceTaskKinds.Restart, id, time.GetUtcNow());
         if (!await store.Tasks.InsertForInstanceAsync(task, InstanceTasks.None, InstanceTasks.Rebooting, cancellationToken))
         {
             throw NotAvailable(instance);
@@ -270,15 +270,6 @@ public sealed class InstanceService(
     /// <summary>[datastore] root_on_create; the plugin declares its default.</summary>
     private bool RootOnCreate(string datastore) => options.Raw.GetBool(datastore, DatastoreOptionNames.RootOnCreate);
 
-    private static TaskRecord NewTask(string kind, string instanceId, DateTimeOffset now) => new()
-    {
-        Id = Guid.NewGuid().ToString(),
-        Kind = kind,
-        InstanceId = instanceId,
-        State = TaskStates.Pending,
-        CreatedAt = now,
-        UpdatedAt = now,
-    };
 
     internal static readonly JsonSerializerOptions WebJson = new(JsonSerializerDefaults.Web);
 }
