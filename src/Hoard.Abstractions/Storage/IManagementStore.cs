@@ -31,6 +31,8 @@ public interface IManagementStore : IAsyncDisposable
 
     IBackupStore Backups { get; }
 
+    IConfigurationStore Configurations { get; }
+
     IClusterStore Clusters { get; }
 }
 
@@ -286,6 +288,41 @@ public interface IBackupStore
 
     /// <summary>Counts a project's live backups (for its quota).</summary>
     Task<int> CountAsync(string projectId, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Configuration groups (Trove's Configuration) and which instances they are attached to. Lists are oldest first (by
+/// creation), after the marker id (exclusive: a marker that is gone still marks its place), live groups only; a limit of 0
+/// or less means all. An instance's group is <see cref="InstanceRecord.ConfigurationId"/>, written by
+/// <see cref="IInstanceStore.InsertWithTaskAsync"/> for a create and by <see cref="AttachAsync"/> afterwards.
+/// </summary>
+public interface IConfigurationStore
+{
+    Task InsertAsync(ConfigurationRecord configuration, CancellationToken cancellationToken);
+
+    /// <summary>The live group, or null (missing, or deleted).</summary>
+    Task<ConfigurationRecord?> GetAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Live groups of a project (all projects when null).</summary>
+    Task<IReadOnlyList<ConfigurationRecord>> ListAsync(string? projectId, string? marker, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Applies a partial update (and sets UpdatedAt); false when there is no such live group.</summary>
+    Task<bool> UpdateAsync(string id, ConfigurationChange change, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Marks the group deleted, unless a live instance has it attached (checked in the same transaction, so an attach
+    /// cannot slip in between).
+    /// </summary>
+    Task<ConfigurationDeletion> DeleteAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Ids of the live instances the group is attached to, oldest first.</summary>
+    Task<IReadOnlyList<string>> ListInstancesAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Sets the live instance's group (null detaches) when it currently has <paramref name="expectedConfigurationId"/>
+    /// (null: none) and the new group, when not null, is live — all checked in the same transaction as the write.
+    /// </summary>
+    Task<ConfigurationAttach> AttachAsync(string instanceId, string? expectedConfigurationId, string? configurationId, CancellationToken cancellationToken);
 }
 
 /// <summary>Clusters and their members. A task's instance id is the cluster's id for cluster tasks.</summary>

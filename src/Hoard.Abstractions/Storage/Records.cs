@@ -187,6 +187,9 @@ public sealed record InstanceRecord
 
     /// <summary>A cluster member's node id in the engine's cluster (Redis CLUSTER MYID), once the cluster task learnt it.</summary>
     public string? ClusterNodeId { get; init; }
+
+    /// <summary>The configuration group attached to the instance, or null.</summary>
+    public string? ConfigurationId { get; init; }
 }
 
 /// <summary>A partial update of an instance; null fields stay as they are.</summary>
