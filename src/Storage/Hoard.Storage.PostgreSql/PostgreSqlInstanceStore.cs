@@ -10,7 +10,7 @@ internal sealed class PostgreSqlInstanceStore(PostgreSqlDb db) : IInstanceStore
     private const string Columns =
         "id, name, project_id, flavor_id, datastore_version_id, volume_size, task_status, service_status, server_status, " +
         "pool, address, port, secret_hash, root_enabled, fault_message, fault_details, fault_at, created_at, updated_at, " +
-        "service_status_updated_at, deleted, cluster_id, instance_type, replica_of, cluster_node_id";
+        "service_status_updated_at, deleted, cluster_id, instance_type, replica_of, cluster_node_id, configuration_id";
 
     /// <summary>
     /// Counts and inserts under the pool's advisory lock, so concurrent creates into one pool take turns and never exceed
@@ -41,13 +41,14 @@ internal sealed class PostgreSqlInstanceStore(PostgreSqlDb db) : IInstanceStore
         await using (var insert = Command(
             connection,
             tx,
-            $"INSERT INTO instances ({Columns}) VALUES (@id, @name, @project, @flavor, @dsv, @vol, @task, @svc, @srv, @pool, @addr, @port, @secret, @root, NULL, NULL, NULL, @created, @updated, @created, FALSE, @cluster, @type, @replicaOf, NULL)",
+            $"INSERT INTO instances ({Columns}) VALUES (@id, @name, @project, @flavor, @dsv, @vol, @task, @svc, @srv, @pool, @addr, @port, @secret, @root, NULL, NULL, NULL, @created, @updated, @created, FALSE, @cluster, @type, @replicaOf, NULL, @configuration)",
             ("id", instance.Id), ("name", instance.Name), ("project", instance.ProjectId), ("flavor", instance.FlavorId),
             ("dsv", instance.DatastoreVersionId), ("vol", instance.VolumeSize), ("task", instance.TaskStatus),
             ("svc", instance.ServiceStatus), ("srv", instance.ServerStatus), ("pool", instance.Pool), ("addr", instance.Address),
             ("port", instance.Port), ("secret", instance.SecretHash), ("root", instance.RootEnabled),
             ("created", Ms(instance.CreatedAt)), ("updated", Ms(instance.UpdatedAt)),
-            ("cluster", instance.ClusterId), ("type", instance.InstanceType), ("replicaOf", instance.ReplicaOf)))
+            ("cluster", instance.ClusterId), ("type", instance.InstanceType), ("replicaOf", instance.ReplicaOf),
+            ("configuration", instance.ConfigurationId)))
         {
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
@@ -193,5 +194,6 @@ internal sealed class PostgreSqlInstanceStore(PostgreSqlDb db) : IInstanceStore
         InstanceType = StringOrNull(r, 22),
         ReplicaOf = StringOrNull(r, 23),
         ClusterNodeId = StringOrNull(r, 24),
+        ConfigurationId = StringOrNull(r, 25),
     };
 }
