@@ -13,7 +13,8 @@ internal static class RedisRecords
         ("service_status", i.ServiceStatus), ("server_status", i.ServerStatus), ("pool", i.Pool), ("address", i.Address),
         ("port", Int(i.Port)), ("secret_hash", i.SecretHash), ("root_enabled", Bool(i.RootEnabled)),
         ("created_at", Ms(i.CreatedAt)), ("updated_at", Ms(i.UpdatedAt)), ("service_status_updated_at", Ms(i.CreatedAt)),
-        ("deleted", "0"), ("cluster_id", i.ClusterId), ("instance_type", i.InstanceType), ("replica_of", i.ReplicaOf));
+        ("deleted", "0"), ("cluster_id", i.ClusterId), ("instance_type", i.InstanceType), ("replica_of", i.ReplicaOf),
+        ("configuration_id", i.ConfigurationId));
 
     public static InstanceRecord Instance(Dictionary<string, string> h) => new()
     {
@@ -42,6 +43,7 @@ internal static class RedisRecords
         InstanceType = StringOrNull(h, "instance_type"),
         ReplicaOf = StringOrNull(h, "replica_of"),
         ClusterNodeId = StringOrNull(h, "cluster_node_id"),
+        ConfigurationId = StringOrNull(h, "configuration_id"),
     };
 
     public static Dictionary<string, object> Fields(TaskRecord t) => Arg(
@@ -103,6 +105,24 @@ internal static class RedisRecords
         Checksum = StringOrNull(h, "checksum"),
         Location = StringOrNull(h, "location"),
         FaultMessage = StringOrNull(h, "fault_message"),
+        CreatedAt = Time(h, "created_at"),
+        UpdatedAt = Time(h, "updated_at"),
+        Deleted = BoolOf(h, "deleted"),
+    };
+
+    public static Dictionary<string, object> Fields(ConfigurationRecord c) => Arg(
+        ("id", c.Id), ("name", c.Name), ("description", c.Description), ("project_id", c.ProjectId),
+        ("datastore_version_id", c.DatastoreVersionId), ("values", c.Values), ("created_at", Ms(c.CreatedAt)),
+        ("updated_at", Ms(c.UpdatedAt)), ("deleted", "0"));
+
+    public static ConfigurationRecord Configuration(Dictionary<string, string> h) => new()
+    {
+        Id = h["id"],
+        Name = h["name"],
+        Description = StringOrNull(h, "description"),
+        ProjectId = h["project_id"],
+        DatastoreVersionId = h["datastore_version_id"],
+        Values = h["values"],
         CreatedAt = Time(h, "created_at"),
         UpdatedAt = Time(h, "updated_at"),
         Deleted = BoolOf(h, "deleted"),

@@ -49,6 +49,7 @@ internal static class RedisScripts
           else
             r[#r + 1] = k('idx:cluster-members', h.cluster_id)
           end
+          if h.configuration_id ~= nil then r[#r + 1] = k('idx:configuration-instances', h.configuration_id) end
           return r
         end
         local function addr_of(h)
@@ -550,6 +551,66 @@ internal static class RedisScripts
         new.updated_at = A.now
         backup_write(A.id, old, new)
         task_write(A.task)
+        return 1
+        """;
+
+    /// <summary>
+    /// The configuration-group helpers: a live group is in the all and project indexes by seq. Which live instances have
+    /// it attached is <c>idx:configuration-instances</c>, kept by <c>inst_write</c> with the instance's other indexes (an
+    /// insert, an attach or detach, and a delete all go through it).
+    /// </summary>
+    private const string ConfigurationPrelude = Prelude + """
+        local function configuration_write(c)
+          hput(k('configuration', c.id), c)
+          for _, x in ipairs({ k('idx:configurations'), k('idx:project-configurations', c.project_id) }) do
+            if live(c) then redis.call('ZADD', x, c.seq, c.id) else redis.call('ZREM', x, c.id) end
+          end
+        end
+
+        """;
+
+    public const string InsertConfiguration = ConfigurationPrelude + """
+        local c = A.rec
+        if exists(k('configuration', c.id)) then return redis.error_reply('configuration ' .. c.id .. ' exists') end
+        c.seq = tostring(redis.call('INCR', k('seq')))
+        configuration_write(c)
+        return 1
+        """;
+
+    /// <summary>1 updated; 0 no live group of A.id. A.set / A.unset patch the record.</summary>
+    public const string UpdateConfiguration = ConfigurationPrelude + """
+        local c = hgetall(k('configuration', A.id))
+        if not live(c) then return 0 end
+        for f, v in pairs(A.set) do c[f] = v end
+        for _, f in ipairs(A.unset) do c[f] = nil end
+        configuration_write(c)
+        return 1
+        """;
+
+    /// <summary>1 deleted (kept with deleted=1); 0 no live group; 2 a live instance has it attached.</summary>
+    public const string DeleteConfiguration = ConfigurationPrelude + """
+        local c = hgetall(k('configuration', A.id))
+        if not live(c) then return 0 end
+        if redis.call('ZCARD', k('idx:configuration-instances', A.id)) > 0 then return 2 end
+        c.deleted = '1'
+        c.updated_at = A.now
+        configuration_write(c)
+        return 1
+        """;
+
+    /// <summary>
+    /// Sets live instance A.instance's group to A.configuration (absent: detaches) when it has A.expected (absent: none).
+    /// 1 done; 0 no live instance; 2 the group is not live; 3 the instance's group is not A.expected.
+    /// </summary>
+    public const string AttachConfiguration = ConfigurationPrelude + """
+        local old = hgetall(k('instance', A.instance))
+        if not live(old) then return 0 end
+        if old.configuration_id ~= A.expected then return 3 end
+        if A.configuration ~= nil and not live(hgetall(k('configuration', A.configuration))) then return 2 end
+        local new = copy(old)
+        new.configuration_id = A.configuration
+        new.updated_at = A.now
+        inst_write(A.instance, old, new)
         return 1
         """;
 
