@@ -50,7 +50,7 @@ namespace Hoard.Storage.Redis;
 /// </code>
 /// Instances, tasks and clusters:
 /// <code>
-/// P instance:{id}                              hash    + seq; kept with deleted=1 after delete (a marker still pages)
+/// P instance:{id}                              hash    + seq, configuration_id; kept with deleted=1 after delete (a marker still pages)
 /// P idx:instances / idx:standalone-instances   zset    live instances by seq (all / not in a cluster)
 /// P idx:project-instances:{p} / idx:project-standalone-instances:{p}   zset   the same per project
 /// P idx:cluster-members:{cluster}              zset    live members by seq
@@ -64,6 +64,9 @@ namespace Hoard.Storage.Redis;
 /// P idx:backups / idx:project-backups:{p}      zset    live backups by seq (all / per project), listed newest first
 /// P idx:instance-backups:{i} / idx:project-instance-backups:{p}:{i}   zset   the same per instance (any / one project)
 /// P idx:backup-children:{parent}               set     ids of the live backups built on it (a delete waits for none)
+/// P configuration:{id}                         hash    + seq; kept with deleted=1 after delete (a marker still pages)
+/// P idx:configurations / idx:project-configurations:{p}   zset   live groups by seq (all / per project), oldest first
+/// P idx:configuration-instances:{id}           zset    ids of the live instances with the group attached, by their seq
 /// </code>
 /// Writes that check something first are Lua scripts (<see cref="RedisScripts"/>); a page of a list is a constant
 /// three round trips (marker's seq, ZRANGEBYSCORE or ZREVRANGEBYSCORE, one pipelined batch of HGETALLs), or two for the lex-ordered
