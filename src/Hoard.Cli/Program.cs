@@ -20,4 +20,5 @@ root.Subcommands.Add(PoolCommand.Create());
 root.Subcommands.Add(FlavorCommand.Create());
 root.Subcommands.Add(CatalogueCommand.Create());
 root.Subcommands.Add(BackupCommand.Create());
+root.Subcommands.Add(ConfigurationCommand.Create());
 return await root.Parse(args).InvokeAsync();

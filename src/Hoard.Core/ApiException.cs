@@ -25,4 +25,7 @@ public sealed class ApiException(int status, string fault, string message) : Exc
     public static ApiException Unprocessable(string message) => new(422, "unprocessableEntity", message);
 
     public static ApiException NotImplemented(string message) => new(501, "notImplemented", message);
+
+    /// <summary>A part the request needs is not answering now; the request may succeed when retried.</summary>
+    public static ApiException Unavailable(string message) => new(503, "serviceUnavailable", message);
 }

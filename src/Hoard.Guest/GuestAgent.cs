@@ -25,6 +25,8 @@ public sealed class GuestAgent
     private readonly ConcurrentDictionary<string, InstanceSlot> _slots = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, IDatastoreManager> _managers = new(StringComparer.Ordinal);
     private readonly IReadOnlyList<ControlPlaneLink> _links;
+    private readonly ConcurrentDictionary<string, DiscoveredParameters> _parameters = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _scratchGate = new(1, 1);
     private TimeSpan _heartbeatInterval;
 
     public GuestAgent(GuestAgentOptions options, PluginRegistry plugins, ILoggerFactory loggerFactory)
@@ -80,7 +82,9 @@ public sealed class GuestAgent
             // A datastore's manager is made only when the agent runs an instance of it.
             var manager = _managers.GetOrAdd(info.Datastore, name => _plugins.Get<IDatastorePlugin>(PluginKind.Datastore, name).CreateManager(_loggerFactory));
             var slot = _slots.GetOrAdd(info.Id, _ => new InstanceSlot(instance, info.Secret, manager));
-            slot.Status = slot.Prepared && manager.IsProcessAlive(instance) ? ServiceStatus.Running : slot.Prepared ? ServiceStatus.Shutdown : ServiceStatus.Building;
+            slot.Status = slot.Prepared && manager.IsProcessAlive(instance)
+                ? (slot.RestartRequired ? ServiceStatus.RestartRequired : ServiceStatus.Running)
+                : slot.Prepared ? ServiceStatus.Shutdown : ServiceStatus.Building;
             return slot;
         }
         catch (Exception e) when (e is IOException or JsonException or InvalidDataException or KeyNotFoundException)
@@ -203,12 +207,20 @@ public sealed class GuestAgent
         GuestMessage reply;
         try
         {
-            if (!_slots.TryGetValue(id, out var slot))
+            object? result;
+            if (id.Length == 0 && call.Method == GuestMethods.DiscoverParameters)
+            {
+                result = await DiscoverParametersAsync(GuestArguments.Read<DiscoverParametersArguments>(call.Args), cancellationToken);
+            }
+            else if (!_slots.TryGetValue(id, out var slot))
             {
                 throw new InvalidOperationException($"this agent does not run instance {id}");
             }
+            else
+            {
+                result = await RunAsync(slot, call.Method ?? string.Empty, call.Args, cancellationToken);
+            }
 
-            var result = await RunAsync(slot, call.Method ?? string.Empty, call.Args, cancellationToken);
             reply = new GuestMessage { Type = GuestMessageTypes.Reply, CallId = call.CallId, Instance = id, Result = JsonSerializer.SerializeToElement(result, GuestArguments.Json) };
             Log.CallDone(_logger, id, call.Method ?? string.Empty, clock.ElapsedMilliseconds);
         }
@@ -277,6 +289,7 @@ public sealed class GuestAgent
                     await SetStatusAsync(slot, ServiceStatus.Restarting, cancellationToken);
                     await manager.StopAsync(instance, cancellationToken);
                     await manager.StartAsync(instance, cancellationToken);
+                    slot.SetRestartRequired(false); // the server read every configuration value as it started
                     await SetStatusAsync(slot, ServiceStatus.Running, cancellationToken);
                     return new { status = ServiceStatus.Running.ToTroveName() };
                 case GuestMethods.EnableRoot:
@@ -348,6 +361,15 @@ public sealed class GuestAgent
                 case GuestMethods.RestoreBackup:
                     await BackupRunner.RestoreAsync(Backups(slot), instance, GuestArguments.Read<RestoreBackupArguments>(args), cancellationToken);
                     return new { };
+                case GuestMethods.ApplyConfiguration:
+                    var restart = await Configuration(slot).ApplyConfigurationAsync(instance, GuestArguments.Read<ConfigurationArguments>(args).Values, cancellationToken);
+                    slot.SetRestartRequired(restart);
+                    await SetStatusAsync(slot, ServiceStatus.Running, cancellationToken);
+                    return new ConfigurationApplied(restart);
+                case GuestMethods.GetConfiguration:
+                    return new EffectiveConfiguration(await Configuration(slot).GetEffectiveConfigurationAsync(instance, cancellationToken));
+                case GuestMethods.DiscoverParameters:
+                    return new DiscoveredParameters(await Configuration(slot).DiscoverParametersAsync(instance, cancellationToken));
                 default:
                     throw new InvalidOperationException($"unknown guest method '{method}'");
             }
@@ -361,6 +383,79 @@ public sealed class GuestAgent
     private static IDatastoreBackups Backups(InstanceSlot slot) =>
         slot.Manager as IDatastoreBackups
         ?? throw DatastoreOperationException.NotSupported($"The {slot.Instance.Datastore} datastore has no backup strategy.");
+
+    private static IDatastoreConfiguration Configuration(InstanceSlot slot) =>
+        slot.Manager as IDatastoreConfiguration
+        ?? throw DatastoreOperationException.NotSupported($"The {slot.Instance.Datastore} datastore has no configuration groups.");
+
+    /// <summary>
+    /// The parameters a datastore version accepts, asked of a scratch server the agent starts on a free loopback port and
+    /// destroys again (one at a time per agent; the answer is kept, a version's rules do not change while it runs).
+    /// </summary>
+    private async Task<DiscoveredParameters> DiscoverParametersAsync(DiscoverParametersArguments args, CancellationToken cancellationToken)
+    {
+        var key = $"{args.Datastore}/{args.Version}";
+        if (_parameters.TryGetValue(key, out var known))
+        {
+            return known;
+        }
+
+        await _scratchGate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_parameters.TryGetValue(key, out known))
+            {
+                return known;
+            }
+
+            var manager = _managers.GetOrAdd(args.Datastore, name => _plugins.Get<IDatastorePlugin>(PluginKind.Datastore, name).CreateManager(_loggerFactory));
+            if (manager is not IDatastoreConfiguration configuration)
+            {
+                throw DatastoreOperationException.NotSupported($"The {args.Datastore} datastore has no configuration groups.");
+            }
+
+            var id = Guid.NewGuid().ToString();
+            var scratch = new GuestInstance
+            {
+                Id = id,
+                Datastore = args.Datastore,
+                Version = args.Version,
+                Directory = Path.Combine(_options.PoolDir, "scratch", id),
+                Address = "127.0.0.1",
+                Port = FreeLoopbackPort(),
+                RamMb = 256,
+                Options = args.Options,
+            };
+            Directory.CreateDirectory(scratch.Directory);
+            try
+            {
+                await manager.PrepareAsync(scratch, cancellationToken);
+                var discovered = new DiscoveredParameters(await configuration.DiscoverParametersAsync(scratch, cancellationToken));
+                _parameters[key] = discovered;
+                Log.ParametersDiscovered(_logger, args.Datastore, args.Version, discovered.Parameters.Count);
+                return discovered;
+            }
+            finally
+            {
+                await manager.DestroyAsync(scratch, CancellationToken.None);
+                if (Directory.Exists(scratch.Directory))
+                {
+                    Directory.Delete(scratch.Directory, recursive: true);
+                }
+            }
+        }
+        finally
+        {
+            _scratchGate.Release();
+        }
+    }
+
+    private static int FreeLoopbackPort()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+    }
 
     private static IClusterManager ClusterManager(InstanceSlot slot) =>
         slot.Manager as IClusterManager
@@ -483,6 +578,7 @@ public sealed class GuestAgent
             Log.Restarting(_logger, slot.Instance.Id);
             await SetStatusAsync(slot, ServiceStatus.Crashed, cancellationToken);
             await slot.Manager.StartAsync(slot.Instance, cancellationToken);
+            slot.SetRestartRequired(false);
             slot.DeadSince = null;
             await SetStatusAsync(slot, ServiceStatus.Running, cancellationToken);
         }
@@ -499,6 +595,12 @@ public sealed class GuestAgent
     /// <summary>Records a status and, when it changed, tells the control plane at once rather than at the next heartbeat.</summary>
     private async Task SetStatusAsync(InstanceSlot slot, ServiceStatus status, CancellationToken cancellationToken)
     {
+        // A running server with configuration values that wait for a restart says so (Trove's RESTART_REQUIRED).
+        if (status == ServiceStatus.Running && slot.RestartRequired)
+        {
+            status = ServiceStatus.RestartRequired;
+        }
+
         if (slot.Status == status)
         {
             return;

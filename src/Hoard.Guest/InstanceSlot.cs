@@ -30,6 +30,27 @@ internal sealed class InstanceSlot(GuestInstance instance, string secret, IDatas
     /// <summary>Read from the marker once, when the slot is loaded; the supervision pass asks every 500 ms.</summary>
     public bool Prepared { get; private set; } = File.Exists(Path.Combine(instance.Directory, PreparedMarker));
 
+    /// <summary>Written when a configuration group left values waiting for a restart; removed when the server restarts.</summary>
+    public const string RestartRequiredMarker = ".restart-required";
+
+    /// <summary>Whether configuration values wait for a restart (kept on disk, so a restarted agent still says so).</summary>
+    public bool RestartRequired { get; private set; } = File.Exists(Path.Combine(instance.Directory, RestartRequiredMarker));
+
+    public void SetRestartRequired(bool required)
+    {
+        var marker = Path.Combine(Instance.Directory, RestartRequiredMarker);
+        if (required)
+        {
+            File.WriteAllText(marker, string.Empty);
+        }
+        else
+        {
+            File.Delete(marker);
+        }
+
+        RestartRequired = required;
+    }
+
     public void MarkPrepared()
     {
         File.WriteAllText(Path.Combine(Instance.Directory, PreparedMarker), string.Empty);

@@ -43,4 +43,7 @@ internal static partial class Log
 
     [LoggerMessage(4012, LogLevel.Warning, "Instance {Instance}: server process is gone; restarting it in {Delay}, once the cluster has failed over")]
     public static partial void RestartHeldBack(ILogger logger, string instance, TimeSpan delay);
+
+    [LoggerMessage(4013, LogLevel.Information, "Learnt the configuration parameters of {Datastore} {Version} from a scratch server: {Count}")]
+    public static partial void ParametersDiscovered(ILogger logger, string datastore, string version, int count);
 }

@@ -65,6 +65,43 @@ public sealed class HoardCliTests : IAsyncLifetime
         Assert.DoesNotContain("bk1", (await HoardAsync("backup", "list")).Stdout, StringComparison.Ordinal);
     }
 
+    [RequiresBinaryFact("redis-server", "redis-cli")]
+    public async Task Configuration_create_attach_set_default_and_delete()
+    {
+        var parameters = await HoardAsync("configuration", "parameters", "--datastore", "redis");
+        Assert.True(parameters.ExitCode == 0, parameters.ToString());
+        Assert.Contains("maxmemory-policy", parameters.Stdout, StringComparison.Ordinal);
+
+        var bad = await HoardAsync("configuration", "create", "bad", "hz=many", "--datastore", "redis");
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("hz is not of type integer", bad.Stderr, StringComparison.Ordinal);
+
+        var created = await HoardAsync("configuration", "create", "cli-g", "maxmemory-policy=allkeys-lru", "hz=25", "--datastore", "redis", "--description", "from the cli");
+        Assert.True(created.ExitCode == 0, created.ToString());
+        Assert.Contains("\"hz\":25", created.Stdout, StringComparison.Ordinal);
+
+        Assert.Equal(0, (await HoardAsync("instance", "create", "cfg-db", "--datastore", "redis", "--flavor", "m1.tiny", "--wait")).ExitCode);
+        var attached = await HoardAsync("configuration", "attach", "cfg-db", "cli-g");
+        Assert.True(attached.ExitCode == 0, attached.ToString());
+        var login = await RootLoginAsync("cfg-db");
+        async Task<string> ConfigGetAsync(string name) =>
+            (await ProcessRunner.RunAsync("redis-cli", ["-h", login.Address, "--user", "root", "--pass", login.Password, "--no-auth-warning", "CONFIG", "GET", name])).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1].Trim();
+        await Timeouts.EventuallyAsync(() => ConfigGetAsync("hz"), v => v == "25", Timeouts.Settle, "hz to be applied");
+
+        Assert.True((await HoardAsync("configuration", "set", "cli-g", "hz=35")).ExitCode == 0);
+        await Timeouts.EventuallyAsync(() => ConfigGetAsync("hz"), v => v == "35", Timeouts.Settle, "the new hz to be applied");
+        var effective = await HoardAsync("configuration", "default", "cfg-db");
+        Assert.Contains("allkeys-lru", effective.Stdout, StringComparison.Ordinal);
+        Assert.Contains("cfg-db", (await HoardAsync("configuration", "instances", "cli-g")).Stdout, StringComparison.Ordinal);
+
+        var refused = await HoardAsync("configuration", "delete", "cli-g");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("HTTP 400", refused.Stderr, StringComparison.Ordinal);
+        Assert.Equal(0, (await HoardAsync("configuration", "detach", "cfg-db")).ExitCode);
+        Assert.Equal(0, (await HoardAsync("configuration", "delete", "cli-g")).ExitCode);
+        Assert.DoesNotContain("cli-g", (await HoardAsync("configuration", "list")).Stdout, StringComparison.Ordinal);
+    }
+
     /// <summary>Enables root on an instance through the CLI; its address and root password.</summary>
     private async Task<(string Address, string Password)> RootLoginAsync(string instance)
     {

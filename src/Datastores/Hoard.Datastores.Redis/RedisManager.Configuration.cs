@@ -78,7 +78,13 @@ public sealed partial class RedisManager : IDatastoreConfiguration
                 throw DatastoreOperationException.Invalid($"The value of '{name}' contains control characters.");
             }
 
-            wanted[parameter.Name] = value;
+            // A boolean as the control plane writes it (true/false) or as other engines spell it, in Redis' own words.
+            wanted[parameter.Name] = parameter.Type != ParameterTypes.Boolean ? value : value.Trim().ToLowerInvariant() switch
+            {
+                "true" or "1" or "on" or "yes" => "yes",
+                "false" or "0" or "off" or "no" => "no",
+                _ => value,
+            };
         }
 
         var previous = await ReadGroupConfigAsync(files, cancellationToken);

@@ -109,3 +109,18 @@ public sealed record RestoreBackupArguments(string BackupId, string Location, st
 {
     public override string ToString() => $"restore of backup {BackupId}";
 }
+
+/// <summary>apply_configuration: the instance's configuration group values (empty: none), replacing the previous ones.</summary>
+public sealed record ConfigurationArguments(IReadOnlyDictionary<string, string> Values);
+
+/// <summary>What apply_configuration did: true when values wait for a restart (the instance reports RESTART_REQUIRED until then).</summary>
+public sealed record ConfigurationApplied(bool RestartRequired);
+
+/// <summary>get_configuration: the running server's value of every parameter a group can set.</summary>
+public sealed record EffectiveConfiguration(IReadOnlyDictionary<string, string> Values);
+
+/// <summary>discover_parameters: the engine and version to ask, with the datastore's guest-side options.</summary>
+public sealed record DiscoverParametersArguments(string Datastore, string Version, IReadOnlyDictionary<string, string> Options);
+
+/// <summary>The parameters a datastore version accepts in a configuration group, with their rules.</summary>
+public sealed record DiscoveredParameters(IReadOnlyList<Hoard.Abstractions.Datastores.ConfigurationParameter> Parameters);

@@ -116,6 +116,12 @@ public static class GuestMethods
     // Backups (Trove's create_backup; restore is part of Trove's prepare, a method of its own here).
     public const string CreateBackup = "create_backup";
     public const string RestoreBackup = "restore_backup";
+
+    // Configuration groups: Trove's update_overrides and apply_overrides in one call, the effective values, and the
+    // parameters a datastore version accepts (an agent-level call: no instance needed, the agent asks a scratch server).
+    public const string ApplyConfiguration = "apply_configuration";
+    public const string GetConfiguration = "get_configuration";
+    public const string DiscoverParameters = "discover_parameters";
 }
 
 /// <summary>

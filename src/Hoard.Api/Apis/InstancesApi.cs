@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Hoard.Api.Views;
 using Hoard.Core;
+using Hoard.Core.Configurations;
 using Hoard.Core.Instances;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -18,16 +19,17 @@ public static class InstancesApi
         tenant.MapGet("/instances/detail", (HttpContext http, InstanceService instances, ViewBuilder views, string? marker, string? limit, CancellationToken ct) =>
             ListAsync(http, instances, views, marker, limit, detail: true, ct));
         tenant.MapPost("/instances", CreateAsync);
-        tenant.MapGet("/instances/{id}", async (HttpContext http, string id, InstanceService instances, ViewBuilder views, CancellationToken ct) =>
+        tenant.MapGet("/instances/{id}", async (HttpContext http, string id, InstanceService instances, ConfigurationService configurations, ViewBuilder views, CancellationToken ct) =>
         {
             var caller = http.Caller();
             var instance = await instances.GetAsync(caller.ProjectId, id, ct);
-            return Results.Json(new InstanceEnvelope(views.Instance(instance, detail: true, caller.IsAdmin)), TroveJsonContext.Default.InstanceEnvelope);
+            var configuration = instance.ConfigurationId is { } configurationId ? await configurations.FindAsync(configurationId, ct) : null;
+            return Results.Json(new InstanceEnvelope(views.Instance(instance, detail: true, caller.IsAdmin, configuration: configuration)), TroveJsonContext.Default.InstanceEnvelope);
         });
-        tenant.MapPut("/instances/{id}", (HttpContext http, string id, InstanceService instances, CancellationToken ct) =>
-            UpdateAsync(http, id, instances, allowAccess: true, ct));
-        tenant.MapPatch("/instances/{id}", (HttpContext http, string id, InstanceService instances, CancellationToken ct) =>
-            UpdateAsync(http, id, instances, allowAccess: false, ct));
+        tenant.MapPut("/instances/{id}", (HttpContext http, string id, InstanceService instances, ConfigurationService configurations, CancellationToken ct) =>
+            UpdateAsync(http, id, instances, configurations, allowAccess: true, ct));
+        tenant.MapPatch("/instances/{id}", (HttpContext http, string id, InstanceService instances, ConfigurationService configurations, CancellationToken ct) =>
+            UpdateAsync(http, id, instances, configurations, allowAccess: false, ct));
         tenant.MapDelete("/instances/{id}", async (HttpContext http, string id, InstanceService instances, CancellationToken ct) =>
         {
             await instances.DeleteAsync(http.Caller().ProjectId, id, ct);
@@ -79,7 +81,7 @@ public static class InstancesApi
         return Results.Json(new InstanceListView(items, links), TroveJsonContext.Default.InstanceListView);
     }
 
-    private static async Task<IResult> CreateAsync(HttpContext http, InstanceService instances, ViewBuilder views, CancellationToken ct)
+    private static async Task<IResult> CreateAsync(HttpContext http, InstanceService instances, ConfigurationService configurations, ViewBuilder views, CancellationToken ct)
     {
         var body = await TroveHttp.ReadObjectAsync(http.Request, ct);
         var v = new Validation();
@@ -118,6 +120,14 @@ public static class InstancesApi
             }
         }
 
+        string? configurationId = null;
+        if (instance!.ContainsKey("configuration"))
+        {
+            // An id, or (as Trove takes it) the group's href.
+            configurationId = v.NonEmptyString(instance, path, "configuration", required: true, maxLength: 1024)?.TrimEnd('/');
+            configurationId = configurationId?[(configurationId.LastIndexOf('/') + 1)..];
+        }
+
         v.ThrowIfFailed();
 
         var caller = http.Caller();
@@ -132,12 +142,14 @@ public static class InstancesApi
                 DatastoreVersion = datastoreVersion,
                 Schema = new InitialSchema(databases, users),
                 RestoreBackupRef = backupRef,
+                ConfigurationId = configurationId,
             },
             ct);
-        return Results.Json(new InstanceEnvelope(views.Instance(created, detail: true, caller.IsAdmin, password)), TroveJsonContext.Default.InstanceEnvelope);
+        var configuration = created.ConfigurationId is { } attached ? await configurations.FindAsync(attached, ct) : null;
+        return Results.Json(new InstanceEnvelope(views.Instance(created, detail: true, caller.IsAdmin, password, configuration)), TroveJsonContext.Default.InstanceEnvelope);
     }
 
-    private static async Task<IResult> UpdateAsync(HttpContext http, string id, InstanceService instances, bool allowAccess, CancellationToken ct)
+    private static async Task<IResult> UpdateAsync(HttpContext http, string id, InstanceService instances, ConfigurationService configurations, bool allowAccess, CancellationToken ct)
     {
         var body = await TroveHttp.ReadObjectAsync(http.Request, ct);
         var v = new Validation();
@@ -148,6 +160,19 @@ public static class InstancesApi
             : ["name", "replica_of", "slave_of", "configuration", "datastore_version"];
         v.NoAdditionalProperties(instance!, "instance", allowed);
         var name = instance!.ContainsKey("name") ? v.NonEmptyString(instance, "instance", "name", required: true) : null;
+
+        // configuration: a group's id attaches it; null (or an empty string, as older clients send) detaches.
+        string? configurationId = null;
+        if (instance.TryGetPropertyValue("configuration", out var configurationNode) && configurationNode is not null
+            && !(configurationNode is JsonValue empty && empty.TryGetValue<string>(out var text) && text.Length == 0))
+        {
+            configurationId = v.NonEmptyString(instance, "instance", "configuration", required: true, maxLength: 64);
+            if (configurationId is not null && !Guid.TryParse(configurationId, out _))
+            {
+                v.Fail(Validation.Path("instance", "configuration"), $"'{configurationId}' is not a 'uuid' (or null, to detach)");
+            }
+        }
+
         v.ThrowIfFailed();
         if (instance.Count(p => p.Key != "name") > 1)
         {
@@ -156,9 +181,21 @@ public static class InstancesApi
 
         var caller = http.Caller();
         var current = await instances.GetAsync(caller.ProjectId, id, ct);
-        foreach (var key in instance.Select(p => p.Key).Where(k => k != "name"))
+        foreach (var key in instance.Select(p => p.Key).Where(k => k is not "name" and not "configuration"))
         {
             throw ApiException.NotImplemented($"Updating '{key}' is not supported for {current.Id} yet.");
+        }
+
+        if (instance.ContainsKey("configuration"))
+        {
+            if (configurationId is null)
+            {
+                await configurations.DetachAsync(current, ct);
+            }
+            else
+            {
+                await configurations.AttachAsync(current, configurationId, ct);
+            }
         }
 
         if (name is not null)

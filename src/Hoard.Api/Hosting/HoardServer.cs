@@ -10,6 +10,7 @@ using Hoard.Core.Backups;
 using Hoard.Core.Catalog;
 using Hoard.Core.Clusters;
 using Hoard.Core.Configuration;
+using Hoard.Core.Configurations;
 using Hoard.Core.Guests;
 using Hoard.Core.Identity;
 using Hoard.Core.Instances;
@@ -76,6 +77,9 @@ public static class HoardServer
         services.AddSingleton<BackupService>();
         services.AddSingleton<ITaskHandler, CreateBackupHandler>();
         services.AddSingleton<ITaskHandler, DeleteBackupHandler>();
+        services.AddSingleton<ParameterCatalog>();
+        services.AddSingleton<ConfigurationService>();
+        services.AddSingleton<ITaskHandler, ApplyConfigurationHandler>();
         services.AddSingleton<TaskEngine>();
         services.AddSingleton<InstanceService>();
         services.AddSingleton<SchemaService>();
@@ -96,6 +100,7 @@ public static class HoardServer
         tenant.MapCatalogApi();
         tenant.MapMgmtApi();
         tenant.MapBackupsApi();
+        tenant.MapConfigurationsApi();
         app.MapFallback((HttpContext http) => TroveHttp.Error(404, "itemNotFound", "The resource could not be found."));
         return app;
     }

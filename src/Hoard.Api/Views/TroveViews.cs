@@ -51,7 +51,14 @@ public sealed record InstanceView
     [JsonPropertyName("fault")] public FaultView? Fault { get; init; }
     [JsonPropertyName("password")] public string? Password { get; init; }
     [JsonPropertyName("cluster_id")] public string? ClusterId { get; init; }
+    [JsonPropertyName("configuration")] public ConfigurationRefView? Configuration { get; init; }
 }
+
+/// <summary>The configuration group attached to an instance, as Trove's detail view names it.</summary>
+public sealed record ConfigurationRefView(
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("links")] IReadOnlyList<Link> Links);
 
 /// <summary>Source-generated serialisation for the hot list and show responses.</summary>
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
@@ -78,7 +85,7 @@ public sealed class ViewBuilder(CatalogService catalog, string publicUrl, string
         new($"{PublicUrl}/{resource}/{id}", "bookmark"),
     ];
 
-    public InstanceView Instance(InstanceRecord i, bool detail, bool admin, string? password = null)
+    public InstanceView Instance(InstanceRecord i, bool detail, bool admin, string? password = null, ConfigurationRecord? configuration = null)
     {
         var version = catalog.FindVersionById(i.DatastoreVersionId);
         var hasAddress = i.Address is not null && i.ServerStatus != ServerStatuses.Build;
@@ -106,6 +113,7 @@ public sealed class ViewBuilder(CatalogService catalog, string publicUrl, string
                 : null,
             Password = password,
             ClusterId = i.ClusterId,
+            Configuration = configuration is null ? null : new ConfigurationRefView(configuration.Id, configuration.Name, Links(i.ProjectId, "configurations", configuration.Id)),
         };
     }
 }

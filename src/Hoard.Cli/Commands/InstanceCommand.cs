@@ -175,7 +175,7 @@ internal static class Cli
             await Console.Error.WriteLineAsync($"hoard: {e.Message} (HTTP {(int)e.Status})");
             return 1;
         }
-        catch (Exception e) when (e is InvalidOperationException or HttpRequestException)
+        catch (Exception e) when (e is InvalidOperationException or HttpRequestException or ArgumentException)
         {
             await Console.Error.WriteLineAsync($"hoard: {e.Message}");
             return 1;

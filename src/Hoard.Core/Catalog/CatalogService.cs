@@ -184,6 +184,33 @@ public sealed class CatalogService(IManagementStore store, PluginRegistry plugin
     public DatastoreVersionRecord? FindVersion(DatastoreRecord datastore, string idOrName) =>
         VersionsOf(datastore).FirstOrDefault(v => v.Id == idOrName) ?? VersionsOf(datastore).FirstOrDefault(v => v.Name == idOrName);
 
+    /// <summary>The datastore a request names, or the only one with a default version: Trove's rules and messages.</summary>
+    public DatastoreRecord ResolveDatastore(string? type)
+    {
+        if (type is null)
+        {
+            var only = Datastores.Where(d => d.DefaultVersionId is not null).ToList();
+            return only.Count == 1
+                ? only[0]
+                : throw ApiException.BadRequest("Please specify datastore. No default datastore is defined.");
+        }
+
+        return FindDatastore(type) ?? throw ApiException.NotFound($"Datastore '{type}' cannot be found.");
+    }
+
+    /// <summary>The active version a request names, or the datastore's default.</summary>
+    public DatastoreVersionRecord ResolveVersion(DatastoreRecord datastore, string? name)
+    {
+        if (name is null)
+        {
+            var defaultVersion = datastore.DefaultVersionId is null ? null : FindVersion(datastore, datastore.DefaultVersionId);
+            return defaultVersion ?? throw ApiException.BadRequest($"Default version for datastore '{datastore.Name}' not found.");
+        }
+
+        var version = FindVersion(datastore, name) ?? throw ApiException.BadRequest($"Datastore version '{name}' cannot be found.");
+        return version.Active ? version : throw ApiException.BadRequest($"Datastore version '{name}' is not active.");
+    }
+
     public DatastoreVersionView? FindVersionById(string versionId)
     {
         var version = _versions.FirstOrDefault(v => v.Id == versionId);

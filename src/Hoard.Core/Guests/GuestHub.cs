@@ -226,13 +226,20 @@ public sealed partial class GuestHub(IManagementStore store, Conductor conductor
     }
 
     /// <summary>Runs a method on the agent that claimed the instance.</summary>
-    public async Task<JsonElement> CallAsync(string instanceId, string method, object? args, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        if (!_owners.TryGetValue(instanceId, out var session))
-        {
-            throw new GuestCallException($"no guest agent is serving instance {instanceId}");
-        }
+    public Task<JsonElement> CallAsync(string instanceId, string method, object? args, TimeSpan timeout, CancellationToken cancellationToken) =>
+        _owners.TryGetValue(instanceId, out var session)
+            ? CallAsync(session, instanceId, method, args, timeout, cancellationToken)
+            : throw new GuestCallException($"no guest agent is serving instance {instanceId}");
 
+    /// <summary>Runs an agent-level method (one about no instance, e.g. discover_parameters) on a pool's agent.</summary>
+    public async Task<JsonElement> CallAgentAsync(string pool, string method, object? args, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var session = await WaitForAgentAsync(pool, timeout, cancellationToken);
+        return await CallAsync(session, null, method, args, timeout, cancellationToken);
+    }
+
+    private async Task<JsonElement> CallAsync(AgentSession session, string? instanceId, string method, object? args, TimeSpan timeout, CancellationToken cancellationToken)
+    {
         var id = Interlocked.Increment(ref _nextCallId);
         var reply = new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously);
         _pending[id] = new PendingCall(session, method, reply);
@@ -240,7 +247,7 @@ public sealed partial class GuestHub(IManagementStore store, Conductor conductor
         {
             // Detached between the lookup and the registration: Detach did not see this call.
             _pending.TryRemove(id, out _);
-            throw new GuestCallException($"the guest agent of pool '{session.Pool}' disconnected before {method} on instance {instanceId} was sent");
+            throw new GuestCallException($"the guest agent of pool '{session.Pool}' disconnected before {method}{On(instanceId)} was sent");
         }
 
         try
@@ -251,13 +258,15 @@ public sealed partial class GuestHub(IManagementStore store, Conductor conductor
         }
         catch (TimeoutException)
         {
-            throw new GuestCallException($"the guest did not answer {method} on instance {instanceId} within {timeout.TotalSeconds:0} s");
+            throw new GuestCallException($"the guest did not answer {method}{On(instanceId)} within {timeout.TotalSeconds:0} s");
         }
         finally
         {
             _pending.TryRemove(id, out _);
         }
     }
+
+    private static string On(string? instanceId) => instanceId is null ? string.Empty : $" on instance {instanceId}";
 
     /// <summary>Stops routing an instance (after it was destroyed).</summary>
     public void Forget(string instanceId)

@@ -30,6 +30,9 @@ public sealed record CreateInstanceRequest
 
     /// <summary>Trove's restorePoint.backupRef: the backup whose data the new instance starts with.</summary>
     public string? RestoreBackupRef { get; init; }
+
+    /// <summary>Trove's configuration: the id of a configuration group of the same datastore version to start with.</summary>
+    public string? ConfigurationId { get; init; }
 }
 
 /// <summary>What instance operations the API offers, with Trove's rules and messages.</summary>
@@ -38,6 +41,7 @@ public sealed class InstanceService(
     CatalogService catalog,
     PlacementService placement,
     Backups.BackupService backups,
+    Configurations.ConfigurationService configurations,
     GuestHub hub,
     GuestSecrets secrets,
     PluginRegistry plugins,
@@ -59,16 +63,17 @@ public sealed class InstanceService(
 
         var restore = request.RestoreBackupRef is null ? null : await backups.RestorableAsync(auth.ProjectId, request.RestoreBackupRef, cancellationToken);
         var restoreVersion = restore is null ? null : catalog.FindVersionById(restore.DatastoreVersionId);
-        var datastore = request.DatastoreType is null && restoreVersion is not null ? restoreVersion.Datastore : ResolveDatastore(request.DatastoreType);
+        var datastore = request.DatastoreType is null && restoreVersion is not null ? restoreVersion.Datastore : catalog.ResolveDatastore(request.DatastoreType);
         var version = request.DatastoreVersion is null && restoreVersion is not null && restoreVersion.Datastore.Id == datastore.Id
             ? restoreVersion.Version
-            : ResolveVersion(datastore, request.DatastoreVersion);
+            : catalog.ResolveVersion(datastore, request.DatastoreVersion);
         if (restore is not null && restore.DatastoreVersionId != version.Id)
         {
             throw ApiException.BadRequest(
                 $"Backup {restore.Id} is of {restoreVersion?.Datastore.Name ?? "another datastore"} {restoreVersion?.Version.Name}; it can only be restored into an instance of the same datastore version, not {datastore.Name} {version.Name}.");
         }
 
+        var configuration = request.ConfigurationId is null ? null : await configurations.ForCreateAsync(auth.ProjectId, request.ConfigurationId, version.Id, cancellationToken);
         var plugin = plugins.Get<IDatastorePlugin>(PluginKind.Datastore, datastore.Name);
         if (request.VolumeSize is not null && !options.Raw.GetBool(datastore.Name, DatastoreOptionNames.VolumeSupport))
         {
@@ -97,6 +102,7 @@ public sealed class InstanceService(
             Pool = string.Empty, // placement picks it
             SecretHash = Secrets.Sha256Hex(secrets.GuestSecret(id)),
             RootEnabled = RootOnCreate(datastore.Name),
+            ConfigurationId = configuration?.Id,
             CreatedAt = now,
             UpdatedAt = now,
         };
@@ -241,31 +247,6 @@ public sealed class InstanceService(
         instance.TaskStatus != InstanceTasks.None
             ? ApiException.Unprocessable($"Instance {instance.Id} is not currently available for an action to be performed (task status was {instance.TaskStatus}).")
             : ApiException.Unprocessable($"Instance {instance.Id} is not currently available for an action to be performed (instance status was {InstanceStatus.ApiStatus(instance)}).");
-
-    private DatastoreRecord ResolveDatastore(string? type)
-    {
-        if (type is null)
-        {
-            var only = catalog.Datastores.Where(d => d.DefaultVersionId is not null).ToList();
-            return only.Count == 1
-                ? only[0]
-                : throw ApiException.BadRequest("Please specify datastore. No default datastore is defined.");
-        }
-
-        return catalog.FindDatastore(type) ?? throw ApiException.NotFound($"Datastore '{type}' cannot be found.");
-    }
-
-    private DatastoreVersionRecord ResolveVersion(DatastoreRecord datastore, string? name)
-    {
-        if (name is null)
-        {
-            var defaultVersion = datastore.DefaultVersionId is null ? null : catalog.FindVersion(datastore, datastore.DefaultVersionId);
-            return defaultVersion ?? throw ApiException.BadRequest($"Default version for datastore '{datastore.Name}' not found.");
-        }
-
-        var version = catalog.FindVersion(datastore, name) ?? throw ApiException.BadRequest($"Datastore version '{name}' cannot be found.");
-        return version.Active ? version : throw ApiException.BadRequest($"Datastore version '{name}' is not active.");
-    }
 
     /// <summary>[datastore] root_on_create; the plugin declares its default.</summary>
     private bool RootOnCreate(string datastore) => options.Raw.GetBool(datastore, DatastoreOptionNames.RootOnCreate);

@@ -173,6 +173,12 @@ public sealed class CreateInstanceHandler(InstanceTaskContext c, Backups.BackupV
                 await RestoreAsync(instance, backupId, token);
             }
 
+            // The group it was created with; a restart now, before anyone uses it, rather than RESTART_REQUIRED later.
+            if (instance.ConfigurationId is not null && await Configurations.ConfigurationSteps.ApplyAsync(c, instance, Remaining(deadline), token))
+            {
+                await c.Hub.CallAsync(instance.Id, GuestMethods.Restart, null, Remaining(deadline), token);
+            }
+
             c.Conductor.Note(instance.Id, ServiceStatus.Running);
             await c.Store.Instances.UpdateIfTaskAsync(
                 instance.Id,
