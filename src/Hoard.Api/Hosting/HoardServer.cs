@@ -115,6 +115,7 @@ public static class HoardServer
         await services.GetRequiredService<CatalogService>().RegisterAsync(cancellationToken);
         await services.GetRequiredService<PlacementService>().InitializeAsync(cancellationToken);
         await services.GetRequiredService<Conductor>().LoadAsync(cancellationToken);
+        await services.GetRequiredService<ConfigurationService>().ReconcileAsync(cancellationToken);
         return created;
     }
 

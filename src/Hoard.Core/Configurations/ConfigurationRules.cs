@@ -77,7 +77,7 @@ public static class ConfigurationRules
         var kind = value is JsonValue v ? v.GetValueKind() : value is null ? JsonValueKind.Null : JsonValueKind.Object;
         var typeOk = rule.Type switch
         {
-            ParameterTypes.Integer => kind == JsonValueKind.Number && value!.AsValue().TryGetValue<long>(out _),
+            ParameterTypes.Integer => kind == JsonValueKind.Number && long.TryParse(value!.ToJsonString(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _),
             ParameterTypes.Float => kind == JsonValueKind.Number,
             ParameterTypes.Boolean => kind is JsonValueKind.True or JsonValueKind.False,
             _ => kind == JsonValueKind.String,

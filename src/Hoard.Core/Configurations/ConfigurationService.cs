@@ -265,6 +265,29 @@ public sealed class ConfigurationService(
         }
     }
 
+    /// <summary>
+    /// At start: queues an apply for every instance with a group. A group change is stored before its applies are queued;
+    /// a control plane that died between the two left instances with old values, and this gives them the stored ones
+    /// (an apply of the values an instance already has changes nothing).
+    /// </summary>
+    public async Task ReconcileAsync(CancellationToken cancellationToken)
+    {
+        foreach (var instance in await store.Instances.ListAsync(null, null, 0, includeClustered: false, cancellationToken))
+        {
+            if (instance.ConfigurationId is not null && instance.TaskStatus == InstanceTasks.None)
+            {
+                try
+                {
+                    await QueueApplyAsync(instance.Id, cancellationToken);
+                }
+                catch (ApiException)
+                {
+                    // It kept changing: whatever changes it now (a task of its own) is not lost, and the next start tries again.
+                }
+            }
+        }
+    }
+
     /// <summary>Queues the task that gives the instance its group's current values (whatever they are when it runs).</summary>
     private async Task QueueApplyAsync(string instanceId, CancellationToken cancellationToken)
     {
