@@ -48,6 +48,7 @@ public sealed class GuestAgent
             TryLoad(dir);
         }
 
+        await RemoveScratchLeftoversAsync();
         Log.Started(_logger, _options.Pool, _slots.Count);
         var supervise = SuperviseAsync(cancellationToken);
         var heartbeat = HeartbeatAsync(cancellationToken);
@@ -368,8 +369,6 @@ public sealed class GuestAgent
                     return new ConfigurationApplied(restart);
                 case GuestMethods.GetConfiguration:
                     return new EffectiveConfiguration(await Configuration(slot).GetEffectiveConfigurationAsync(instance, cancellationToken));
-                case GuestMethods.DiscoverParameters:
-                    return new DiscoveredParameters(await Configuration(slot).DiscoverParametersAsync(instance, cancellationToken));
                 default:
                     throw new InvalidOperationException($"unknown guest method '{method}'");
             }
@@ -426,7 +425,9 @@ public sealed class GuestAgent
                 RamMb = 256,
                 Options = args.Options,
             };
+            // Written first, so an agent killed meanwhile finds the server at its next start and destroys it.
             Directory.CreateDirectory(scratch.Directory);
+            await File.WriteAllTextAsync(scratch.Directory + ".json", JsonSerializer.Serialize(scratch, GuestArguments.Json), cancellationToken);
             try
             {
                 await manager.PrepareAsync(scratch, cancellationToken);
@@ -437,16 +438,48 @@ public sealed class GuestAgent
             }
             finally
             {
-                await manager.DestroyAsync(scratch, CancellationToken.None);
-                if (Directory.Exists(scratch.Directory))
-                {
-                    Directory.Delete(scratch.Directory, recursive: true);
-                }
+                await DestroyScratchAsync(manager, scratch);
             }
         }
         finally
         {
             _scratchGate.Release();
+        }
+    }
+
+    private static async Task DestroyScratchAsync(IDatastoreManager manager, GuestInstance scratch)
+    {
+        await manager.DestroyAsync(scratch, CancellationToken.None);
+        if (Directory.Exists(scratch.Directory))
+        {
+            Directory.Delete(scratch.Directory, recursive: true);
+        }
+
+        File.Delete(scratch.Directory + ".json");
+    }
+
+    /// <summary>Destroys the scratch servers an agent killed mid-discovery left running.</summary>
+    private async Task RemoveScratchLeftoversAsync()
+    {
+        var root = Path.Combine(_options.PoolDir, "scratch");
+        if (!Directory.Exists(root))
+        {
+            return;
+        }
+
+        foreach (var file in Directory.EnumerateFiles(root, "*.json"))
+        {
+            try
+            {
+                var scratch = JsonSerializer.Deserialize<GuestInstance>(await File.ReadAllTextAsync(file), GuestArguments.Json)
+                    ?? throw new InvalidDataException($"{file} is empty");
+                var manager = _managers.GetOrAdd(scratch.Datastore, name => _plugins.Get<IDatastorePlugin>(PluginKind.Datastore, name).CreateManager(_loggerFactory));
+                await DestroyScratchAsync(manager, scratch);
+            }
+            catch (Exception e) when (e is IOException or JsonException or InvalidDataException or KeyNotFoundException or DatastoreOperationException)
+            {
+                Log.LoadFailed(_logger, e, file);
+            }
         }
     }
 
