@@ -85,3 +85,16 @@ public enum BackupDeletion
     /// <summary>Refused: it is still being made, or already being deleted.</summary>
     Busy,
 }
+
+/// <summary>What inserting a backup did.</summary>
+public enum BackupInsert
+{
+    /// <summary>The backup and its task are written.</summary>
+    Inserted,
+
+    /// <summary>Refused: its parent is not a live COMPLETED backup of the same instance; nothing written.</summary>
+    ParentUnusable,
+
+    /// <summary>Refused: the project holds as many live backups as its quota allows; nothing written.</summary>
+    OverQuota,
+}

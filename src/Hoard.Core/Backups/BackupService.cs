@@ -65,9 +65,12 @@ public sealed class BackupService(
             UpdatedAt = now,
         };
         var task = TaskRecords.Pending(BackupTaskKinds.Create, backup.Id, now);
-        if (!await store.Backups.InsertWithTaskAsync(backup, task, cancellationToken))
+        switch (await store.Backups.InsertWithTaskAsync(backup, task, options.MaxBackupsPerTenant, cancellationToken))
         {
-            throw ApiException.BadRequest("The parent backup is not a completed backup of this instance.");
+            case BackupInsert.ParentUnusable:
+                throw ApiException.BadRequest("The parent backup is not a completed backup of this instance.");
+            case BackupInsert.OverQuota:
+                throw ApiException.OverLimit("Quota exceeded for resources: ['backups'].");
         }
 
         engine.Wake();

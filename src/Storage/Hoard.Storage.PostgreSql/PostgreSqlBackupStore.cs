@@ -16,12 +16,34 @@ internal sealed class PostgreSqlBackupStore(PostgreSqlDb db) : IBackupStore
         "id, name, description, project_id, instance_id, parent_id, datastore_version_id, state, size, checksum, location, " +
         "fault_message, created_at, updated_at, deleted";
 
-    public async Task<bool> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, CancellationToken cancellationToken)
+    public async Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, int? quota, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(backup);
         ArgumentNullException.ThrowIfNull(task);
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        if (quota is { } limit)
+        {
+            // Creates of one project that count its quota take turns on the project's advisory lock: under READ COMMITTED
+            // two of them would otherwise both count one below the quota and both insert.
+            await RunAsync(
+                connection,
+                tx,
+                "SELECT pg_advisory_xact_lock(hashtextextended('hoard.backup-quota:' || @lock, 0))",
+                cancellationToken,
+                ("lock", backup.ProjectId));
+            var held = (long)(await ScalarAsync(
+                connection,
+                tx,
+                "SELECT COUNT(*) FROM backups WHERE project_id = @p AND NOT deleted AND state <> @deleting",
+                cancellationToken,
+                ("p", backup.ProjectId), ("deleting", BackupStates.Deleting)))!;
+            if (held >= limit)
+            {
+                return BackupInsert.OverQuota;
+            }
+        }
+
         if (backup.ParentId is not null)
         {
             // Under READ COMMITTED a row lock waited for re-reads the row as its holder committed it, so a parent another
@@ -38,7 +60,7 @@ internal sealed class PostgreSqlBackupStore(PostgreSqlDb db) : IBackupStore
             await reader.CloseAsync();
             if (!usable)
             {
-                return false; // disposing the transaction rolls it back
+                return BackupInsert.ParentUnusable; // disposing the transaction rolls it back
             }
         }
 
@@ -60,7 +82,7 @@ internal sealed class PostgreSqlBackupStore(PostgreSqlDb db) : IBackupStore
         }
 
         await tx.CommitAsync(cancellationToken);
-        return true;
+        return BackupInsert.Inserted;
     }
 
     public Task<BackupRecord?> GetAsync(string id, CancellationToken cancellationToken) =>

@@ -508,12 +508,21 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// 1 inserted; 0 the backup has a parent that is not a live A.completed backup of its instance (nothing written).
+    /// 1 inserted; 0 the backup has a parent that is not a live A.completed backup of its instance; 2 A.quota is given and
+    /// the project already has that many live backups not in state A.deleting (nothing written in either case). The count
+    /// walks the project's index, which the quota keeps short.
     /// </summary>
     public const string InsertBackupWithTask = BackupPrelude + """
         local b = A.backup
         if exists(k('backup', b.id)) then return redis.error_reply('backup ' .. b.id .. ' exists') end
         if exists(k('task', A.task.id)) then return redis.error_reply('task ' .. A.task.id .. ' exists') end
+        if A.quota ~= nil then
+          local held = 0
+          for _, id in ipairs(redis.call('ZRANGE', k('idx:project-backups', b.project_id), 0, -1)) do
+            if redis.call('HGET', k('backup', id), 'state') ~= A.deleting then held = held + 1 end
+          end
+          if held >= A.quota then return 2 end
+        end
         if b.parent_id ~= nil then
           local parent = hgetall(k('backup', b.parent_id))
           if not live(parent) or parent.state ~= A.completed or parent.instance_id ~= b.instance_id then return 0 end

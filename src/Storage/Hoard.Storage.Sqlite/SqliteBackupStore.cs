@@ -15,12 +15,25 @@ internal sealed class SqliteBackupStore(SqliteDb db) : IBackupStore
         "id, name, description, project_id, instance_id, parent_id, datastore_version_id, state, size, checksum, location, " +
         "fault_message, created_at, updated_at, deleted";
 
-    public async Task<bool> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, CancellationToken cancellationToken)
+    public async Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, int? quota, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(backup);
         ArgumentNullException.ThrowIfNull(task);
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+
+        // Counted under the writer lock: no other create of the project can insert between this count and the insert below.
+        if (quota is { } limit
+            && (long)(await ScalarAsync(
+                connection,
+                tx,
+                "SELECT COUNT(*) FROM backups WHERE project_id = $project AND deleted = 0 AND state <> $deleting",
+                cancellationToken,
+                ("$project", backup.ProjectId), ("$deleting", BackupStates.Deleting)))! >= limit)
+        {
+            return BackupInsert.OverQuota;
+        }
+
         if (backup.ParentId is not null
             && await ScalarAsync(
                 connection,
@@ -29,7 +42,7 @@ internal sealed class SqliteBackupStore(SqliteDb db) : IBackupStore
                 cancellationToken,
                 ("$parent", backup.ParentId), ("$completed", BackupStates.Completed), ("$instance", backup.InstanceId)) is null)
         {
-            return false; // disposing the transaction rolls it back
+            return BackupInsert.ParentUnusable; // disposing the transaction rolls it back
         }
 
         // Rows are never removed (a delete marks them), so the largest seq only grows; the writer lock makes it unique.
@@ -53,7 +66,7 @@ internal sealed class SqliteBackupStore(SqliteDb db) : IBackupStore
         }
 
         await tx.CommitAsync(cancellationToken);
-        return true;
+        return BackupInsert.Inserted;
     }
 
     public Task<BackupRecord?> GetAsync(string id, CancellationToken cancellationToken) =>
