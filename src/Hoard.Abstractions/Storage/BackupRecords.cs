@@ -47,6 +47,9 @@ public sealed record BackupRecord
 
     public string? FaultMessage { get; init; }
 
+    /// <summary>The backup schedule that made it (its retention may delete it), or null for one a user asked for.</summary>
+    public string? ScheduleId { get; init; }
+
     public required DateTimeOffset CreatedAt { get; init; }
 
     public required DateTimeOffset UpdatedAt { get; init; }

@@ -31,6 +31,8 @@ public interface IManagementStore : IAsyncDisposable
 
     IBackupStore Backups { get; }
 
+    IBackupScheduleStore BackupSchedules { get; }
+
     IClusterStore Clusters { get; }
 }
 

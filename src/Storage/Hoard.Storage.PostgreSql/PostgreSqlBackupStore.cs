@@ -14,7 +14,7 @@ internal sealed class PostgreSqlBackupStore(PostgreSqlDb db) : IBackupStore
 {
     private const string Columns =
         "id, name, description, project_id, instance_id, parent_id, datastore_version_id, state, size, checksum, location, " +
-        "fault_message, created_at, updated_at, deleted";
+        "fault_message, created_at, updated_at, deleted, schedule_id";
 
     public async Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, int? quota, CancellationToken cancellationToken)
     {
@@ -69,13 +69,14 @@ internal sealed class PostgreSqlBackupStore(PostgreSqlDb db) : IBackupStore
             tx,
             $"""
             INSERT INTO backups ({Columns})
-            VALUES (@id, @name, @desc, @project, @instance, @parent, @dsv, @state, @size, @checksum, @location, @fault, @created, @updated, FALSE)
+            VALUES (@id, @name, @desc, @project, @instance, @parent, @dsv, @state, @size, @checksum, @location, @fault, @created, @updated, FALSE, @schedule)
             """,
             cancellationToken,
             ("id", backup.Id), ("name", backup.Name), ("desc", backup.Description), ("project", backup.ProjectId),
             ("instance", backup.InstanceId), ("parent", backup.ParentId), ("dsv", backup.DatastoreVersionId),
             ("state", backup.State), ("size", backup.Size), ("checksum", backup.Checksum), ("location", backup.Location),
-            ("fault", backup.FaultMessage), ("created", Ms(backup.CreatedAt)), ("updated", Ms(backup.UpdatedAt)));
+            ("fault", backup.FaultMessage), ("created", Ms(backup.CreatedAt)), ("updated", Ms(backup.UpdatedAt)),
+            ("schedule", backup.ScheduleId));
         await using (var insertTask = PostgreSqlTaskStore.InsertCommand(connection, tx, task))
         {
             await insertTask.ExecuteNonQueryAsync(cancellationToken);
@@ -208,5 +209,6 @@ internal sealed class PostgreSqlBackupStore(PostgreSqlDb db) : IBackupStore
         CreatedAt = Time(r, 12),
         UpdatedAt = Time(r, 13),
         Deleted = r.GetBoolean(14),
+        ScheduleId = StringOrNull(r, 15),
     };
 }

@@ -33,6 +33,7 @@ public sealed class PostgreSqlManagementStore : IManagementStore
         Pools = new PostgreSqlPoolStore(_db);
         Catalogue = new PostgreSqlCatalogueStore(_db);
         Backups = new PostgreSqlBackupStore(_db);
+        BackupSchedules = new PostgreSqlBackupScheduleStore(_db);
     }
 
     public IIdentityStore Identity { get; }
@@ -52,6 +53,8 @@ public sealed class PostgreSqlManagementStore : IManagementStore
     public IClusterStore Clusters { get; }
 
     public IBackupStore Backups { get; }
+
+    public IBackupScheduleStore BackupSchedules { get; }
 
     public async Task MigrateAsync(CancellationToken cancellationToken)
     {

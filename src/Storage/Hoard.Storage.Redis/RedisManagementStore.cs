@@ -92,6 +92,7 @@ public sealed class RedisManagementStore : IManagementStore
         Pools = new RedisPoolStore(_db);
         Catalogue = new RedisCatalogueStore(_db);
         Backups = new RedisBackupStore(_db);
+        BackupSchedules = new RedisBackupScheduleStore(_db);
     }
 
     public IIdentityStore Identity { get; }
@@ -111,6 +112,8 @@ public sealed class RedisManagementStore : IManagementStore
     public IClusterStore Clusters { get; }
 
     public IBackupStore Backups { get; }
+
+    public IBackupScheduleStore BackupSchedules { get; }
 
     /// <summary>Writes the layout version into an empty database; refuses one a newer Hoard laid out.</summary>
     /// <summary>No connection to the server, or no answer within the timeout.</summary>

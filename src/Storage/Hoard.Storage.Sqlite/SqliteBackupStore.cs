@@ -13,7 +13,7 @@ internal sealed class SqliteBackupStore(SqliteDb db) : IBackupStore
 {
     private const string Columns =
         "id, name, description, project_id, instance_id, parent_id, datastore_version_id, state, size, checksum, location, " +
-        "fault_message, created_at, updated_at, deleted";
+        "fault_message, created_at, updated_at, deleted, schedule_id";
 
     public async Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, int? quota, CancellationToken cancellationToken)
     {
@@ -52,13 +52,14 @@ internal sealed class SqliteBackupStore(SqliteDb db) : IBackupStore
             $"""
             INSERT INTO backups (seq, {Columns})
             VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM backups), $id, $name, $desc, $project, $instance, $parent, $dsv, $state,
-                    $size, $checksum, $location, $fault, $created, $updated, 0)
+                    $size, $checksum, $location, $fault, $created, $updated, 0, $schedule)
             """,
             cancellationToken,
             ("$id", backup.Id), ("$name", backup.Name), ("$desc", backup.Description), ("$project", backup.ProjectId),
             ("$instance", backup.InstanceId), ("$parent", backup.ParentId), ("$dsv", backup.DatastoreVersionId),
             ("$state", backup.State), ("$size", backup.Size), ("$checksum", backup.Checksum), ("$location", backup.Location),
-            ("$fault", backup.FaultMessage), ("$created", Ms(backup.CreatedAt)), ("$updated", Ms(backup.UpdatedAt)));
+            ("$fault", backup.FaultMessage), ("$created", Ms(backup.CreatedAt)), ("$updated", Ms(backup.UpdatedAt)),
+            ("$schedule", backup.ScheduleId));
         await using (var insertTask = SqliteTaskStore.InsertCommand(connection, task))
         {
             insertTask.Transaction = tx;
@@ -172,5 +173,6 @@ internal sealed class SqliteBackupStore(SqliteDb db) : IBackupStore
         CreatedAt = Time(r, 12),
         UpdatedAt = Time(r, 13),
         Deleted = r.GetBoolean(14),
+        ScheduleId = StringOrNull(r, 15),
     };
 }

@@ -40,6 +40,7 @@ public sealed class SqliteManagementStore : IManagementStore
         Pools = new SqlitePoolStore(_db);
         Catalogue = new SqliteCatalogueStore(_db);
         Backups = new SqliteBackupStore(_db);
+        BackupSchedules = new SqliteBackupScheduleStore(_db);
     }
 
     public IIdentityStore Identity { get; }
@@ -59,6 +60,8 @@ public sealed class SqliteManagementStore : IManagementStore
     public IClusterStore Clusters { get; }
 
     public IBackupStore Backups { get; }
+
+    public IBackupScheduleStore BackupSchedules { get; }
 
     public async Task MigrateAsync(CancellationToken cancellationToken)
     {
