@@ -74,6 +74,9 @@ public static class HoardServer
         services.AddSingleton<ITaskHandler, DeleteClusterHandler>();
         services.AddSingleton<BackupVault>();
         services.AddSingleton<BackupService>();
+        services.AddSingleton<BackupRetention>();
+        services.AddSingleton<BackupScheduleService>();
+        services.AddSingleton<BackupScheduler>();
         services.AddSingleton<ITaskHandler, CreateBackupHandler>();
         services.AddSingleton<ITaskHandler, DeleteBackupHandler>();
         services.AddSingleton<TaskEngine>();
@@ -96,6 +99,7 @@ public static class HoardServer
         tenant.MapCatalogApi();
         tenant.MapMgmtApi();
         tenant.MapBackupsApi();
+        tenant.MapBackupSchedulesApi();
         app.MapFallback((HttpContext http) => TroveHttp.Error(404, "itemNotFound", "The resource could not be found."));
         return app;
     }
@@ -158,9 +162,13 @@ public static class HoardServer
     }
 }
 
-/// <summary>Runs the task engine, the heartbeat sweep, agent supervision, warm cluster members and token expiry for the life of the server.</summary>
+/// <summary>
+/// Runs the task engine, the heartbeat sweep, agent supervision, warm cluster members, due backup schedules and token
+/// expiry for the life of the server.
+/// </summary>
 internal sealed partial class ControlPlaneLoops(
     TaskEngine engine,
+    BackupScheduler backupScheduler,
     Conductor conductor,
     AgentSupervisor supervisor,
     WarmMembers warmMembers,
@@ -179,6 +187,7 @@ internal sealed partial class ControlPlaneLoops(
             Task.Run(() => conductor.RunAsync(stoppingToken), stoppingToken),
             Task.Run(() => supervisor.RunAsync(stoppingToken), stoppingToken),
             Task.Run(() => warmMembers.RunAsync(stoppingToken), stoppingToken),
+            Task.Run(() => backupScheduler.RunAsync(stoppingToken), stoppingToken),
             Task.Run(() => PurgeTokensAsync(stoppingToken), stoppingToken),
             Task.Run(() => RefreshAsync(stoppingToken), stoppingToken))
         .ContinueWith(_ => { }, TaskScheduler.Default);
