@@ -64,6 +64,9 @@ namespace Hoard.Storage.Redis;
 /// P idx:backups / idx:project-backups:{p}      zset    live backups by seq (all / per project), listed newest first
 /// P idx:instance-backups:{i} / idx:project-instance-backups:{p}:{i}   zset   the same per instance (any / one project)
 /// P idx:backup-children:{parent}               set     ids of the live backups built on it (a delete waits for none)
+/// P schedule:{id}                              hash    a backup schedule; removed on delete (lists are not paged)
+/// P idx:schedules / idx:project-schedules:{p} / idx:instance-schedules:{i}   zset   ids by created_at (ties by id)
+/// P idx:due-schedules                          zset    enabled schedules' ids by next_run_at (what a tick asks for)
 /// </code>
 /// Writes that check something first are Lua scripts (<see cref="RedisScripts"/>); a page of a list is a constant
 /// three round trips (marker's seq, ZRANGEBYSCORE or ZREVRANGEBYSCORE, one pipelined batch of HGETALLs), or two for the lex-ordered
