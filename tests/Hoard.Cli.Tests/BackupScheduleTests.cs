@@ -205,6 +205,7 @@ public sealed class BackupScheduleTests : IAsyncLifetime
 
         await RefusedAsync($$$"""{"backup_schedule": {"instance": "{{{unknown}}}", "name": "n", "pattern": "61 * * * *", "retention": 1}}""", "backup_schedule['pattern']", "minute '61' is outside 0-59");
         await RefusedAsync($$$"""{"backup_schedule": {"instance": "{{{unknown}}}", "name": "n", "pattern": "0 0 31 2 *", "retention": 1}}""", "backup_schedule['pattern']", "matches no date");
+        await RefusedAsync($$$"""{"backup_schedule": {"instance": "{{{unknown}}}", "name": "n", "pattern": 5, "retention": 1}}""", "backup_schedule['pattern']", "is not of type 'string'");
         await RefusedAsync($$$"""{"backup_schedule": {"instance": "{{{unknown}}}", "name": "n", "interval_minutes": 5, "retention": 0}}""", "backup_schedule['retention']", "less than the minimum of 1");
         await RefusedAsync($$$"""{"backup_schedule": {"instance": "{{{unknown}}}", "name": "n", "interval_minutes": 0, "retention": 1}}""", "backup_schedule['interval_minutes']", "less than the minimum of 1");
         await RefusedAsync($$$"""{"backup_schedule": {"instance": "{{{unknown}}}", "name": "n", "interval_minutes": "5", "retention": 1}}""", "backup_schedule['interval_minutes']", "is not of type 'integer'");

@@ -61,11 +61,12 @@ public static class BackupSchedulesApi
         var name = v.NonEmptyString(o!, Root, "name", required: creating);
         var description = Description(v, o!);
         CronPattern? pattern = null;
-        if (v.NonEmptyString(o!, Root, "pattern", required: false) is { } text)
+        // Not Trove's non_empty_string: "* * * * *" has no letter or digit, and is a pattern.
+        if (Text(v, o!, "pattern", 255) is { } text)
         {
             if (!CronPattern.TryParse(text, out pattern, out var why))
             {
-                v.Fail(Validation.Path(Root, "pattern"), $"'{text}' is not a five-field cron pattern: it {why}");
+                v.Fail(Validation.Path(Root, "pattern"), $"'{text}' is not a five-field cron pattern ({why})");
             }
         }
 
@@ -113,25 +114,28 @@ public static class BackupSchedulesApi
     }
 
     /// <summary>A description is any string up to 255 characters; the empty string clears it.</summary>
-    private static string? Description(Validation v, JsonObject o)
+    private static string? Description(Validation v, JsonObject o) => Text(v, o, "description", 255);
+
+    /// <summary>The string at <paramref name="key"/>, of at most <paramref name="maxLength"/> characters; null when absent or refused.</summary>
+    private static string? Text(Validation v, JsonObject o, string key, int maxLength)
     {
-        if (!o.TryGetPropertyValue("description", out var node))
+        if (!o.TryGetPropertyValue(key, out var node))
         {
             return null;
         }
 
         if (node is JsonValue value && value.TryGetValue<string>(out var text))
         {
-            if (text.Length <= 255)
+            if (text.Length <= maxLength)
             {
                 return text;
             }
 
-            v.Fail(Validation.Path(Root, "description"), $"{Validation.Repr(node)} is too long");
+            v.Fail(Validation.Path(Root, key), $"{Validation.Repr(node)} is too long");
             return null;
         }
 
-        v.Fail(Validation.Path(Root, "description"), $"{Validation.Repr(node)} is not of type 'string'");
+        v.Fail(Validation.Path(Root, key), $"{Validation.Repr(node)} is not of type 'string'");
         return null;
     }
 
