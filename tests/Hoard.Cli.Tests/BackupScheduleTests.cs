@@ -262,4 +262,36 @@ public sealed class BackupScheduleTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, theirs.Status);
         Assert.True((await ScheduleAsync(id))["enabled"]!.GetValue<bool>());
     }
+
+    [RequiresBinaryFact("redis-server", "redis-cli")]
+    public async Task The_cli_creates_lists_shows_and_deletes_schedules_by_name()
+    {
+        _ = await CreateInstanceAsync("cli-db");
+        Task<ProcessResult> HoardAsync(params string[] args) =>
+            ProcessRunner.RunAsync(HoardServer.Executable, args, new Dictionary<string, string>(_server.AdminEnvironment) { ["COLUMNS"] = "200" });
+
+        var created = await HoardAsync("backup", "schedule", "create", "daily", "--instance", "cli-db", "--pattern", "0 3 * * *", "--retention", "7");
+        Assert.True(created.ExitCode == 0, created.ToString());
+        Assert.Contains("0 3 * * *", created.Stdout, StringComparison.Ordinal);
+        var hourly = await HoardAsync("backup", "schedule", "create", "hourly", "--instance", "cli-db", "--interval", "60", "--retention", "24", "--disabled");
+        Assert.True(hourly.ExitCode == 0, hourly.ToString());
+
+        var listed = await HoardAsync("backup", "schedule", "list", "--instance", "cli-db");
+        Assert.True(listed.ExitCode == 0, listed.ToString());
+        Assert.Contains("daily", listed.Stdout, StringComparison.Ordinal);
+        Assert.Contains("every 60 min", listed.Stdout, StringComparison.Ordinal);
+        var shown = await HoardAsync("backup", "schedule", "show", "daily");
+        Assert.True(shown.ExitCode == 0, shown.ToString());
+        Assert.Contains("T03:00:00", shown.Stdout, StringComparison.Ordinal);
+
+        var refused = await HoardAsync("backup", "schedule", "create", "bad", "--instance", "cli-db", "--pattern", "61 * * * *", "--retention", "1");
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("backup_schedule['pattern']", refused.Stdout + refused.Stderr, StringComparison.Ordinal);
+
+        var deleted = await HoardAsync("backup", "schedule", "delete", "daily");
+        Assert.True(deleted.ExitCode == 0, deleted.ToString());
+        var after = (await HoardAsync("backup", "schedule", "list")).Stdout;
+        Assert.DoesNotContain("daily", after, StringComparison.Ordinal);
+        Assert.Contains("hourly", after, StringComparison.Ordinal);
+    }
 }
