@@ -59,9 +59,14 @@ public abstract partial class ManagementStoreConformance
             LastRunAt = T0.AddMinutes(5),
             LastBackupId = "b1",
         };
-        Assert.True(await Schedules.UpdateAsync(changed with { ProjectId = "p2", LastBackupId = "ignored" }, ct).Within(Timeouts.Short));
+        Assert.True(await Schedules.UpdateAsync(changed with { ProjectId = "p2", LastBackupId = "ignored" }, moveNextRun: true, ct).Within(Timeouts.Short));
         Assert.Equal(changed, await Schedules.GetAsync(schedule.Id, ct).Within(Timeouts.Short));
-        Assert.False(await Schedules.UpdateAsync(NewSchedule("p1", "i1"), ct).Within(Timeouts.Short));
+        Assert.False(await Schedules.UpdateAsync(NewSchedule("p1", "i1"), moveNextRun: true, ct).Within(Timeouts.Short));
+
+        // An update that does not move the next run keeps the stored one (a claim may have just moved it).
+        Assert.True(await Schedules.UpdateAsync(changed with { Name = "renamed", NextRunAt = T0 }, moveNextRun: false, ct).Within(Timeouts.Short));
+        changed = changed with { Name = "renamed" };
+        Assert.Equal(changed, await Schedules.GetAsync(schedule.Id, ct).Within(Timeouts.Short));
 
         // A run that made no backup says why, and clears the last backup.
         Assert.True(await Schedules.RecordRunAsync(schedule.Id, new BackupScheduleRun(T0.AddMinutes(70), null, "busy"), ct).Within(Timeouts.Short));
@@ -112,7 +117,7 @@ public abstract partial class ManagementStoreConformance
         Assert.Equal([justDue.Id], (await Schedules.ListDueAsync(now, 10, ct).Within(Timeouts.Short)).Select(s => s.Id));
         Assert.Equal(now.AddHours(1), (await Schedules.GetAsync(late.Id, ct).Within(Timeouts.Short))!.NextRunAt);
         Assert.False(await Schedules.TryClaimAsync(disabled.Id, disabled.NextRunAt, now.AddHours(1), ct).Within(Timeouts.Short));
-        Assert.True(await Schedules.UpdateAsync(disabled with { Enabled = true }, ct).Within(Timeouts.Short));
+        Assert.True(await Schedules.UpdateAsync(disabled with { Enabled = true }, moveNextRun: true, ct).Within(Timeouts.Short));
         Assert.Equal([disabled.Id, justDue.Id], (await Schedules.ListDueAsync(now, 10, ct).Within(Timeouts.Short)).Select(s => s.Id));
 
         // A run that finds the instance gone disables the schedule: it is never due again.

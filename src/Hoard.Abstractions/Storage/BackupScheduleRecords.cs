@@ -66,10 +66,12 @@ public interface IBackupScheduleStore
     Task<IReadOnlyList<BackupScheduleRecord>> ListAsync(string? projectId, string? instanceId, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Replaces what a user may change (name, description, pattern, interval, retention, enabled and the next run time) with
-    /// <paramref name="schedule"/>'s; the project, instance, creation time and last run stay. False when there is no such schedule.
+    /// Replaces what a user may change (name, description, pattern, interval, retention, enabled) with
+    /// <paramref name="schedule"/>'s, and its next run time only when <paramref name="moveNextRun"/> (a new timing, or a
+    /// schedule switched on): otherwise the stored one stays, as a replica may have just claimed a run by moving it. The
+    /// project, instance, creation time and last run stay. False when there is no such schedule.
     /// </summary>
-    Task<bool> UpdateAsync(BackupScheduleRecord schedule, CancellationToken cancellationToken);
+    Task<bool> UpdateAsync(BackupScheduleRecord schedule, bool moveNextRun, CancellationToken cancellationToken);
 
     /// <summary>Enabled schedules whose next run is at or before <paramref name="now"/>, the longest due first; at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<BackupScheduleRecord>> ListDueAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);

@@ -102,17 +102,19 @@ public sealed class BackupScheduleService(IManagementStore store, TimeProvider t
         };
 
         // A new timing, or a schedule switched back on, counts from now (a disabled one does not catch up on missed runs).
-        if (retimed || (schedule.Enabled && !old.Enabled))
+        // Otherwise the stored next run stays: a replica may be claiming a run right now by moving it.
+        var moveNextRun = retimed || (schedule.Enabled && !old.Enabled);
+        if (moveNextRun)
         {
             schedule = schedule with { NextRunAt = FirstRun(schedule, now) };
         }
 
-        if (!await store.BackupSchedules.UpdateAsync(schedule, cancellationToken))
+        if (!await store.BackupSchedules.UpdateAsync(schedule, moveNextRun, cancellationToken))
         {
             throw ApiException.NotFound($"Backup schedule {id} cannot be found.");
         }
 
-        return schedule;
+        return await GetAsync(projectId, id, cancellationToken);
     }
 
     public async Task DeleteAsync(string projectId, string id, CancellationToken cancellationToken)

@@ -57,14 +57,14 @@ internal sealed class PostgreSqlBackupScheduleStore(PostgreSqlDb db) : IBackupSc
             [.. parameters]);
     }
 
-    public async Task<bool> UpdateAsync(BackupScheduleRecord schedule, CancellationToken cancellationToken)
+    public async Task<bool> UpdateAsync(BackupScheduleRecord schedule, bool moveNextRun, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(schedule);
         return await db.ExecuteAsync(
-            """
+            $"""
             UPDATE backup_schedules
             SET name = @name, description = @desc, pattern = @pattern, interval_minutes = @interval, retention = @retention,
-                enabled = @enabled, next_run_at = @next, updated_at = @updated
+                enabled = @enabled, updated_at = @updated{(moveNextRun ? ", next_run_at = @next" : string.Empty)}
             WHERE id = @id
             """,
             cancellationToken,

@@ -37,11 +37,13 @@ internal sealed class RedisBackupScheduleStore(RedisDb db) : IBackupScheduleStor
         return await ReadAsync(ids, s => projectId is null || s.ProjectId == projectId, cancellationToken);
     }
 
-    public async Task<bool> UpdateAsync(BackupScheduleRecord schedule, CancellationToken cancellationToken)
+    public async Task<bool> UpdateAsync(BackupScheduleRecord schedule, bool moveNextRun, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(schedule);
         var fields = RedisRecords.Fields(schedule);
-        string[] changeable = ["name", "description", "pattern", "interval_minutes", "retention", "enabled", "next_run_at", "updated_at"];
+        string[] changeable = moveNextRun
+            ? ["name", "description", "pattern", "interval_minutes", "retention", "enabled", "updated_at", "next_run_at"]
+            : ["name", "description", "pattern", "interval_minutes", "retention", "enabled", "updated_at"];
         var set = changeable.Where(fields.ContainsKey).ToDictionary(f => f, f => fields[f], StringComparer.Ordinal);
         var unset = changeable.Where(f => !fields.ContainsKey(f)).ToList();
         return await db.RunAsync(RedisScripts.UpdateSchedule, Arg(("id", schedule.Id), ("set", set), ("unset", unset)), cancellationToken) > 0;
