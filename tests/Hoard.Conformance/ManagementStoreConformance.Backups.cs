@@ -32,7 +32,7 @@ public abstract partial class ManagementStoreConformance
     private async Task<BackupRecord> InsertBackupAsync(string project, string instance, string state = BackupStates.Completed, string? parent = null)
     {
         var backup = NewBackup(project, instance, state, parent);
-        Assert.True(await Backups.InsertWithTaskAsync(backup, NewTask(backup.Id, "backup.create"), CancellationToken.None).Within(Timeouts.Short));
+        Assert.Equal(BackupInsert.Inserted, await Backups.InsertWithTaskAsync(backup, NewTask(backup.Id, "backup.create"), null, CancellationToken.None).Within(Timeouts.Short));
         return backup;
     }
 
@@ -54,7 +54,7 @@ public abstract partial class ManagementStoreConformance
             Location = "local:///var/lib/hoard/backups/b1",
         };
         var task = NewTask(backup.Id, "backup.create");
-        Assert.True(await Backups.InsertWithTaskAsync(backup, task, ct).Within(Timeouts.Short));
+        Assert.Equal(BackupInsert.Inserted, await Backups.InsertWithTaskAsync(backup, task, null, ct).Within(Timeouts.Short));
 
         Assert.Equal(backup, await Backups.GetAsync(backup.Id, ct).Within(Timeouts.Short));
         Assert.Equal("backup.create", (await Store.Tasks.GetAsync(task.Id, ct).Within(Timeouts.Short))?.Kind);
@@ -170,7 +170,7 @@ public abstract partial class ManagementStoreConformance
         {
             var child = NewBackup("p1", "i1", BackupStates.New, parent);
             var task = NewTask(child.Id, "backup.create");
-            Assert.False(await Backups.InsertWithTaskAsync(child, task, ct).Within(Timeouts.Short), $"a child of {parent} was accepted");
+            Assert.Equal(BackupInsert.ParentUnusable, await Backups.InsertWithTaskAsync(child, task, null, ct).Within(Timeouts.Short));
             Assert.Null(await Backups.GetAsync(child.Id, ct).Within(Timeouts.Short));
             Assert.Null(await Store.Tasks.GetAsync(task.Id, ct).Within(Timeouts.Short));
         }
@@ -251,13 +251,13 @@ public abstract partial class ManagementStoreConformance
         {
             var parent = await InsertBackupAsync("p1", "i1");
             var child = NewBackup("p1", "i1", BackupStates.New, parent.Id);
-            var insert = Task.Run(() => Backups.InsertWithTaskAsync(child, NewTask(child.Id, "backup.create"), ct));
+            var insert = Task.Run(() => Backups.InsertWithTaskAsync(child, NewTask(child.Id, "backup.create"), null, ct));
             var delete = Task.Run(() => Backups.StartDeleteAsync(parent.Id, NewTask(parent.Id, "backup.delete"), ct));
             await Task.WhenAll(insert, delete).Within(Timeouts.Short);
 
             var parentState = await BackupStateAsync(parent.Id);
             var childExists = await Backups.GetAsync(child.Id, ct).Within(Timeouts.Short) is not null;
-            if (await insert)
+            if (await insert == BackupInsert.Inserted)
             {
                 Assert.True(childExists);
                 Assert.Equal(BackupDeletion.HasChildren, await delete);
@@ -269,6 +269,53 @@ public abstract partial class ManagementStoreConformance
                 Assert.Equal(BackupDeletion.Started, await delete);
                 Assert.Equal(BackupStates.Deleting, parentState);
             }
+        }
+    }
+
+    [Fact]
+    public async Task A_backup_over_the_projects_quota_is_refused_and_a_deleting_one_frees_its_place()
+    {
+        var ct = CancellationToken.None;
+        var project = NewName();
+        var kept = await InsertBackupAsync(project, "i1");
+        var failed = await InsertBackupAsync(project, "i2", BackupStates.Failed);
+        _ = await InsertBackupAsync(NewName(), "i3"); // another project's backups never count
+
+        var over = NewBackup(project, "i1", BackupStates.New);
+        var overTask = NewTask(over.Id, "backup.create");
+        Assert.Equal(BackupInsert.OverQuota, await Backups.InsertWithTaskAsync(over, overTask, 2, ct).Within(Timeouts.Short));
+        Assert.Null(await Backups.GetAsync(over.Id, ct).Within(Timeouts.Short));
+        Assert.Null(await Store.Tasks.GetAsync(overTask.Id, ct).Within(Timeouts.Short));
+
+        // A quota of none, or a larger one, lets it in.
+        Assert.Equal(BackupInsert.Inserted, await Backups.InsertWithTaskAsync(over, overTask, 3, ct).Within(Timeouts.Short));
+        var next = NewBackup(project, "i1", BackupStates.New);
+        Assert.Equal(BackupInsert.OverQuota, await Backups.InsertWithTaskAsync(next, NewTask(next.Id, "backup.create"), 3, ct).Within(Timeouts.Short));
+
+        // Trove frees the quota when a delete is accepted: a DELETING backup, and a deleted one, no longer count.
+        Assert.Equal(BackupDeletion.Started, await Backups.StartDeleteAsync(failed.Id, NewTask(failed.Id, "backup.delete"), ct).Within(Timeouts.Short));
+        Assert.Equal(BackupInsert.Inserted, await Backups.InsertWithTaskAsync(next, NewTask(next.Id, "backup.create"), 3, ct).Within(Timeouts.Short));
+        var last = NewBackup(project, "i1", BackupStates.New);
+        Assert.Equal(BackupInsert.OverQuota, await Backups.InsertWithTaskAsync(last, NewTask(last.Id, "backup.create"), 3, ct).Within(Timeouts.Short));
+        Assert.True(await Backups.UpdateAsync(kept.Id, new BackupChange { Deleted = true }, ct).Within(Timeouts.Short));
+        Assert.Equal(BackupInsert.Inserted, await Backups.InsertWithTaskAsync(last, NewTask(last.Id, "backup.create"), 3, ct).Within(Timeouts.Short));
+    }
+
+    [Fact]
+    public async Task Concurrent_backup_creates_never_exceed_the_quota()
+    {
+        var ct = CancellationToken.None;
+        const int quota = 3;
+        for (var round = 0; round < 5; round++)
+        {
+            var project = NewName();
+            var backups = Enumerable.Range(0, 8).Select(i => NewBackup(project, $"i{i}", BackupStates.New)).ToList();
+            var outcomes = await Task.WhenAll(backups.Select(b => Task.Run(() => Backups.InsertWithTaskAsync(b, NewTask(b.Id, "backup.create"), quota, ct))))
+                .Within(Timeouts.Settle);
+
+            Assert.Equal(quota, outcomes.Count(o => o == BackupInsert.Inserted));
+            Assert.All(outcomes.Where(o => o != BackupInsert.Inserted), o => Assert.Equal(BackupInsert.OverQuota, o));
+            Assert.Equal(quota, (await BackupIdsAsync(project, null)).Count);
         }
     }
 }

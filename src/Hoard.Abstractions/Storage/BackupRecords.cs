@@ -47,6 +47,9 @@ public sealed record BackupRecord
 
     public string? FaultMessage { get; init; }
 
+    /// <summary>The backup schedule that made it (its retention may delete it), or null for one a user asked for.</summary>
+    public string? ScheduleId { get; init; }
+
     public required DateTimeOffset CreatedAt { get; init; }
 
     public required DateTimeOffset UpdatedAt { get; init; }
@@ -84,4 +87,17 @@ public enum BackupDeletion
 
     /// <summary>Refused: it is still being made, or already being deleted.</summary>
     Busy,
+}
+
+/// <summary>What inserting a backup did.</summary>
+public enum BackupInsert
+{
+    /// <summary>The backup and its task are written.</summary>
+    Inserted,
+
+    /// <summary>Refused: its parent is not a live COMPLETED backup of the same instance; nothing written.</summary>
+    ParentUnusable,
+
+    /// <summary>Refused: the project holds as many live backups as its quota allows; nothing written.</summary>
+    OverQuota,
 }

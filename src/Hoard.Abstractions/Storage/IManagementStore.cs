@@ -33,6 +33,8 @@ public interface IManagementStore : IAsyncDisposable
 
     IConfigurationStore Configurations { get; }
 
+    IBackupScheduleStore BackupSchedules { get; }
+
     IClusterStore Clusters { get; }
 }
 
@@ -264,11 +266,14 @@ public interface ICatalogueStore
 public interface IBackupStore
 {
     /// <summary>
-    /// Inserts the backup and the task that makes it in one transaction. False, and nothing written, when the backup has a
-    /// parent that is not a live COMPLETED backup of the same instance (checked in the same transaction, so a parent being
-    /// deleted cannot gain a child).
+    /// Inserts the backup and the task that makes it in one transaction, unless the backup has a parent that is not a live
+    /// COMPLETED backup of the same instance (<see cref="BackupInsert.ParentUnusable"/>), or <paramref name="quota"/> is
+    /// given and the project already holds that many live backups not being deleted (<see cref="BackupInsert.OverQuota"/>).
+    /// Both checks run in the same transaction as the insert, so a parent being deleted cannot gain a child and concurrent
+    /// creates of one project never exceed its quota. A DELETING backup no longer counts (Trove frees the quota when the
+    /// delete is accepted).
     /// </summary>
-    Task<bool> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, CancellationToken cancellationToken);
+    Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, int? quota, CancellationToken cancellationToken);
 
     /// <summary>The live backup, or null (missing, or marked deleted).</summary>
     Task<BackupRecord?> GetAsync(string id, CancellationToken cancellationToken);

@@ -2,6 +2,7 @@ using Hoard.Abstractions.Storage;
 using Hoard.Api.Views;
 using Hoard.Core;
 using Hoard.Core.Catalog;
+using Hoard.Core.Configuration;
 using Hoard.Core.Instances;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -48,7 +49,7 @@ public static class CatalogApi
             return Results.Json(new { flavor = Flavor(http, views, flavor) });
         });
 
-        tenant.MapGet("/limits", async (HttpContext http, IManagementStore store, CancellationToken ct) =>
+        tenant.MapGet("/limits", async (HttpContext http, IManagementStore store, HoardOptions options, CancellationToken ct) =>
         {
             var used = await store.Instances.CountAsync(http.Caller().ProjectId, ct);
             var absolute = new Dictionary<string, object>
@@ -56,7 +57,7 @@ public static class CatalogApi
                 ["verb"] = "ABSOLUTE",
                 ["max_instances"] = -1,
                 ["max_ram"] = -1,
-                ["max_backups"] = -1,
+                ["max_backups"] = options.MaxBackupsPerTenant ?? -1,
                 ["max_volumes"] = -1,
                 ["used_instances"] = used,
             };

@@ -75,6 +75,9 @@ public static class HoardServer
         services.AddSingleton<ITaskHandler, DeleteClusterHandler>();
         services.AddSingleton<BackupVault>();
         services.AddSingleton<BackupService>();
+        services.AddSingleton<BackupRetention>();
+        services.AddSingleton<BackupScheduleService>();
+        services.AddSingleton<BackupScheduler>();
         services.AddSingleton<ITaskHandler, CreateBackupHandler>();
         services.AddSingleton<ITaskHandler, DeleteBackupHandler>();
         services.AddSingleton<ParameterCatalog>();
@@ -101,6 +104,7 @@ public static class HoardServer
         tenant.MapMgmtApi();
         tenant.MapBackupsApi();
         tenant.MapConfigurationsApi();
+        tenant.MapBackupSchedulesApi();
         app.MapFallback((HttpContext http) => TroveHttp.Error(404, "itemNotFound", "The resource could not be found."));
         return app;
     }
@@ -164,9 +168,13 @@ public static class HoardServer
     }
 }
 
-/// <summary>Runs the task engine, the heartbeat sweep, agent supervision, warm cluster members and token expiry for the life of the server.</summary>
+/// <summary>
+/// Runs the task engine, the heartbeat sweep, agent supervision, warm cluster members, due backup schedules and token
+/// expiry for the life of the server.
+/// </summary>
 internal sealed partial class ControlPlaneLoops(
     TaskEngine engine,
+    BackupScheduler backupScheduler,
     Conductor conductor,
     AgentSupervisor supervisor,
     WarmMembers warmMembers,
@@ -185,6 +193,7 @@ internal sealed partial class ControlPlaneLoops(
             Task.Run(() => conductor.RunAsync(stoppingToken), stoppingToken),
             Task.Run(() => supervisor.RunAsync(stoppingToken), stoppingToken),
             Task.Run(() => warmMembers.RunAsync(stoppingToken), stoppingToken),
+            Task.Run(() => backupScheduler.RunAsync(stoppingToken), stoppingToken),
             Task.Run(() => PurgeTokensAsync(stoppingToken), stoppingToken),
             Task.Run(() => RefreshAsync(stoppingToken), stoppingToken))
         .ContinueWith(_ => { }, TaskScheduler.Default);

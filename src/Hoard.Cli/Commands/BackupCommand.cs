@@ -5,16 +5,20 @@ using Spectre.Console;
 
 namespace Hoard.Cli.Commands;
 
-/// <summary>`hoard backup create|list|show|delete`: backups of instances, restored with `hoard instance create --backup`.</summary>
+/// <summary>
+/// `hoard backup create|list|show|delete`: backups of instances, restored with `hoard instance create --backup`; `hoard
+/// backup schedule ...` takes them on a schedule (<see cref="BackupScheduleCommand"/>).
+/// </summary>
 public static class BackupCommand
 {
     public static Command Create()
     {
-        var backup = new Command("backup", "Create, list, show and delete backups; restore one with instance create --backup.");
+        var backup = new Command("backup", "Create, list, show and delete backups (and schedules of them); restore one with instance create --backup.");
         backup.Subcommands.Add(CreateCommand());
         backup.Subcommands.Add(ListCommand());
         backup.Subcommands.Add(ShowCommand());
         backup.Subcommands.Add(DeleteCommand());
+        backup.Subcommands.Add(BackupScheduleCommand.Create());
         return backup;
     }
 

@@ -9,7 +9,8 @@ using Hoard.Core.Tasks;
 namespace Hoard.Core.Backups;
 
 /// <summary>A validated backup create (Trove's backup body).</summary>
-public sealed record CreateBackupRequest(string Name, string InstanceId, string? Description, string? ParentId, bool Incremental);
+/// <remarks><paramref name="ScheduleId"/> names the backup schedule that asks for it (its retention may delete it later).</remarks>
+public sealed record CreateBackupRequest(string Name, string InstanceId, string? Description, string? ParentId, bool Incremental, string? ScheduleId = null);
 
 /// <summary>Backups with Trove's rules: taken of a ready instance by its guest, sealed into backup storage, deleted unless a child needs them.</summary>
 public sealed class BackupService(
@@ -19,12 +20,18 @@ public sealed class BackupService(
     TaskEngine engine,
     TimeProvider time)
 {
-    public async Task<BackupRecord> CreateAsync(AuthContext auth, CreateBackupRequest request, CancellationToken cancellationToken)
+    public Task<BackupRecord> CreateAsync(AuthContext auth, CreateBackupRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(auth);
+        return CreateAsync(auth.ProjectId, request, cancellationToken);
+    }
+
+    /// <summary>Creates a backup for <paramref name="projectId"/> (a user's request, or a backup schedule's run).</summary>
+    public async Task<BackupRecord> CreateAsync(string projectId, CreateBackupRequest request, CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(request);
         var instance = await store.Instances.GetAsync(request.InstanceId, cancellationToken);
-        if (instance is null || instance.ProjectId != auth.ProjectId)
+        if (instance is null || instance.ProjectId != projectId)
         {
             throw ApiException.NotFound($"Resource {request.InstanceId} cannot be found.");
         }
@@ -46,7 +53,7 @@ public sealed class BackupService(
             throw ApiException.NotImplemented($"Incremental backups are not supported for {version.Datastore.Name} yet; take a full backup.");
         }
 
-        if ((await store.Backups.ListAsync(auth.ProjectId, instance.Id, null, 0, cancellationToken)).Any(b => BackupStates.IsRunning(b.State)))
+        if ((await store.Backups.ListAsync(projectId, instance.Id, null, 0, cancellationToken)).Any(b => BackupStates.IsRunning(b.State)))
         {
             throw ApiException.Unprocessable($"Instance {instance.Id} is not currently available for an action to be performed (a backup of it is running).");
         }
@@ -57,17 +64,21 @@ public sealed class BackupService(
             Id = Guid.NewGuid().ToString(),
             Name = request.Name,
             Description = request.Description,
-            ProjectId = auth.ProjectId,
+            ProjectId = projectId,
             InstanceId = instance.Id,
             DatastoreVersionId = instance.DatastoreVersionId,
             State = BackupStates.New,
+            ScheduleId = request.ScheduleId,
             CreatedAt = now,
             UpdatedAt = now,
         };
         var task = TaskRecords.Pending(BackupTaskKinds.Create, backup.Id, now);
-        if (!await store.Backups.InsertWithTaskAsync(backup, task, cancellationToken))
+        switch (await store.Backups.InsertWithTaskAsync(backup, task, options.MaxBackupsPerTenant, cancellationToken))
         {
-            throw ApiException.BadRequest("The parent backup is not a completed backup of this instance.");
+            case BackupInsert.ParentUnusable:
+                throw ApiException.BadRequest("The parent backup is not a completed backup of this instance.");
+            case BackupInsert.OverQuota:
+                throw ApiException.OverLimit("Quota exceeded for resources: ['backups'].");
         }
 
         engine.Wake();

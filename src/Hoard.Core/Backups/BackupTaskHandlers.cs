@@ -11,7 +11,7 @@ namespace Hoard.Core.Backups;
 /// Takes a backup: the instance's guest pipes the engine's backup through the sealer into backup storage; the record
 /// becomes COMPLETED with the stored size, checksum and location only once storage has committed it.
 /// </summary>
-public sealed class CreateBackupHandler(InstanceTaskContext c, BackupVault vault) : ITaskHandler
+public sealed class CreateBackupHandler(InstanceTaskContext c, BackupVault vault, BackupRetention retention) : ITaskHandler
 {
     /// <summary>The longest one backup may take; a guest that dies mid-backup fails it sooner (its calls are dropped).</summary>
     public static readonly TimeSpan BackupTimeout = TimeSpan.FromHours(6);
@@ -64,6 +64,28 @@ public sealed class CreateBackupHandler(InstanceTaskContext c, BackupVault vault
             new BackupChange { State = BackupStates.Completed, Size = result.Size, Checksum = result.Checksum, Location = result.Location, FaultMessage = string.Empty },
             cancellationToken);
         await ReleaseInstanceAsync(backup.InstanceId, cancellationToken);
+        await ApplyRetentionAsync(backup, cancellationToken);
+    }
+
+    /// <summary>
+    /// A scheduled backup that completed lets its schedule delete its oldest beyond the retention. Best effort: the backup
+    /// is whole whatever happens here, and the schedule's next completed backup tries again.
+    /// </summary>
+    private async Task ApplyRetentionAsync(BackupRecord backup, CancellationToken cancellationToken)
+    {
+        if (backup.ScheduleId is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await retention.ApplyAsync(backup.ScheduleId, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Kept backups beyond the retention are only more than asked for; nothing is lost.
+        }
     }
 
     private async Task CompleteFromStorageAsync(BackupRecord backup, CancellationToken cancellationToken)
@@ -75,6 +97,7 @@ public sealed class CreateBackupHandler(InstanceTaskContext c, BackupVault vault
             new BackupChange { State = BackupStates.Completed, Size = committed.Size, Checksum = committed.Sha256, FaultMessage = string.Empty },
             cancellationToken);
         await ReleaseInstanceAsync(backup.InstanceId, cancellationToken);
+        await ApplyRetentionAsync(backup, cancellationToken);
     }
 
     private Task ReleaseInstanceAsync(string instanceId, CancellationToken cancellationToken) =>

@@ -40,6 +40,12 @@ public sealed record HoardOptions
     /// <summary>[DEFAULT] backup_encryption_key (base64), or null to derive one from the master key.</summary>
     public string? BackupEncryptionKey { get; init; }
 
+    /// <summary>[DEFAULT] max_backups_per_tenant: the most backups a project may hold, or null for no limit (-1).</summary>
+    public int? MaxBackupsPerTenant { get; init; }
+
+    /// <summary>[DEFAULT] backup_schedule_tick: how often due backup schedules are looked for.</summary>
+    public required TimeSpan BackupScheduleTick { get; init; }
+
     public required string LocalPool { get; init; }
 
     public required string LocalPoolDir { get; init; }
@@ -99,6 +105,12 @@ public sealed record HoardOptions
             throw new ConfigurationException($"[local] address_range: {e.Message}");
         }
 
+        var maxBackups = config.GetInt("DEFAULT", "max_backups_per_tenant");
+        if (maxBackups < -1)
+        {
+            throw new ConfigurationException("[DEFAULT] max_backups_per_tenant must be -1 (no limit) or at least 0");
+        }
+
         return new HoardOptions
         {
             ListenHost = host,
@@ -117,6 +129,8 @@ public sealed record HoardOptions
             StoreConnection = store,
             BackupStorage = backupStorage,
             BackupEncryptionKey = backupKey.Length > 0 ? backupKey : null,
+            MaxBackupsPerTenant = maxBackups < 0 ? null : maxBackups,
+            BackupScheduleTick = Seconds(config, "DEFAULT", "backup_schedule_tick", 1),
             LocalPool = pool,
             LocalPoolDir = poolDir.Length > 0 ? ExpandHome(poolDir) : Path.Combine(dataDir, "pools", pool),
             LocalAddressRange = range,

@@ -279,8 +279,13 @@ public sealed class DeleteInstanceHandler(InstanceTaskContext c) : ITaskHandler
 {
     public string Kind => InstanceTaskKinds.Delete;
 
-    public async Task RunAsync(TaskRun run, CancellationToken cancellationToken) =>
+    public async Task RunAsync(TaskRun run, CancellationToken cancellationToken)
+    {
         await c.TeardownAsync(await c.LoadAsync(run.Task.InstanceId, cancellationToken), cancellationToken);
+
+        // Its backups stay (they can be restored); its backup schedules have nothing left to back up.
+        await c.Store.BackupSchedules.DeleteForInstanceAsync(run.Task.InstanceId, cancellationToken);
+    }
 
     public Task FailAsync(TaskRecord task, Exception error, CancellationToken cancellationToken) =>
         c.Store.Instances.UpdateAsync(

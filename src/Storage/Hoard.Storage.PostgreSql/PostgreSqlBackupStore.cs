@@ -14,14 +14,36 @@ internal sealed class PostgreSqlBackupStore(PostgreSqlDb db) : IBackupStore
 {
     private const string Columns =
         "id, name, description, project_id, instance_id, parent_id, datastore_version_id, state, size, checksum, location, " +
-        "fault_message, created_at, updated_at, deleted";
+        "fault_message, created_at, updated_at, deleted, schedule_id";
 
-    public async Task<bool> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, CancellationToken cancellationToken)
+    public async Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, int? quota, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(backup);
         ArgumentNullException.ThrowIfNull(task);
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        if (quota is { } limit)
+        {
+            // Creates of one project that count its quota take turns on the project's advisory lock: under READ COMMITTED
+            // two of them would otherwise both count one below the quota and both insert.
+            await RunAsync(
+                connection,
+                tx,
+                "SELECT pg_advisory_xact_lock(hashtextextended('hoard.backup-quota:' || @lock, 0))",
+                cancellationToken,
+                ("lock", backup.ProjectId));
+            var held = (long)(await ScalarAsync(
+                connection,
+                tx,
+                "SELECT COUNT(*) FROM backups WHERE project_id = @p AND NOT deleted AND state <> @deleting",
+                cancellationToken,
+                ("p", backup.ProjectId), ("deleting", BackupStates.Deleting)))!;
+            if (held >= limit)
+            {
+                return BackupInsert.OverQuota;
+            }
+        }
+
         if (backup.ParentId is not null)
         {
             // Under READ COMMITTED a row lock waited for re-reads the row as its holder committed it, so a parent another
@@ -38,7 +60,7 @@ internal sealed class PostgreSqlBackupStore(PostgreSqlDb db) : IBackupStore
             await reader.CloseAsync();
             if (!usable)
             {
-                return false; // disposing the transaction rolls it back
+                return BackupInsert.ParentUnusable; // disposing the transaction rolls it back
             }
         }
 
@@ -47,20 +69,21 @@ internal sealed class PostgreSqlBackupStore(PostgreSqlDb db) : IBackupStore
             tx,
             $"""
             INSERT INTO backups ({Columns})
-            VALUES (@id, @name, @desc, @project, @instance, @parent, @dsv, @state, @size, @checksum, @location, @fault, @created, @updated, FALSE)
+            VALUES (@id, @name, @desc, @project, @instance, @parent, @dsv, @state, @size, @checksum, @location, @fault, @created, @updated, FALSE, @schedule)
             """,
             cancellationToken,
             ("id", backup.Id), ("name", backup.Name), ("desc", backup.Description), ("project", backup.ProjectId),
             ("instance", backup.InstanceId), ("parent", backup.ParentId), ("dsv", backup.DatastoreVersionId),
             ("state", backup.State), ("size", backup.Size), ("checksum", backup.Checksum), ("location", backup.Location),
-            ("fault", backup.FaultMessage), ("created", Ms(backup.CreatedAt)), ("updated", Ms(backup.UpdatedAt)));
+            ("fault", backup.FaultMessage), ("created", Ms(backup.CreatedAt)), ("updated", Ms(backup.UpdatedAt)),
+            ("schedule", backup.ScheduleId));
         await using (var insertTask = PostgreSqlTaskStore.InsertCommand(connection, tx, task))
         {
             await insertTask.ExecuteNonQueryAsync(cancellationToken);
         }
 
         await tx.CommitAsync(cancellationToken);
-        return true;
+        return BackupInsert.Inserted;
     }
 
     public Task<BackupRecord?> GetAsync(string id, CancellationToken cancellationToken) =>
@@ -186,5 +209,6 @@ internal sealed class PostgreSqlBackupStore(PostgreSqlDb db) : IBackupStore
         CreatedAt = Time(r, 12),
         UpdatedAt = Time(r, 13),
         Deleted = r.GetBoolean(14),
+        ScheduleId = StringOrNull(r, 15),
     };
 }

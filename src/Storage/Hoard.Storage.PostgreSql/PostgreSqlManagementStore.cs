@@ -34,6 +34,7 @@ public sealed class PostgreSqlManagementStore : IManagementStore
         Catalogue = new PostgreSqlCatalogueStore(_db);
         Backups = new PostgreSqlBackupStore(_db);
         Configurations = new PostgreSqlConfigurationStore(_db);
+        BackupSchedules = new PostgreSqlBackupScheduleStore(_db);
     }
 
     public IIdentityStore Identity { get; }
@@ -55,6 +56,8 @@ public sealed class PostgreSqlManagementStore : IManagementStore
     public IBackupStore Backups { get; }
 
     public IConfigurationStore Configurations { get; }
+
+    public IBackupScheduleStore BackupSchedules { get; }
 
     public async Task MigrateAsync(CancellationToken cancellationToken)
     {

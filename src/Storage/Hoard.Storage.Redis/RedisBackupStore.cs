@@ -14,12 +14,20 @@ internal sealed class RedisBackupStore(RedisDb db) : IBackupStore
 
     private RedisKeys Keys => db.Keys;
 
-    public async Task<bool> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, CancellationToken cancellationToken)
+    public async Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, int? quota, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(backup);
         ArgumentNullException.ThrowIfNull(task);
-        var argument = Arg(("backup", RedisRecords.Fields(backup)), ("task", RedisRecords.Fields(task)), ("completed", BackupStates.Completed));
-        return await db.RunAsync(RedisScripts.InsertBackupWithTask, argument, cancellationToken) > 0;
+        var argument = Arg(
+            ("backup", RedisRecords.Fields(backup)), ("task", RedisRecords.Fields(task)), ("completed", BackupStates.Completed),
+            ("deleting", BackupStates.Deleting), ("quota", quota));
+        return await db.RunAsync(RedisScripts.InsertBackupWithTask, argument, cancellationToken) switch
+        {
+            1 => BackupInsert.Inserted,
+            0 => BackupInsert.ParentUnusable,
+            2 => BackupInsert.OverQuota,
+            var other => throw new InvalidOperationException($"the backup insert script answered {other}"),
+        };
     }
 
     public async Task<BackupRecord?> GetAsync(string id, CancellationToken cancellationToken)

@@ -67,6 +67,9 @@ namespace Hoard.Storage.Redis;
 /// P configuration:{id}                         hash    + seq; kept with deleted=1 after delete (a marker still pages)
 /// P idx:configurations / idx:project-configurations:{p}   zset   live groups by seq (all / per project), oldest first
 /// P idx:configuration-instances:{id}           zset    ids of the live instances with the group attached, by their seq
+/// P schedule:{id}                              hash    a backup schedule; removed on delete (lists are not paged)
+/// P idx:schedules / idx:project-schedules:{p} / idx:instance-schedules:{i}   zset   ids by created_at (ties by id)
+/// P idx:due-schedules                          zset    enabled schedules' ids by next_run_at (what a tick asks for)
 /// </code>
 /// Writes that check something first are Lua scripts (<see cref="RedisScripts"/>); a page of a list is a constant
 /// three round trips (marker's seq, ZRANGEBYSCORE or ZREVRANGEBYSCORE, one pipelined batch of HGETALLs), or two for the lex-ordered
@@ -96,6 +99,7 @@ public sealed class RedisManagementStore : IManagementStore
         Catalogue = new RedisCatalogueStore(_db);
         Backups = new RedisBackupStore(_db);
         Configurations = new RedisConfigurationStore(_db);
+        BackupSchedules = new RedisBackupScheduleStore(_db);
     }
 
     public IIdentityStore Identity { get; }
@@ -117,6 +121,8 @@ public sealed class RedisManagementStore : IManagementStore
     public IBackupStore Backups { get; }
 
     public IConfigurationStore Configurations { get; }
+
+    public IBackupScheduleStore BackupSchedules { get; }
 
     /// <summary>Writes the layout version into an empty database; refuses one a newer Hoard laid out.</summary>
     /// <summary>No connection to the server, or no answer within the timeout.</summary>

@@ -89,7 +89,7 @@ internal static class RedisRecords
         ("id", b.Id), ("name", b.Name), ("description", b.Description), ("project_id", b.ProjectId), ("instance_id", b.InstanceId),
         ("parent_id", b.ParentId), ("datastore_version_id", b.DatastoreVersionId), ("state", b.State), ("size", Long(b.Size)),
         ("checksum", b.Checksum), ("location", b.Location), ("fault_message", b.FaultMessage), ("created_at", Ms(b.CreatedAt)),
-        ("updated_at", Ms(b.UpdatedAt)), ("deleted", "0"));
+        ("updated_at", Ms(b.UpdatedAt)), ("deleted", "0"), ("schedule_id", b.ScheduleId));
 
     public static BackupRecord Backup(Dictionary<string, string> h) => new()
     {
@@ -108,6 +108,32 @@ internal static class RedisRecords
         CreatedAt = Time(h, "created_at"),
         UpdatedAt = Time(h, "updated_at"),
         Deleted = BoolOf(h, "deleted"),
+        ScheduleId = StringOrNull(h, "schedule_id"),
+    };
+
+    public static Dictionary<string, object> Fields(BackupScheduleRecord s) => Arg(
+        ("id", s.Id), ("project_id", s.ProjectId), ("instance_id", s.InstanceId), ("name", s.Name), ("description", s.Description),
+        ("pattern", s.Pattern), ("interval_minutes", Int(s.IntervalMinutes)), ("retention", Int(s.Retention)),
+        ("enabled", Bool(s.Enabled)), ("next_run_at", Ms(s.NextRunAt)), ("last_run_at", Ms(s.LastRunAt)),
+        ("last_backup_id", s.LastBackupId), ("last_error", s.LastError), ("created_at", Ms(s.CreatedAt)), ("updated_at", Ms(s.UpdatedAt)));
+
+    public static BackupScheduleRecord BackupSchedule(Dictionary<string, string> h) => new()
+    {
+        Id = h["id"],
+        ProjectId = h["project_id"],
+        InstanceId = h["instance_id"],
+        Name = h["name"],
+        Description = StringOrNull(h, "description"),
+        Pattern = StringOrNull(h, "pattern"),
+        IntervalMinutes = IntOrNull(h, "interval_minutes"),
+        Retention = IntOf(h, "retention"),
+        Enabled = BoolOf(h, "enabled"),
+        NextRunAt = Time(h, "next_run_at"),
+        LastRunAt = TimeOrNull(h, "last_run_at"),
+        LastBackupId = StringOrNull(h, "last_backup_id"),
+        LastError = StringOrNull(h, "last_error"),
+        CreatedAt = Time(h, "created_at"),
+        UpdatedAt = Time(h, "updated_at"),
     };
 
     public static Dictionary<string, object> Fields(ConfigurationRecord c) => Arg(

@@ -509,12 +509,21 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// 1 inserted; 0 the backup has a parent that is not a live A.completed backup of its instance (nothing written).
+    /// 1 inserted; 0 the backup has a parent that is not a live A.completed backup of its instance; 2 A.quota is given and
+    /// the project already has that many live backups not in state A.deleting (nothing written in either case). The count
+    /// walks the project's index, which the quota keeps short.
     /// </summary>
     public const string InsertBackupWithTask = BackupPrelude + """
         local b = A.backup
         if exists(k('backup', b.id)) then return redis.error_reply('backup ' .. b.id .. ' exists') end
         if exists(k('task', A.task.id)) then return redis.error_reply('task ' .. A.task.id .. ' exists') end
+        if A.quota ~= nil then
+          local held = 0
+          for _, id in ipairs(redis.call('ZRANGE', k('idx:project-backups', b.project_id), 0, -1)) do
+            if redis.call('HGET', k('backup', id), 'state') ~= A.deleting then held = held + 1 end
+          end
+          if held >= A.quota then return 2 end
+        end
         if b.parent_id ~= nil then
           local parent = hgetall(k('backup', b.parent_id))
           if not live(parent) or parent.state ~= A.completed or parent.instance_id ~= b.instance_id then return 0 end
@@ -612,6 +621,76 @@ internal static class RedisScripts
         new.updated_at = A.now
         inst_write(A.instance, old, new)
         return 1
+        """;
+
+    /// <summary>
+    /// The backup schedule helpers: a schedule is in the all, project and instance indexes by creation time (ties by id),
+    /// and, while enabled, in the due index by its next run time.
+    /// </summary>
+    private const string SchedulePrelude = Prelude + """
+        local function schedule_write(id, old, new)
+          hput(k('schedule', id), new)
+          redis.call('ZADD', k('idx:schedules'), new.created_at, id)
+          redis.call('ZADD', k('idx:project-schedules', new.project_id), new.created_at, id)
+          redis.call('ZADD', k('idx:instance-schedules', new.instance_id), new.created_at, id)
+          if new.enabled == '1' then
+            redis.call('ZADD', k('idx:due-schedules'), new.next_run_at, id)
+          else
+            redis.call('ZREM', k('idx:due-schedules'), id)
+          end
+        end
+        local function schedule_delete(id)
+          local old = hgetall(k('schedule', id))
+          if old == nil then return 0 end
+          redis.call('DEL', k('schedule', id))
+          redis.call('ZREM', k('idx:schedules'), id)
+          redis.call('ZREM', k('idx:project-schedules', old.project_id), id)
+          redis.call('ZREM', k('idx:instance-schedules', old.instance_id), id)
+          redis.call('ZREM', k('idx:due-schedules'), id)
+          return 1
+        end
+
+        """;
+
+    /// <summary>Inserts the schedule A.schedule; an error when its id exists.</summary>
+    public const string InsertSchedule = SchedulePrelude + """
+        local s = A.schedule
+        if exists(k('schedule', s.id)) then return redis.error_reply('backup schedule ' .. s.id .. ' exists') end
+        schedule_write(s.id, nil, s)
+        return 1
+        """;
+
+    /// <summary>1 updated; 0 no schedule A.id. A.set / A.unset patch the record.</summary>
+    public const string UpdateSchedule = SchedulePrelude + """
+        local old = hgetall(k('schedule', A.id))
+        if old == nil then return 0 end
+        local new = copy(old)
+        for f, v in pairs(A.set) do new[f] = v end
+        for _, f in ipairs(A.unset) do new[f] = nil end
+        schedule_write(A.id, old, new)
+        return 1
+        """;
+
+    /// <summary>1 claimed (next_run_at moved from A.expected to A.next); 0 the schedule is gone, disabled or no longer due then.</summary>
+    public const string ClaimSchedule = SchedulePrelude + """
+        local old = hgetall(k('schedule', A.id))
+        if old == nil or old.enabled ~= '1' or old.next_run_at ~= A.expected then return 0 end
+        local new = copy(old)
+        new.next_run_at = A.next
+        schedule_write(A.id, old, new)
+        return 1
+        """;
+
+    /// <summary>Deletes schedule A.id (1), or finds none (0).</summary>
+    public const string DeleteSchedule = SchedulePrelude + """
+        return schedule_delete(A.id)
+        """;
+
+    /// <summary>Deletes every schedule of instance A.instance; returns how many.</summary>
+    public const string DeleteInstanceSchedules = SchedulePrelude + """
+        local n = 0
+        for _, id in ipairs(redis.call('ZRANGE', k('idx:instance-schedules', A.instance), 0, -1)) do n = n + schedule_delete(id) end
+        return n
         """;
 
     /// <summary>Writes the layout version unless one is there; returns the version found afterwards.</summary>

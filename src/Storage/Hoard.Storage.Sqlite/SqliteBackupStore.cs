@@ -13,14 +13,27 @@ internal sealed class SqliteBackupStore(SqliteDb db) : IBackupStore
 {
     private const string Columns =
         "id, name, description, project_id, instance_id, parent_id, datastore_version_id, state, size, checksum, location, " +
-        "fault_message, created_at, updated_at, deleted";
+        "fault_message, created_at, updated_at, deleted, schedule_id";
 
-    public async Task<bool> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, CancellationToken cancellationToken)
+    public async Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, int? quota, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(backup);
         ArgumentNullException.ThrowIfNull(task);
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+
+        // Counted under the writer lock: no other create of the project can insert between this count and the insert below.
+        if (quota is { } limit
+            && (long)(await ScalarAsync(
+                connection,
+                tx,
+                "SELECT COUNT(*) FROM backups WHERE project_id = $project AND deleted = 0 AND state <> $deleting",
+                cancellationToken,
+                ("$project", backup.ProjectId), ("$deleting", BackupStates.Deleting)))! >= limit)
+        {
+            return BackupInsert.OverQuota;
+        }
+
         if (backup.ParentId is not null
             && await ScalarAsync(
                 connection,
@@ -29,7 +42,7 @@ internal sealed class SqliteBackupStore(SqliteDb db) : IBackupStore
                 cancellationToken,
                 ("$parent", backup.ParentId), ("$completed", BackupStates.Completed), ("$instance", backup.InstanceId)) is null)
         {
-            return false; // disposing the transaction rolls it back
+            return BackupInsert.ParentUnusable; // disposing the transaction rolls it back
         }
 
         // Rows are never removed (a delete marks them), so the largest seq only grows; the writer lock makes it unique.
@@ -39,13 +52,14 @@ internal sealed class SqliteBackupStore(SqliteDb db) : IBackupStore
             $"""
             INSERT INTO backups (seq, {Columns})
             VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM backups), $id, $name, $desc, $project, $instance, $parent, $dsv, $state,
-                    $size, $checksum, $location, $fault, $created, $updated, 0)
+                    $size, $checksum, $location, $fault, $created, $updated, 0, $schedule)
             """,
             cancellationToken,
             ("$id", backup.Id), ("$name", backup.Name), ("$desc", backup.Description), ("$project", backup.ProjectId),
             ("$instance", backup.InstanceId), ("$parent", backup.ParentId), ("$dsv", backup.DatastoreVersionId),
             ("$state", backup.State), ("$size", backup.Size), ("$checksum", backup.Checksum), ("$location", backup.Location),
-            ("$fault", backup.FaultMessage), ("$created", Ms(backup.CreatedAt)), ("$updated", Ms(backup.UpdatedAt)));
+            ("$fault", backup.FaultMessage), ("$created", Ms(backup.CreatedAt)), ("$updated", Ms(backup.UpdatedAt)),
+            ("$schedule", backup.ScheduleId));
         await using (var insertTask = SqliteTaskStore.InsertCommand(connection, task))
         {
             insertTask.Transaction = tx;
@@ -53,7 +67,7 @@ internal sealed class SqliteBackupStore(SqliteDb db) : IBackupStore
         }
 
         await tx.CommitAsync(cancellationToken);
-        return true;
+        return BackupInsert.Inserted;
     }
 
     public Task<BackupRecord?> GetAsync(string id, CancellationToken cancellationToken) =>
@@ -159,5 +173,6 @@ internal sealed class SqliteBackupStore(SqliteDb db) : IBackupStore
         CreatedAt = Time(r, 12),
         UpdatedAt = Time(r, 13),
         Deleted = r.GetBoolean(14),
+        ScheduleId = StringOrNull(r, 15),
     };
 }

@@ -41,6 +41,7 @@ public sealed class SqliteManagementStore : IManagementStore
         Catalogue = new SqliteCatalogueStore(_db);
         Backups = new SqliteBackupStore(_db);
         Configurations = new SqliteConfigurationStore(_db);
+        BackupSchedules = new SqliteBackupScheduleStore(_db);
     }
 
     public IIdentityStore Identity { get; }
@@ -62,6 +63,8 @@ public sealed class SqliteManagementStore : IManagementStore
     public IBackupStore Backups { get; }
 
     public IConfigurationStore Configurations { get; }
+
+    public IBackupScheduleStore BackupSchedules { get; }
 
     public async Task MigrateAsync(CancellationToken cancellationToken)
     {
