@@ -1,3 +1,5 @@
+using Hoard.Abstractions.Datastores;
+using Hoard.Abstractions.Plugins;
 using Hoard.Abstractions.Storage;
 using Hoard.Core.Catalog;
 using Hoard.Core.Configuration;
@@ -15,6 +17,7 @@ public sealed record CreateBackupRequest(string Name, string InstanceId, string?
 public sealed class BackupService(
     IManagementStore store,
     CatalogService catalog,
+    PluginRegistry plugins,
     HoardOptions options,
     TaskEngine engine,
     TimeProvider time)
@@ -41,14 +44,24 @@ public sealed class BackupService(
 
         var version = catalog.FindVersionById(instance.DatastoreVersionId)
             ?? throw new InvalidOperationException($"datastore version {instance.DatastoreVersionId} is not registered");
-        if (request.ParentId is not null || request.Incremental)
-        {
-            throw ApiException.NotImplemented($"Incremental backups are not supported for {version.Datastore.Name} yet; take a full backup.");
-        }
-
-        if ((await store.Backups.ListAsync(auth.ProjectId, instance.Id, null, 0, cancellationToken)).Any(b => BackupStates.IsRunning(b.State)))
+        var ofInstance = await store.Backups.ListAsync(auth.ProjectId, instance.Id, null, 0, cancellationToken);
+        if (ofInstance.Any(b => BackupStates.IsRunning(b.State)))
         {
             throw ApiException.Unprocessable($"Instance {instance.Id} is not currently available for an action to be performed (a backup of it is running).");
+        }
+
+        string? parentId = null;
+        if (request.ParentId is not null || request.Incremental)
+        {
+            if (!plugins.Get<IDatastorePlugin>(PluginKind.Datastore, version.Datastore.Name).IncrementalBackups)
+            {
+                throw ApiException.Unprocessable($"Incremental backups are not supported for datastore {version.Datastore.Name}; take a full backup.");
+            }
+
+            parentId = request.ParentId is not null
+                ? (await ParentAsync(auth.ProjectId, instance.Id, request.ParentId, cancellationToken)).Id
+                : ofInstance.FirstOrDefault(b => b.State == BackupStates.Completed)?.Id // newest first: Trove's "last backup of the instance"
+                    ?? throw ApiException.BadRequest($"Instance {instance.Id} has no completed backup for an incremental backup to build on; take a full backup first.");
         }
 
         var now = time.GetUtcNow();
@@ -59,6 +72,7 @@ public sealed class BackupService(
             Description = request.Description,
             ProjectId = auth.ProjectId,
             InstanceId = instance.Id,
+            ParentId = parentId,
             DatastoreVersionId = instance.DatastoreVersionId,
             State = BackupStates.New,
             CreatedAt = now,
@@ -67,7 +81,8 @@ public sealed class BackupService(
         var task = TaskRecords.Pending(BackupTaskKinds.Create, backup.Id, now);
         if (!await store.Backups.InsertWithTaskAsync(backup, task, cancellationToken))
         {
-            throw ApiException.BadRequest("The parent backup is not a completed backup of this instance.");
+            // The parent changed between the checks above and the insert (deleted, or still being made).
+            throw ApiException.BadRequest($"Backup {parentId} is no longer a completed backup of instance {instance.Id}; an incremental backup cannot build on it.");
         }
 
         engine.Wake();
@@ -103,6 +118,25 @@ public sealed class BackupService(
         engine.Wake();
     }
 
+    /// <summary>The named parent of an incremental backup: a completed backup of the same instance (Trove's rule).</summary>
+    private async Task<BackupRecord> ParentAsync(string projectId, string instanceId, string parentId, CancellationToken cancellationToken)
+    {
+        var parent = await store.Backups.GetAsync(parentId, cancellationToken);
+        if (parent is null || parent.ProjectId != projectId)
+        {
+            throw ApiException.NotFound($"Backup {parentId} cannot be found.");
+        }
+
+        if (parent.InstanceId != instanceId)
+        {
+            throw ApiException.BadRequest($"Backup {parentId} is a backup of instance {parent.InstanceId}, not of instance {instanceId}; an incremental backup builds on a backup of its own instance.");
+        }
+
+        return parent.State == BackupStates.Completed
+            ? parent
+            : throw ApiException.BadRequest($"Backup {parentId} cannot be the parent of an incremental backup: its status is {parent.State}, not COMPLETED.");
+    }
+
     /// <summary>
     /// The backup a create restores from: a completed backup of the caller's project, of a datastore version the new
     /// instance runs (the same datastore; Trove's rule).
@@ -115,9 +149,21 @@ public sealed class BackupService(
             throw ApiException.NotFound($"Backup {backupRef} cannot be found.");
         }
 
-        return backup.State == BackupStates.Completed
-            ? backup
-            : throw ApiException.BadRequest($"Backup {backupRef} cannot be restored: its status is {backup.State}, not COMPLETED.");
+        if (backup.State != BackupStates.Completed)
+        {
+            throw ApiException.BadRequest($"Backup {backupRef} cannot be restored: its status is {backup.State}, not COMPLETED.");
+        }
+
+        try
+        {
+            _ = await BackupChain.AncestorsAsync(store.Backups, backup, cancellationToken);
+        }
+        catch (BackupChainException e)
+        {
+            throw ApiException.BadRequest(e.Message);
+        }
+
+        return backup;
     }
 
 }
