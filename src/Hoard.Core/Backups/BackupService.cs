@@ -58,10 +58,11 @@ public sealed class BackupService(
                 throw ApiException.Unprocessable($"Incremental backups are not supported for datastore {version.Datastore.Name}; take a full backup.");
             }
 
+            // Trove's get_last_completed: the completed backup updated last. With none, Trove (and so Hoard) takes a
+            // full backup, as the stock client's --incremental help says.
             parentId = request.ParentId is not null
                 ? (await ParentAsync(auth.ProjectId, instance.Id, request.ParentId, cancellationToken)).Id
-                : ofInstance.FirstOrDefault(b => b.State == BackupStates.Completed)?.Id // newest first: Trove's "last backup of the instance"
-                    ?? throw ApiException.BadRequest($"Instance {instance.Id} has no completed backup for an incremental backup to build on; take a full backup first.");
+                : ofInstance.Where(b => b.State == BackupStates.Completed).MaxBy(b => b.UpdatedAt)?.Id;
         }
 
         var now = time.GetUtcNow();
@@ -110,7 +111,9 @@ public sealed class BackupService(
             case BackupDeletion.Missing:
                 throw ApiException.NotFound($"Backup {id} cannot be found.");
             case BackupDeletion.HasChildren:
-                throw ApiException.Conflict($"Backup {id} cannot be deleted: an incremental backup builds on it; delete that one first.");
+                var child = (await store.Backups.ListAsync(projectId, null, null, 0, cancellationToken)).FirstOrDefault(b => b.ParentId == id);
+                throw ApiException.Conflict(
+                    $"Backup {id} cannot be deleted: incremental backup {child?.Id ?? "(of another project)"} builds on it; delete that one first.");
             case BackupDeletion.Busy:
                 throw ApiException.Unprocessable($"Backup {id} cannot be deleted while it is being made or deleted.");
         }
