@@ -19,8 +19,12 @@ internal static class ServerConfig
 
     public const int MaxConnections = 100;
 
-    /// <summary>The most WAL (MB) the incremental-backup slot keeps: a few times a busy hour's WAL on small instances.</summary>
-    public const int MaxSlotWalKeepMb = 4096;
+    /// <summary>
+    /// The most WAL (MB) the incremental-backup slot keeps. Every instance that has had a full backup keeps up to this
+    /// much disk for its next increment, so it is modest; an instance writing more between backups gets a clear
+    /// failure asking for a full backup instead.
+    /// </summary>
+    public const int MaxSlotWalKeepMb = 1024;
 
     /// <summary>Appended to initdb's postgresql.conf: the instance's file, read last, wins.</summary>
     public const string IncludeLine = "\n# Added by Hoard: each instance's own settings.\ninclude '" + IncludedFileName + "'\n";
