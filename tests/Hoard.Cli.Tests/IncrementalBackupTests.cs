@@ -121,8 +121,21 @@ public sealed class IncrementalBackupTests : IAsyncLifetime
         Assert.Equal(count, span);
         Assert.InRange(count, before, after + 1);
 
+        // PostgreSQL keeps WAL only from the latest backup on: an increment on an older parent fails, saying why.
+        var chain = new List<JsonObject> { second, first, full };
+        if (datastore == "postgresql")
+        {
+            var stale = await BackupAsync(source.Id, "stale", new JsonObject { ["parent_id"] = full["id"]!.GetValue<string>() }, expect: "FAILED");
+            Assert.Contains("Take a full backup", stale["fail_reason"]!.GetValue<string>(), StringComparison.Ordinal);
+            Assert.Equal("ACTIVE", (await SendAsync(HttpMethod.Get, $"instances/{source.Id}")).Body!["instance"]!["status"]!.GetValue<string>());
+            chain.Insert(0, stale);
+        }
+
         // A parent a live increment builds on cannot be deleted; the chain is deleted from its end.
-        foreach (var (parent, child) in new[] { (full, first), (first, second) })
+        var fullRefused = await SendAsync(HttpMethod.Delete, $"backups/{full["id"]}");
+        Assert.True(fullRefused.Status == HttpStatusCode.Conflict, fullRefused.Body?.ToJsonString());
+        Assert.StartsWith($"Backup {full["id"]} cannot be deleted: incremental backup ", fullRefused.Body!["conflict"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        foreach (var (parent, child) in new[] { (first, second) })
         {
             var refused = await SendAsync(HttpMethod.Delete, $"backups/{parent["id"]}");
             Assert.True(refused.Status == HttpStatusCode.Conflict, refused.Body?.ToJsonString());
@@ -131,7 +144,7 @@ public sealed class IncrementalBackupTests : IAsyncLifetime
                 refused.Body!["conflict"]!["message"]!.GetValue<string>());
         }
 
-        foreach (var backup in new[] { second, first, full })
+        foreach (var backup in chain)
         {
             var deleted = await SendAsync(HttpMethod.Delete, $"backups/{backup["id"]}");
             Assert.True(deleted.Status == HttpStatusCode.Accepted, deleted.Body?.ToJsonString());
@@ -187,7 +200,7 @@ public sealed class IncrementalBackupTests : IAsyncLifetime
         return (id, shown["ip"]![0]!.GetValue<string>());
     }
 
-    private async Task<JsonObject> BackupAsync(string instanceId, string name, JsonObject? extra = null)
+    private async Task<JsonObject> BackupAsync(string instanceId, string name, JsonObject? extra = null, string expect = "COMPLETED")
     {
         var created = await SendAsync(HttpMethod.Post, "backups", Body(name, instanceId, extra));
         Assert.True(created.Status == HttpStatusCode.Accepted, created.Body?.ToJsonString());
@@ -198,7 +211,7 @@ public sealed class IncrementalBackupTests : IAsyncLifetime
             Timeouts.Settle,
             $"backup {name} to finish");
         var backup = done.Body!["backup"]!.AsObject();
-        Assert.True(backup["status"]!.GetValue<string>() == "COMPLETED", backup.ToJsonString());
+        Assert.True(backup["status"]!.GetValue<string>() == expect, backup.ToJsonString());
         return backup;
     }
 
