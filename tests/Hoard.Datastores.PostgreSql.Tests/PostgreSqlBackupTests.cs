@@ -182,8 +182,16 @@ public sealed class PostgreSqlBackupTests
             await writer.WriteOneAsync(CancellationToken.None).Within(Timeouts.Short);
         }
 
+        // As prepares used to write it: no bound on the WAL a slot keeps. The full backup brings it up to date.
+        var settings = Path.Combine(source.DataDirectory, ServerConfig.IncludedFileName);
+        await File.WriteAllTextAsync(settings, (await File.ReadAllTextAsync(settings)).Replace("max_slot_wal_keep_size", "#max_slot_wal_keep_size", StringComparison.Ordinal)).Within(Timeouts.Short);
+        await source.AdminSqlAsync("SELECT pg_reload_conf()");
+        await Timeouts.EventuallyAsync(() => source.AdminSqlAsync("SHOW max_slot_wal_keep_size"), v => v == "-1", Timeouts.Short, "the bound to be gone");
+
         var full = await BackupToFileAsync(source, since: null, "full.tar");
         Assert.Matches("^1:[0-9A-F]+/[0-9A-F]+$", full.Output.ResumePoint);
+        Assert.Equal("reserved", await source.AdminSqlAsync($"SELECT wal_status FROM pg_replication_slots WHERE slot_name = '{PostgreSqlManager.WalSlot}'"));
+        await Timeouts.EventuallyAsync(() => source.AdminSqlAsync("SHOW max_slot_wal_keep_size"), v => v == "1GB", Timeouts.Short, "the bound to be back");
 
         // Rows only the first increment has, then the second taken while the writer commits.
         for (var i = 0; i < 100; i++)

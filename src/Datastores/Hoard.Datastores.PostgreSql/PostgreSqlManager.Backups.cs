@@ -51,7 +51,7 @@ public sealed partial class PostgreSqlManager : IIncrementalBackups
         }
 
         // From before the base backup begins, the slot keeps the WAL an increment on this backup will need.
-        await KeepWalAsync(instance, password, cancellationToken);
+        await KeepWalAsync(instance, files, password, cancellationToken);
 
         // The password reaches the tool in a pass file the engine user owns, never on a command line or in the
         // environment of a process others can list. Beside the data directory: the engine user can reach it, and

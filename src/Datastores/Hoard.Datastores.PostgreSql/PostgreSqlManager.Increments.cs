@@ -27,10 +27,18 @@ public sealed partial class PostgreSqlManager
     /// <summary>The manifest at the top of an increment's tar, removed once a restore has read it.</summary>
     internal const string IncrementManifest = "hoard_increment";
 
-    /// <summary>Creates the WAL-keeping slot when the instance has none, reserving WAL from now on.</summary>
-    private async Task KeepWalAsync(GuestInstance instance, string password, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates the WAL-keeping slot when the instance has none, reserving WAL from now on. An instance prepared before
+    /// its settings bounded the slot (max_slot_wal_keep_size) gets them first, reloaded.
+    /// </summary>
+    private async Task KeepWalAsync(GuestInstance instance, InstanceFiles files, string password, CancellationToken cancellationToken)
     {
         await using var session = await OpenAdminSessionAsync(instance, password, _options.CommandTimeout, cancellationToken);
+        if (await WriteConfigAsync(instance, files, cancellationToken))
+        {
+            await session.ExecuteAsync("SELECT pg_reload_conf()", cancellationToken);
+        }
+
         var wal = await session.QueryAsync("SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1", r => r.IsDBNull(0) ? string.Empty : r.GetString(0), cancellationToken, WalSlot);
         if (wal is ["lost"])
         {
