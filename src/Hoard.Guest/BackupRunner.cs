@@ -13,6 +13,14 @@ internal static class BackupRunner
 {
     public static async Task<BackupResult> CreateAsync(IDatastoreBackups backups, GuestInstance instance, CreateBackupArguments args, CancellationToken cancellationToken)
     {
+        var incremental = backups as IIncrementalBackups;
+        if (args.ParentId is not null && (incremental is null || args.ParentResumePoint is null))
+        {
+            throw incremental is null
+                ? DatastoreOperationException.NotSupported($"The {instance.Datastore} datastore takes no incremental backups.")
+                : DatastoreOperationException.Invalid($"Backup {args.ParentId} records no point an incremental backup can start from; take a full backup.");
+        }
+
         var storage = BackupStorageConnection.Open(args.Storage);
         var key = BackupKey.FromConfiguration(args.Key);
         await storage.CleanUpPartialAsync(args.BackupId, cancellationToken);
@@ -27,7 +35,9 @@ internal static class BackupRunner
             {
                 try
                 {
-                    return await backups.BackupAsync(instance, pipeIn, failed.Token);
+                    return incremental is null
+                        ? new BackupOutput(await backups.BackupAsync(instance, pipeIn, failed.Token), string.Empty)
+                        : await incremental.BackupAsync(instance, args.ParentResumePoint, pipeIn, failed.Token);
                 }
                 finally
                 {
@@ -49,35 +59,78 @@ internal static class BackupRunner
 
         // Only a backup whose engine side finished is committed: a writer that failed ended the pipe early, and what
         // was sealed is a prefix, not a backup.
-        var plaintext = await produce;
-        if (plaintext != sealedBackup.PlaintextBytes)
+        var output = await produce;
+        if (output.Bytes != sealedBackup.PlaintextBytes)
         {
-            throw new InvalidOperationException($"the {instance.Datastore} backup wrote {plaintext} bytes but {sealedBackup.PlaintextBytes} were sealed");
+            throw new InvalidOperationException($"the {instance.Datastore} backup wrote {output.Bytes} bytes but {sealedBackup.PlaintextBytes} were sealed");
         }
 
-        var location = await write.CommitAsync(BackupMetadata.From(sealedBackup, instance.Datastore, instance.Version, DateTimeOffset.UtcNow), cancellationToken);
-        return new BackupResult(location.AbsoluteUri, sealedBackup.StoredBytes, sealedBackup.Sha256, sealedBackup.PlaintextBytes);
+        var resumePoint = output.ResumePoint.Length == 0 ? null : output.ResumePoint;
+        var metadata = BackupMetadata.From(sealedBackup, instance.Datastore, instance.Version, DateTimeOffset.UtcNow, args.ParentId, resumePoint);
+        var location = await write.CommitAsync(metadata, cancellationToken);
+        return new BackupResult(location.AbsoluteUri, sealedBackup.StoredBytes, sealedBackup.Sha256, sealedBackup.PlaintextBytes, resumePoint);
     }
 
+    /// <summary>
+    /// Restores a backup, and for an incremental one the chain under it: every link is checked whole (checksum, key,
+    /// every chunk) into a private file first, so a chain with one bad link is refused before the engine sees any.
+    /// </summary>
     public static async Task RestoreAsync(IDatastoreBackups backups, GuestInstance instance, RestoreBackupArguments args, CancellationToken cancellationToken)
     {
+        IIncrementalBackups? incremental = null;
+        if (args.Ancestors.Count > 0 && (incremental = backups as IIncrementalBackups) is null)
+        {
+            throw DatastoreOperationException.NotSupported($"The {instance.Datastore} datastore restores no incremental backups.");
+        }
+
         var storage = BackupStorageConnection.Open(args.Storage);
         var key = BackupKey.FromConfiguration(args.Key);
-        var plain = Path.Combine(instance.Directory, $"restore-{Guid.NewGuid():N}.data");
+        List<StoredBackupRef> chain = [.. args.Ancestors, new StoredBackupRef(args.BackupId, args.Location, args.Checksum)];
+        var plain = new List<string>();
+        var inputs = new List<FileStream>();
         try
         {
-            await using (var stored = args.Location.Length > 0 ? await storage.OpenReadAsync(new Uri(args.Location), cancellationToken) : await storage.OpenReadAsync(args.BackupId, cancellationToken))
-            await using (var output = new FileStream(plain, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite, BufferSize = 1 << 20, Options = FileOptions.Asynchronous }))
+            foreach (var link in chain)
             {
-                await BackupEnvelope.OpenAsync(stored, output, key, args.Checksum, cancellationToken);
+                var file = Path.Combine(instance.Directory, $"restore-{Guid.NewGuid():N}.data");
+                plain.Add(file);
+                await using var stored = link.Location.Length > 0 ? await storage.OpenReadAsync(new Uri(link.Location), cancellationToken) : await storage.OpenReadAsync(link.BackupId, cancellationToken);
+                await using var output = new FileStream(file, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite, BufferSize = 1 << 20, Options = FileOptions.Asynchronous });
+                try
+                {
+                    await BackupEnvelope.OpenAsync(stored, output, key, link.Checksum, cancellationToken);
+                }
+                catch (Exception e) when (chain.Count > 1 && e is not OperationCanceledException)
+                {
+                    throw new InvalidOperationException($"backup {link.BackupId} of the chain: {e.Message}", e);
+                }
             }
 
-            await using var input = new FileStream(plain, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true);
-            await backups.RestoreAsync(instance, input, cancellationToken);
+            foreach (var file in plain)
+            {
+                inputs.Add(new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true));
+            }
+
+            if (incremental is null)
+            {
+                await backups.RestoreAsync(instance, inputs[0], cancellationToken);
+            }
+            else
+            {
+                await incremental.RestoreChainAsync(instance, inputs, cancellationToken);
+            }
         }
         finally
         {
-            File.Delete(plain);
+            foreach (var input in inputs)
+            {
+                await input.DisposeAsync();
+            }
+
+            foreach (var file in plain)
+            {
+                File.Delete(file);
+            }
         }
     }
 }

@@ -58,6 +58,46 @@ public sealed class BackupStockClientTests : IAsyncLifetime
             "the backup to be deleted");
     }
 
+    [RequiresBinaryFact("openstack", "psql", "/usr/lib/postgresql/15/bin/postgres", "/usr/lib/postgresql/15/bin/pg_basebackup")]
+    public async Task PostgreSql_incremental_backups_through_the_stock_client()
+    {
+        const string datastore = "postgresql";
+        const int port = 5432;
+        await OpenStackCli.JsonAsync(Env, "database", "instance", "create", "src", "--flavor", "1", "--datastore", datastore, "--databases", "appdb", "--users", "app:App-pass-1");
+        var source = await ActiveAddressAsync("src");
+        await SqlAsync(datastore, source, port, "CREATE TABLE items (id INT PRIMARY KEY, label VARCHAR(40))");
+        await SqlAsync(datastore, source, port, "INSERT INTO items VALUES (1, 'base')");
+        var full = await CompletedAsync(await OpenStackCli.JsonAsync(Env, "database", "backup", "create", "full", "-i", "src"));
+
+        await SqlAsync(datastore, source, port, "INSERT INTO items VALUES (2, 'first')");
+        var first = await CompletedAsync(await OpenStackCli.JsonAsync(Env, "database", "backup", "create", "first", "-i", "src", "--incremental"));
+        Assert.Equal(full["id"]!.GetValue<string>(), first["parent_id"]!.GetValue<string>());
+
+        await SqlAsync(datastore, source, port, "INSERT INTO items VALUES (3, 'second')");
+        var second = await CompletedAsync(await OpenStackCli.JsonAsync(Env, "database", "backup", "create", "second", "-i", "src", "--parent", first["id"]!.GetValue<string>()));
+        Assert.Equal(first["id"]!.GetValue<string>(), second["parent_id"]!.GetValue<string>());
+
+        await OpenStackCli.JsonAsync(Env, "database", "instance", "create", "restored", "--flavor", "1", "--datastore", datastore, "--backup", "second");
+        Assert.Equal("1 base|2 first|3 second", await SqlAsync(datastore, await ActiveAddressAsync("restored"), port, "SELECT id, label FROM items ORDER BY id"));
+
+        var refused = await OpenStackCli.RunAsync(Env, "database", "backup", "delete", "full");
+        Assert.True(refused.ExitCode != 0, refused.ToString());
+        Assert.Contains("builds on it; delete that one first", refused.Stderr + refused.Stdout, StringComparison.Ordinal);
+    }
+
+    /// <summary>Waits for the backup the create printed to be COMPLETED; returns it as `backup show` prints it.</summary>
+    private async Task<System.Text.Json.Nodes.JsonObject> CompletedAsync(System.Text.Json.Nodes.JsonNode created)
+    {
+        var id = created["id"]!.GetValue<string>();
+        var done = await Timeouts.EventuallyAsync(
+            () => OpenStackCli.JsonAsync(Env, "database", "backup", "show", id),
+            b => b["status"]!.GetValue<string>() is "COMPLETED" or "FAILED",
+            Timeouts.Settle,
+            $"backup {created["name"]} to finish");
+        Assert.True(done["status"]!.GetValue<string>() == "COMPLETED", done.ToJsonString());
+        return done.AsObject();
+    }
+
     /// <summary>Runs SQL as the source's user in its database; rows come back as "a b|c d".</summary>
     private static async Task<string> SqlAsync(string datastore, string address, int port, string sql)
     {

@@ -184,6 +184,117 @@ public sealed class MariaDbBackupTests(ITestOutputHelper output)
         }
     }
 
+    [RequiresBinaryFact("mariadbd", "mariadb-install-db", "mariadb-backup", "mbstream")]
+    public async Task Incremental_backups_taken_under_writes_restore_as_a_chain_to_the_instant_of_the_last_one()
+    {
+        await using var source = await MariaDbTestInstance.CreateAsync();
+        await using var target = await MariaDbTestInstance.CreateAsync();
+        await Task.WhenAll(
+            source.Manager.PrepareAsync(source.Instance, source.Ct),
+            target.Manager.PrepareAsync(target.Instance, target.Ct)).Within(Timeouts.Cli);
+        await source.Manager.CreateDatabasesAsync(source.Instance, [new DatabaseSpec("shop")], source.Ct).Within(Timeouts.Short);
+        await using var admin = await source.ConnectAsAdminAsync();
+        await Execute(admin, """
+            CREATE TABLE shop.orders (id BIGINT AUTO_INCREMENT PRIMARY KEY, item VARCHAR(64) NOT NULL) ENGINE=InnoDB;
+            CREATE TABLE shop.tally (id INT PRIMARY KEY, orders BIGINT NOT NULL) ENGINE=InnoDB;
+            INSERT INTO shop.tally VALUES (1, 0);
+            """, source.Ct);
+        const string order = "START TRANSACTION; INSERT INTO shop.orders (item) VALUES (REPEAT('x', 60)); UPDATE shop.tally SET orders = orders + 1 WHERE id = 1; COMMIT";
+        var work = Path.Combine(MariaDbTestInstance.DefaultParent, $"chain-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(work);
+        using var stopWriting = new CancellationTokenSource();
+        Task writer = Task.CompletedTask;
+        try
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                await Execute(admin, order, source.Ct);
+            }
+
+            var full = await BackupToFileAsync(source, null, Path.Combine(work, "full.xbstream"));
+            Assert.Matches("^[0-9]+$", full.ResumePoint);
+            for (var i = 0; i < 100; i++)
+            {
+                await Execute(admin, order, source.Ct);
+            }
+
+            var first = await BackupToFileAsync(source, full.ResumePoint, Path.Combine(work, "first.xbstream"));
+            output.WriteLine($"to_lsn: full {full.ResumePoint}, first increment {first.ResumePoint}");
+            Assert.True(ulong.Parse(first.ResumePoint, CultureInfo.InvariantCulture) >= ulong.Parse(full.ResumePoint, CultureInfo.InvariantCulture));
+
+            // The second increment is taken while a writer commits.
+            long committed = 0;
+            writer = Task.Run(async () =>
+            {
+                await using var clerk = await source.ConnectAsAdminAsync();
+                for (var i = 0; i < 1_000_000 && !stopWriting.IsCancellationRequested; i++)
+                {
+                    await Execute(clerk, order, source.Ct);
+                    Interlocked.Increment(ref committed);
+                }
+            });
+            await Timeouts.EventuallyAsync(() => Task.FromResult(Interlocked.Read(ref committed)), n => n >= 100, Timeouts.Short, "the writer to commit 100 orders");
+            var before = await CountOrdersAsync(source);
+            var second = await BackupToFileAsync(source, first.ResumePoint, Path.Combine(work, "second.xbstream"));
+            var atEnd = await CountOrdersAsync(source);
+            await stopWriting.CancelAsync();
+            await writer.Within(Timeouts.Short);
+            Assert.True(new FileInfo(Path.Combine(work, "second.xbstream")).Length < new FileInfo(Path.Combine(work, "full.xbstream")).Length, "the increment is smaller than the full backup");
+
+            // Out of order, the increments are refused by mariadb-backup itself, and the target keeps its data. (Which
+            // one it refuses depends on checkpoints: to_lsn is the checkpoint a backup began from, so two backups with no
+            // checkpoint between them share it, and an increment on either is the same pages.)
+            await target.Manager.CreateDatabasesAsync(target.Instance, [new DatabaseSpec("mine")], target.Ct).Within(Timeouts.Short);
+            var disorder = await Assert.ThrowsAsync<InvalidOperationException>(() => RestoreFilesAsync(target, work, "full", "second", "first"));
+            output.WriteLine(disorder.Message);
+            Assert.Contains("mariadb-backup --prepare --incremental-dir (backup ", disorder.Message, StringComparison.Ordinal);
+            Assert.Contains("mine", (await target.Manager.ListDatabasesAsync(target.Instance, target.Ct).Within(Timeouts.Short)).Select(d => d.Name));
+
+            await RestoreFilesAsync(target, work, "full", "first", "second");
+            var (orders, tally) = await OrdersAndTallyAsync(target);
+            output.WriteLine($"restored: {orders} orders, tally {tally}; the source had {before} when the second increment began, {atEnd} at its end");
+            Assert.Equal(orders, tally);
+            Assert.InRange(orders, before, atEnd);
+            Assert.Empty(Directory.EnumerateDirectories(target.Directory, "restore-*"));
+
+            // The first increment alone on the full backup: its 200 orders.
+            await using var third = await MariaDbTestInstance.CreateAsync();
+            await third.Manager.PrepareAsync(third.Instance, third.Ct).Within(Timeouts.Cli);
+            await RestoreFilesAsync(third, work, "full", "first");
+            Assert.Equal((200L, 200L), await OrdersAndTallyAsync(third));
+        }
+        finally
+        {
+            await stopWriting.CancelAsync();
+            await writer.WaitAsync(Timeouts.Short).ContinueWith(_ => { }, TaskScheduler.Default);
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private static async Task<BackupOutput> BackupToFileAsync(MariaDbTestInstance instance, string? since, string path)
+    {
+        await using var file = File.Create(path);
+        var written = await instance.Manager.BackupAsync(instance.Instance, since, file, instance.Ct).Within(Timeouts.Cli);
+        Assert.Equal(file.Length, written.Bytes);
+        return written;
+    }
+
+    private static async Task RestoreFilesAsync(MariaDbTestInstance instance, string folder, params string[] names)
+    {
+        var streams = names.Select(n => (Stream)File.OpenRead(Path.Combine(folder, n + ".xbstream"))).ToList();
+        try
+        {
+            await instance.Manager.RestoreChainAsync(instance.Instance, streams, instance.Ct).Within(Timeouts.Cli);
+        }
+        finally
+        {
+            foreach (var stream in streams)
+            {
+                await stream.DisposeAsync();
+            }
+        }
+    }
+
     [Fact]
     public void The_admin_reset_after_a_restore_sends_only_the_password_hash()
     {

@@ -167,6 +167,109 @@ public sealed class PostgreSqlBackupTests
         Assert.Equal(ServerConfig.RenderHostBasedAuthentication(source.Instance), await File.ReadAllTextAsync(hba).Within(Timeouts.Short));
     }
 
+    [PostgresFact]
+    public async Task Incremental_backups_taken_during_writes_restore_as_a_chain_to_the_instant_of_the_last_one()
+    {
+        await using var source = await PostgreSqlTestInstance.CreateAsync();
+        await using var target = await PostgreSqlTestInstance.CreateAsync();
+        await Task.WhenAll(source.PrepareAsync(), target.PrepareAsync()).Within(Timeouts.Cli);
+        await source.Manager.CreateDatabasesAsync(source.Instance, [new DatabaseSpec(Database)], source.Ct).Within(Timeouts.Short);
+        await source.AdminSqlAsync("CREATE TABLE items (id bigserial PRIMARY KEY, payload text NOT NULL); CREATE TABLE counter (n bigint NOT NULL); INSERT INTO counter VALUES (0);", Database);
+        await using var writer = new Writer(source.Instance, await source.AdminPasswordAsync());
+        await writer.OpenAsync().Within(Timeouts.Short);
+        for (var i = 0; i < 100; i++)
+        {
+            await writer.WriteOneAsync(CancellationToken.None).Within(Timeouts.Short);
+        }
+
+        // As prepares used to write it: no bound on the WAL a slot keeps. The full backup brings it up to date.
+        var settings = Path.Combine(source.DataDirectory, ServerConfig.IncludedFileName);
+        await File.WriteAllTextAsync(settings, (await File.ReadAllTextAsync(settings)).Replace("max_slot_wal_keep_size", "#max_slot_wal_keep_size", StringComparison.Ordinal)).Within(Timeouts.Short);
+        await source.AdminSqlAsync("SELECT pg_reload_conf()");
+        await Timeouts.EventuallyAsync(() => source.AdminSqlAsync("SHOW max_slot_wal_keep_size"), v => v == "-1", Timeouts.Short, "the bound to be gone");
+
+        var full = await BackupToFileAsync(source, since: null, "full.tar");
+        Assert.Matches("^1:[0-9A-F]+/[0-9A-F]+$", full.Output.ResumePoint);
+        Assert.Equal("reserved", await source.AdminSqlAsync($"SELECT wal_status FROM pg_replication_slots WHERE slot_name = '{PostgreSqlManager.WalSlot}'"));
+        await Timeouts.EventuallyAsync(() => source.AdminSqlAsync("SHOW max_slot_wal_keep_size"), v => v == "1GB", Timeouts.Short, "the bound to be back");
+
+        // Rows only the first increment has, then the second taken while the writer commits.
+        for (var i = 0; i < 100; i++)
+        {
+            await writer.WriteOneAsync(CancellationToken.None).Within(Timeouts.Short);
+        }
+
+        var first = await BackupToFileAsync(source, full.Output.ResumePoint, "first.tar");
+        for (var i = 0; i < 100; i++)
+        {
+            await writer.WriteOneAsync(CancellationToken.None).Within(Timeouts.Short);
+        }
+
+        using var stopWriting = new CancellationTokenSource();
+        var writing = writer.RunAsync(stopWriting.Token);
+        await Timeouts.EventuallyAsync(() => Task.FromResult(writer.Committed), n => n >= 350, Timeouts.Short, "the writer to be writing");
+        var committedBefore = writer.Committed;
+        var second = await BackupToFileAsync(source, first.Output.ResumePoint, "second.tar");
+        var begunByEnd = writer.Begun;
+        await stopWriting.CancelAsync();
+        await writing.Within(Timeouts.Short);
+        Assert.True(second.Output.Bytes < full.Output.Bytes, $"the increment ({second.Output.Bytes} bytes) is smaller than the full backup ({full.Output.Bytes})");
+
+        // The WAL since the full backup is no longer kept (the slot moved on with the increments): a clear refusal.
+        var stale = await Assert.ThrowsAsync<InvalidOperationException>(() => BackupToFileAsync(source, full.Output.ResumePoint, "stale.tar"));
+        Assert.Contains("no longer has the WAL", stale.Message, StringComparison.Ordinal);
+        Assert.Contains("Take a full backup", stale.Message, StringComparison.Ordinal);
+
+        // Increments out of order are no chain: refused, and the target keeps serving what it had.
+        await target.Manager.CreateDatabasesAsync(target.Instance, [new DatabaseSpec("mine")], target.Ct).Within(Timeouts.Short);
+        var disorder = await Assert.ThrowsAsync<InvalidOperationException>(() => RestoreFilesAsync(target, full.Path, second.Path, first.Path));
+        Assert.Contains("they are not one chain", disorder.Message, StringComparison.Ordinal);
+        Assert.Contains("mine", (await target.Manager.ListDatabasesAsync(target.Instance, target.Ct).Within(Timeouts.Short)).Select(d => d.Name));
+
+        await RestoreFilesAsync(target, full.Path, first.Path, second.Path);
+        var restored = await CountsAsync(target);
+        Assert.Equal(restored.Rows, restored.Counter);
+        Assert.InRange(restored.Rows, committedBefore, begunByEnd);
+        Assert.Empty(RestoreLeftovers(target));
+        Assert.False(File.Exists(Path.Combine(target.DataDirectory, PostgreSqlManager.IncrementManifest)));
+
+        // Restored to the first increment only: its 200 rows, none of the later ones.
+        await using var third = await PostgreSqlTestInstance.CreateAsync();
+        await third.PrepareAsync().Within(Timeouts.Cli);
+        await RestoreFilesAsync(third, full.Path, first.Path);
+        Assert.Equal((200L, 200L), await CountsAsync(third));
+
+        // The restored instance takes backups of its own, incremental ones too.
+        var again = await BackupToFileAsync(target, since: null, "again.tar");
+        await target.AdminSqlAsync("INSERT INTO items (payload) VALUES ('after the restore')", Database);
+        Assert.True((await BackupToFileAsync(target, again.Output.ResumePoint, "again-inc.tar")).Output.Bytes > 0);
+    }
+
+    private static async Task<(BackupOutput Output, string Path)> BackupToFileAsync(PostgreSqlTestInstance instance, string? since, string name)
+    {
+        var path = Path.Combine(instance.Directory, name);
+        await using var destination = new FileStream(path, FileMode.Create, FileAccess.Write);
+        var output = await ((IIncrementalBackups)instance.Manager).BackupAsync(instance.Instance, since, destination, instance.Ct).Within(Timeouts.Cli);
+        Assert.Equal(destination.Length, output.Bytes);
+        return (output, path);
+    }
+
+    private static async Task RestoreFilesAsync(PostgreSqlTestInstance instance, params string[] paths)
+    {
+        var streams = paths.Select(p => (Stream)new FileStream(p, FileMode.Open, FileAccess.Read)).ToList();
+        try
+        {
+            await instance.Manager.RestoreChainAsync(instance.Instance, streams, instance.Ct).Within(Timeouts.Cli);
+        }
+        finally
+        {
+            foreach (var stream in streams)
+            {
+                await stream.DisposeAsync();
+            }
+        }
+    }
+
     /// <summary>Directories a restore makes beside the data directory (data.restoring-*, data.replaced-*), which it must not leave.</summary>
     private static IEnumerable<string> RestoreLeftovers(PostgreSqlTestInstance instance) =>
         Directory.EnumerateFileSystemEntries(Path.GetDirectoryName(instance.DataDirectory)!)
@@ -218,7 +321,7 @@ public sealed class PostgreSqlBackupTests
         public async Task RunAsync(CancellationToken stop)
         {
             await Task.Yield();
-            while (!stop.IsCancellationRequested)
+            for (var i = 0; i < 1_000_000 && !stop.IsCancellationRequested; i++)
             {
                 // Not cancelled mid-transaction: the count of commits stays exact.
                 await WriteOneAsync(CancellationToken.None);

@@ -18,7 +18,7 @@ namespace Hoard.Datastores.MariaDb;
 /// ownership. The agent's admin user has ALL PRIVILEGES (the template grants them), which covers what
 /// mariadb-backup asks for (RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR), so no grant is needed first.
 /// </remarks>
-public sealed partial class MariaDbManager : IDatastoreBackups
+public sealed partial class MariaDbManager : IIncrementalBackups
 {
     private const string BackupTool = "mariadb-backup";
     private const string StreamTool = "mbstream";
@@ -28,8 +28,21 @@ public sealed partial class MariaDbManager : IDatastoreBackups
 
     public string BackupStrategy => "mariadb-backup";
 
-    public async Task<long> BackupAsync(GuestInstance instance, Stream destination, CancellationToken cancellationToken)
+    public async Task<long> BackupAsync(GuestInstance instance, Stream destination, CancellationToken cancellationToken) =>
+        (await BackupAsync(instance, since: null, destination, cancellationToken)).Bytes;
+
+    /// <summary>
+    /// A full backup, or with <paramref name="since"/> (an earlier backup's to_lsn) an incremental one: mariadb-backup
+    /// copies only the InnoDB pages changed after that LSN (and the non-InnoDB files whole). Either way the resume point
+    /// is this backup's to_lsn, from the xtrabackup_checkpoints it writes beside the stream.
+    /// </summary>
+    public async Task<BackupOutput> BackupAsync(GuestInstance instance, string? since, Stream destination, CancellationToken cancellationToken)
     {
+        if (since is not null && (!ulong.TryParse(since, NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+        {
+            throw new FormatException($"'{since}' is not a MariaDB backup's resume point (an LSN)");
+        }
+
         var endPoint = EndPointOf(instance);
         ArgumentNullException.ThrowIfNull(destination);
         var files = InstanceFiles.For(instance);
@@ -63,16 +76,20 @@ public sealed partial class MariaDbManager : IDatastoreBackups
                 .ToString());
             engine?.Own(options);
 
-            var written = await RunToolAsync(
-                "mariadb-backup --backup",
-                [tool, "--defaults-file=" + options, "--backup", "--stream=xbstream", "--target-dir=" + target, "--datadir=" + files.DataDirectory],
-                engine,
-                input: null,
-                output: destination,
-                cancellationToken);
+            // xtrabackup_checkpoints goes into the stream and, with --extra-lsndir, here too, where its to_lsn is read.
+            var lsnDirectory = CreateEngineDirectory(Path.Combine(work, "lsn"), engine);
+            List<string> command = [tool, "--defaults-file=" + options, "--backup", "--stream=xbstream", "--target-dir=" + target, "--datadir=" + files.DataDirectory, "--extra-lsndir=" + lsnDirectory];
+            if (since is not null)
+            {
+                command.Add("--incremental-lsn=" + since);
+            }
+
+            var written = await RunToolAsync(since is null ? "mariadb-backup --backup" : "mariadb-backup --backup --incremental-lsn", command, engine, input: null, output: destination, cancellationToken);
             await destination.FlushAsync(cancellationToken);
+            var toLsn = await ReadToLsnAsync(Path.Combine(lsnDirectory, "xtrabackup_checkpoints"), cancellationToken)
+                ?? throw new InvalidOperationException($"mariadb-backup of mariadb instance {instance.Id} wrote no to_lsn in its xtrabackup_checkpoints");
             _logger.BackedUp(instance.Id, written, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            return written;
+            return new BackupOutput(written, toLsn);
         }
         finally
         {
@@ -80,10 +97,23 @@ public sealed partial class MariaDbManager : IDatastoreBackups
         }
     }
 
-    public async Task RestoreAsync(GuestInstance instance, Stream source, CancellationToken cancellationToken)
+    public Task RestoreAsync(GuestInstance instance, Stream source, CancellationToken cancellationToken) =>
+        RestoreChainAsync(instance, [source], cancellationToken);
+
+    /// <summary>
+    /// Restores a full backup and the increments on it: the full one is prepared, then each increment applied to it in
+    /// order (<c>--prepare --incremental-dir</c>, which refuses an increment whose from_lsn is not where the data
+    /// is), then the result moved in as a full restore does.
+    /// </summary>
+    public async Task RestoreChainAsync(GuestInstance instance, IReadOnlyList<Stream> chain, CancellationToken cancellationToken)
     {
         EndPointOf(instance);
-        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(chain);
+        if (chain.Count == 0)
+        {
+            throw new ArgumentException("a restore needs at least a full backup", nameof(chain));
+        }
+
         var files = InstanceFiles.For(instance);
         if (!File.Exists(files.Config) || !Directory.Exists(files.DataDirectory))
         {
@@ -116,8 +146,26 @@ public sealed partial class MariaDbManager : IDatastoreBackups
         {
             // Extracted and prepared while the instance still serves its old data: a bad stream fails here.
             var backup = CreateEngineDirectory(Path.Combine(work, "backup"), engine);
-            await RunToolAsync("mbstream -x", [streamTool, "-x", "-C", backup], engine, source, output: null, cancellationToken);
+            await RunToolAsync("mbstream -x", [streamTool, "-x", "-C", backup], engine, chain[0], output: null, cancellationToken);
             await RunToolAsync("mariadb-backup --prepare", [backupTool, "--no-defaults", "--prepare", "--target-dir=" + backup], engine, input: null, output: null, cancellationToken);
+            for (var i = 1; i < chain.Count; i++)
+            {
+                var increment = CreateEngineDirectory(Path.Combine(work, string.Create(CultureInfo.InvariantCulture, $"increment-{i}")), engine);
+                await RunToolAsync("mbstream -x", [streamTool, "-x", "-C", increment], engine, chain[i], output: null, cancellationToken);
+                if (!File.Exists(Path.Combine(increment, "xtrabackup_checkpoints")))
+                {
+                    throw new InvalidOperationException($"backup {i + 1} of the chain for mariadb instance {instance.Id} is not a mariadb-backup backup (no xtrabackup_checkpoints)");
+                }
+
+                await RunToolAsync(
+                    string.Create(CultureInfo.InvariantCulture, $"mariadb-backup --prepare --incremental-dir (backup {i + 1} of the chain)"),
+                    [backupTool, "--no-defaults", "--prepare", "--target-dir=" + backup, "--incremental-dir=" + increment],
+                    engine,
+                    input: null,
+                    output: null,
+                    cancellationToken);
+                Directory.Delete(increment, recursive: true);
+            }
 
             // The backup holds the source's accounts, its admin user with the source's password among them. The first
             // start gives the admin user this instance's password (as a hash) before it accepts any connection.
@@ -155,6 +203,21 @@ public sealed partial class MariaDbManager : IDatastoreBackups
         }
 
         _logger.Restored(instance.Id, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    /// <summary>The to_lsn of an xtrabackup_checkpoints file ("to_lsn = 12345"); null when it has none.</summary>
+    internal static async Task<string?> ReadToLsnAsync(string checkpoints, CancellationToken cancellationToken)
+    {
+        foreach (var line in await File.ReadAllLinesAsync(checkpoints, cancellationToken))
+        {
+            var parts = line.Split('=', 2, StringSplitOptions.TrimEntries);
+            if (parts is ["to_lsn", var value] && ulong.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            {
+                return value;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>

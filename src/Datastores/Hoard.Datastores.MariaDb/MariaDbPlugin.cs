@@ -52,6 +52,8 @@ public sealed class MariaDbPlugin : IDatastorePlugin
 
     public SchemaRules Schema => MariaDbSchema.Rules;
 
+    public bool IncrementalBackups => true;
+
     public IReadOnlyList<DatastoreVersionInfo> DiscoverVersions() => [.. _installations.Value.Select(i => i.Version)];
 
     public IDatastoreManager CreateManager(ILoggerFactory loggerFactory)

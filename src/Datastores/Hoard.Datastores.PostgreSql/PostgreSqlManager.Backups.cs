@@ -13,7 +13,7 @@ namespace Hoard.Datastores.PostgreSql;
 /// configuration, swaps the directories while the server is stopped, and starts it: the server replays the WAL
 /// to the backup's end. The old data directory is removed only once the restored server serves.
 /// </summary>
-public sealed partial class PostgreSqlManager : IDatastoreBackups
+public sealed partial class PostgreSqlManager : IIncrementalBackups
 {
     private const int CopyBufferSize = 1 << 20;
     private const string RestoringMarker = ".restoring-";
@@ -24,7 +24,10 @@ public sealed partial class PostgreSqlManager : IDatastoreBackups
 
     public string BackupStrategy => "base-backup";
 
-    public async Task<long> BackupAsync(GuestInstance instance, Stream destination, CancellationToken cancellationToken)
+    public async Task<long> BackupAsync(GuestInstance instance, Stream destination, CancellationToken cancellationToken) =>
+        (await BackupAsync(instance, since: null, destination, cancellationToken)).Bytes;
+
+    public async Task<BackupOutput> BackupAsync(GuestInstance instance, string? since, Stream destination, CancellationToken cancellationToken)
     {
         EndPointOf(instance);
         ArgumentNullException.ThrowIfNull(destination);
@@ -42,6 +45,13 @@ public sealed partial class PostgreSqlManager : IDatastoreBackups
 
         var password = await ReadAdminPasswordAsync(instance, files, cancellationToken);
         await EnsureReplicationAccessAsync(instance, files, password, cancellationToken);
+        if (since is not null)
+        {
+            return await IncrementAsync(instance, files, password, WalPosition.Parse(since), destination, cancellationToken);
+        }
+
+        // From before the base backup begins, the slot keeps the WAL an increment on this backup will need.
+        await KeepWalAsync(instance, files, password, cancellationToken);
 
         // The password reaches the tool in a pass file the engine user owns, never on a command line or in the
         // environment of a process others can list. Beside the data directory: the engine user can reach it, and
@@ -75,6 +85,9 @@ public sealed partial class PostgreSqlManager : IDatastoreBackups
                 // Start now, not after a spread checkpoint (minutes on an idle server).
                 "--checkpoint=fast",
                 "--no-password",
+
+                // It names the WAL positions where the backup starts and ends, on stderr: an increment starts at the end.
+                "--verbose",
             ];
             using var tool = PipedProcess.Start(command, "/");
             tool.Input.Dispose();
@@ -85,9 +98,12 @@ public sealed partial class PostgreSqlManager : IDatastoreBackups
                 throw new InvalidOperationException($"pg_basebackup of postgresql instance {instance.Id} failed (exit {exitCode}): {errors}");
             }
 
+            var end = WalPosition.FromBaseBackupLog(errors)
+                ?? throw new InvalidOperationException($"pg_basebackup of postgresql instance {instance.Id} did not say where its WAL ends: {errors}");
             await destination.FlushAsync(cancellationToken);
+            await ReleaseWalBeforeAsync(instance, password, end, cancellationToken);
             _logger.BackedUp(instance.Id, written, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            return written;
+            return new BackupOutput(written, end.ToString());
         }
         finally
         {
@@ -95,10 +111,17 @@ public sealed partial class PostgreSqlManager : IDatastoreBackups
         }
     }
 
-    public async Task RestoreAsync(GuestInstance instance, Stream source, CancellationToken cancellationToken)
+    public Task RestoreAsync(GuestInstance instance, Stream source, CancellationToken cancellationToken) =>
+        RestoreChainAsync(instance, [source], cancellationToken);
+
+    public async Task RestoreChainAsync(GuestInstance instance, IReadOnlyList<Stream> chain, CancellationToken cancellationToken)
     {
         EndPointOf(instance);
-        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(chain);
+        if (chain.Count == 0)
+        {
+            throw new ArgumentException("a restore needs at least a full backup", nameof(chain));
+        }
         var files = InstanceFiles.For(instance);
         var binaries = BinariesOf(instance);
         if (!File.Exists(files.Config))
@@ -127,8 +150,12 @@ public sealed partial class PostgreSqlManager : IDatastoreBackups
             // Unpacked while the old data still serves: a backup that cannot be read costs no downtime.
             Directory.CreateDirectory(restoring, PrivateDirectory);
             account.Own(restoring);
-            await ExtractAsync(instance, source, restoring, cancellationToken);
+            await ExtractAsync(instance, chain[0], restoring, cancellationToken);
             CheckBaseBackup(instance, binaries, restoring);
+
+            // Each increment's WAL segments go into the base's pg_wal, a later copy of a segment over an earlier one;
+            // the recovery below replays them all, to the end of the last increment.
+            var reachedEnd = await AddIncrementsAsync(instance, chain, restoring, cancellationToken);
 
             stopped = true;
             await StopAsync(instance, cancellationToken);
@@ -140,6 +167,10 @@ public sealed partial class PostgreSqlManager : IDatastoreBackups
             // The backup's admin role has its source's password; give it this instance's before the server listens.
             await ResetAdminRoleAsync(instance, files, binaries, password, cancellationToken);
             await StartAsync(instance, cancellationToken);
+            if (reachedEnd is { } end)
+            {
+                await CheckReplayedToAsync(instance, password, end, cancellationToken);
+            }
         }
         catch (Exception e)
         {

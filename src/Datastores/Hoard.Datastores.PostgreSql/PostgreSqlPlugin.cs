@@ -51,6 +51,8 @@ public sealed class PostgreSqlPlugin : IDatastorePlugin
 
     public SchemaRules Schema => PostgreSqlSchema.Rules;
 
+    public bool IncrementalBackups => true;
+
     public IReadOnlyList<DatastoreVersionInfo> DiscoverVersions() => _versions.Value;
 
     public IDatastoreManager CreateManager(ILoggerFactory loggerFactory)

@@ -19,6 +19,13 @@ internal static class ServerConfig
 
     public const int MaxConnections = 100;
 
+    /// <summary>
+    /// The most WAL (MB) the incremental-backup slot keeps. Every instance that has had a full backup keeps up to this
+    /// much disk for its next increment, so it is modest; an instance writing more between backups gets a clear
+    /// failure asking for a full backup instead.
+    /// </summary>
+    public const int MaxSlotWalKeepMb = 1024;
+
     /// <summary>Appended to initdb's postgresql.conf: the instance's file, read last, wins.</summary>
     public const string IncludeLine = "\n# Added by Hoard: each instance's own settings.\ninclude '" + IncludedFileName + "'\n";
 
@@ -66,6 +73,9 @@ internal static class ServerConfig
             .AppendLine(CultureInfo.InvariantCulture, $"effective_cache_size = {memory.EffectiveCacheSizeKb}kB")
             .AppendLine(CultureInfo.InvariantCulture, $"work_mem = {memory.WorkMemKb}kB")
             .AppendLine(CultureInfo.InvariantCulture, $"maintenance_work_mem = {memory.MaintenanceWorkMemKb}kB")
+            .AppendLine("# The replication slot that keeps WAL for incremental backups keeps at most this much; beyond it the")
+            .AppendLine("# slot is given up and the next incremental backup fails, asking for a full one, rather than filling the disk.")
+            .AppendLine(CultureInfo.InvariantCulture, $"max_slot_wal_keep_size = {MaxSlotWalKeepMb}MB")
             .AppendLine(CultureInfo.InvariantCulture, $"include_if_exists '{GroupFileName}'")
             .AppendLine("# The manager's own settings, read last, win over the group's.")
             .AppendLine(CultureInfo.InvariantCulture, $"listen_addresses = '{address}'")

@@ -8,14 +8,17 @@ namespace Hoard.Abstractions.Backups;
 /// <param name="PlaintextSize">Bytes before compression and encryption.</param>
 /// <param name="KeyId">The <see cref="BackupKey.Id"/> it is encrypted with.</param>
 /// <param name="Created">When the backup was taken.</param>
+/// <param name="ParentId">For an incremental backup, the backup it builds on.</param>
+/// <param name="ResumePoint">Where an incremental backup on top of this one starts (the engine's own notation: a
+/// PostgreSQL WAL position, a MariaDB LSN); none for engines without incremental backups.</param>
 public sealed record BackupMetadata(
-    long Size, string Sha256, string Datastore, string Version, long PlaintextSize, string KeyId, DateTimeOffset Created)
+    long Size, string Sha256, string Datastore, string Version, long PlaintextSize, string KeyId, DateTimeOffset Created, string? ParentId = null, string? ResumePoint = null)
 {
-    public static BackupMetadata From(SealedBackup sealedBackup, string datastore, string version, DateTimeOffset created)
+    public static BackupMetadata From(SealedBackup sealedBackup, string datastore, string version, DateTimeOffset created, string? parentId = null, string? resumePoint = null)
     {
         ArgumentNullException.ThrowIfNull(sealedBackup);
         return new BackupMetadata(
-            sealedBackup.StoredBytes, sealedBackup.Sha256, datastore, version, sealedBackup.PlaintextBytes, sealedBackup.KeyId, created);
+            sealedBackup.StoredBytes, sealedBackup.Sha256, datastore, version, sealedBackup.PlaintextBytes, sealedBackup.KeyId, created, parentId, resumePoint);
     }
 }
 

@@ -23,6 +23,12 @@ public interface IDatastorePlugin
     /// <summary>Databases, users and the names they may have on this engine.</summary>
     SchemaRules Schema { get; }
 
+    /// <summary>
+    /// Whether its managers take incremental backups (<see cref="IIncrementalBackups"/>), so the control plane can
+    /// refuse an incremental backup of an engine without them before a guest is asked.
+    /// </summary>
+    bool IncrementalBackups => false;
+
     /// <summary>The versions of the engine installed here; empty when it is not installed.</summary>
     IReadOnlyList<DatastoreVersionInfo> DiscoverVersions();
 

@@ -95,11 +95,20 @@ public sealed record NodeIdForRemoval(string? NodeId);
 /// <param name="Key">The backup key, base64 (never logged).</param>
 public sealed record CreateBackupArguments(string BackupId, string Storage, string Key)
 {
-    public override string ToString() => $"backup {BackupId} to {Storage}";
+    /// <summary>For an incremental backup: the backup it builds on.</summary>
+    public string? ParentId { get; init; }
+
+    /// <summary>For an incremental backup: the parent's resume point (its stored metadata's), where this one starts.</summary>
+    public string? ParentResumePoint { get; init; }
+
+    public override string ToString() => ParentId is null ? $"backup {BackupId} to {Storage}" : $"incremental backup {BackupId} on {ParentId} to {Storage}";
 }
 
-/// <summary>What create_backup stored: where, how many bytes, and the SHA-256 over them.</summary>
-public sealed record BackupResult(string Location, long Size, string Checksum, long PlaintextSize);
+/// <summary>What create_backup stored: where, how many bytes, the SHA-256 over them, and where an increment on it would start.</summary>
+public sealed record BackupResult(string Location, long Size, string Checksum, long PlaintextSize, string? ResumePoint = null);
+
+/// <summary>One stored backup of a chain a restore applies: where it is and the SHA-256 it must have.</summary>
+public sealed record StoredBackupRef(string BackupId, string Location, string Checksum);
 
 /// <summary>
 /// restore_backup: check a stored backup against its checksum and key, then put its data in the instance. An empty
@@ -107,7 +116,13 @@ public sealed record BackupResult(string Location, long Size, string Checksum, l
 /// </summary>
 public sealed record RestoreBackupArguments(string BackupId, string Location, string Checksum, string Storage, string Key)
 {
-    public override string ToString() => $"restore of backup {BackupId}";
+    /// <summary>
+    /// For an incremental backup: the backups it builds on, the full one first, its parent last; the restore applies
+    /// them in that order and this backup on top. Empty for a full backup.
+    /// </summary>
+    public IReadOnlyList<StoredBackupRef> Ancestors { get; init; } = [];
+
+    public override string ToString() => Ancestors.Count == 0 ? $"restore of backup {BackupId}" : $"restore of backup {BackupId} on {Ancestors.Count} earlier backup(s)";
 }
 
 /// <summary>apply_configuration: the instance's configuration group values (empty: none), replacing the previous ones.</summary>

@@ -27,8 +27,10 @@ public static class BackupCommand
         var name = new Argument<string>("name") { Description = "Name of the new backup." };
         var instance = new Option<string>("--instance") { Description = "The instance to back up (id or name).", Required = true };
         var description = new Option<string?>("--description") { Description = "What the backup is for." };
+        var parent = new Option<string?>("--parent") { Description = "Take an incremental backup on this backup (its id), a completed backup of the same instance." };
+        var incremental = new Option<bool>("--incremental") { Description = "Take an incremental backup on the instance's latest completed backup (a full one when it has none)." };
         var wait = new Option<bool>("--wait") { Description = "Wait until the backup is COMPLETED (or FAILED), showing progress." };
-        var command = new Command("create", "Back up an instance.") { name, instance, description, wait };
+        var command = new Command("create", "Back up an instance.") { name, instance, description, parent, incremental, wait };
         command.SetAction((parse, ct) => Cli.RunAsync(async client =>
         {
             var target = await client.FindInstanceAsync(parse.GetValue(instance)!, ct);
@@ -36,6 +38,16 @@ public static class BackupCommand
             if (parse.GetValue(description) is { } d)
             {
                 body["description"] = d;
+            }
+
+            if (parse.GetValue(parent) is { } p)
+            {
+                body["parent_id"] = p;
+            }
+
+            if (parse.GetValue(incremental))
+            {
+                body["incremental"] = 1;
             }
 
             var created = (await client.SendAsync(HttpMethod.Post, "/backups", new JsonObject { ["backup"] = body }, ct))!["backup"]!.AsObject();

@@ -1,3 +1,5 @@
+using Hoard.Abstractions.Datastores;
+using Hoard.Abstractions.Plugins;
 using Hoard.Abstractions.Storage;
 using Hoard.Core.Catalog;
 using Hoard.Core.Configuration;
@@ -16,6 +18,7 @@ public sealed record CreateBackupRequest(string Name, string InstanceId, string?
 public sealed class BackupService(
     IManagementStore store,
     CatalogService catalog,
+    PluginRegistry plugins,
     HoardOptions options,
     TaskEngine engine,
     TimeProvider time)
@@ -48,14 +51,25 @@ public sealed class BackupService(
 
         var version = catalog.FindVersionById(instance.DatastoreVersionId)
             ?? throw new InvalidOperationException($"datastore version {instance.DatastoreVersionId} is not registered");
-        if (request.ParentId is not null || request.Incremental)
-        {
-            throw ApiException.NotImplemented($"Incremental backups are not supported for {version.Datastore.Name} yet; take a full backup.");
-        }
-
-        if ((await store.Backups.ListAsync(projectId, instance.Id, null, 0, cancellationToken)).Any(b => BackupStates.IsRunning(b.State)))
+        var ofInstance = await store.Backups.ListAsync(projectId, instance.Id, null, 0, cancellationToken);
+        if (ofInstance.Any(b => BackupStates.IsRunning(b.State)))
         {
             throw ApiException.Unprocessable($"Instance {instance.Id} is not currently available for an action to be performed (a backup of it is running).");
+        }
+
+        string? parentId = null;
+        if (request.ParentId is not null || request.Incremental)
+        {
+            if (!plugins.Get<IDatastorePlugin>(PluginKind.Datastore, version.Datastore.Name).IncrementalBackups)
+            {
+                throw ApiException.Unprocessable($"Incremental backups are not supported for datastore {version.Datastore.Name}; take a full backup.");
+            }
+
+            // Trove's get_last_completed: the completed backup updated last. With none, Trove (and so Hoard) takes a
+            // full backup, as the stock client's --incremental help says.
+            parentId = request.ParentId is not null
+                ? (await ParentAsync(projectId, instance.Id, request.ParentId, cancellationToken)).Id
+                : ofInstance.Where(b => b.State == BackupStates.Completed).MaxBy(b => b.UpdatedAt)?.Id;
         }
 
         var now = time.GetUtcNow();
@@ -66,6 +80,7 @@ public sealed class BackupService(
             Description = request.Description,
             ProjectId = projectId,
             InstanceId = instance.Id,
+            ParentId = parentId,
             DatastoreVersionId = instance.DatastoreVersionId,
             State = BackupStates.New,
             ScheduleId = request.ScheduleId,
@@ -76,7 +91,8 @@ public sealed class BackupService(
         switch (await store.Backups.InsertWithTaskAsync(backup, task, options.MaxBackupsPerTenant, cancellationToken))
         {
             case BackupInsert.ParentUnusable:
-                throw ApiException.BadRequest("The parent backup is not a completed backup of this instance.");
+                // The parent changed between the checks above and the insert (deleted, or still being made).
+                throw ApiException.BadRequest($"Backup {parentId} is no longer a completed backup of instance {instance.Id}; an incremental backup cannot build on it.");
             case BackupInsert.OverQuota:
                 throw ApiException.OverLimit("Quota exceeded for resources: ['backups'].");
         }
@@ -106,12 +122,33 @@ public sealed class BackupService(
             case BackupDeletion.Missing:
                 throw ApiException.NotFound($"Backup {id} cannot be found.");
             case BackupDeletion.HasChildren:
-                throw ApiException.Conflict($"Backup {id} cannot be deleted: an incremental backup builds on it; delete that one first.");
+                var child = (await store.Backups.ListAsync(projectId, null, null, 0, cancellationToken)).FirstOrDefault(b => b.ParentId == id);
+                throw ApiException.Conflict(
+                    $"Backup {id} cannot be deleted: incremental backup {child?.Id ?? "(of another project)"} builds on it; delete that one first.");
             case BackupDeletion.Busy:
                 throw ApiException.Unprocessable($"Backup {id} cannot be deleted while it is being made or deleted.");
         }
 
         engine.Wake();
+    }
+
+    /// <summary>The named parent of an incremental backup: a completed backup of the same instance (Trove's rule).</summary>
+    private async Task<BackupRecord> ParentAsync(string projectId, string instanceId, string parentId, CancellationToken cancellationToken)
+    {
+        var parent = await store.Backups.GetAsync(parentId, cancellationToken);
+        if (parent is null || parent.ProjectId != projectId)
+        {
+            throw ApiException.NotFound($"Backup {parentId} cannot be found.");
+        }
+
+        if (parent.InstanceId != instanceId)
+        {
+            throw ApiException.BadRequest($"Backup {parentId} is a backup of instance {parent.InstanceId}, not of instance {instanceId}; an incremental backup builds on a backup of its own instance.");
+        }
+
+        return parent.State == BackupStates.Completed
+            ? parent
+            : throw ApiException.BadRequest($"Backup {parentId} cannot be the parent of an incremental backup: its status is {parent.State}, not COMPLETED.");
     }
 
     /// <summary>
@@ -126,9 +163,21 @@ public sealed class BackupService(
             throw ApiException.NotFound($"Backup {backupRef} cannot be found.");
         }
 
-        return backup.State == BackupStates.Completed
-            ? backup
-            : throw ApiException.BadRequest($"Backup {backupRef} cannot be restored: its status is {backup.State}, not COMPLETED.");
+        if (backup.State != BackupStates.Completed)
+        {
+            throw ApiException.BadRequest($"Backup {backupRef} cannot be restored: its status is {backup.State}, not COMPLETED.");
+        }
+
+        try
+        {
+            _ = await BackupChain.AncestorsAsync(store.Backups, backup, cancellationToken);
+        }
+        catch (BackupChainException e)
+        {
+            throw ApiException.BadRequest(e.Message);
+        }
+
+        return backup;
     }
 
 }

@@ -38,13 +38,27 @@ public sealed class CreateBackupHandler(InstanceTaskContext c, BackupVault vault
         }
 
         await c.Store.Backups.UpdateAsync(backup.Id, new BackupChange { State = BackupStates.Building }, cancellationToken);
+        var args = new CreateBackupArguments(backup.Id, vault.Storage, vault.Key);
+        if (backup.ParentId is not null)
+        {
+            // The point the increment starts from is the parent's own, kept beside its stored bytes.
+            var parent = await vault.Open().ReadMetadataAsync(backup.ParentId, cancellationToken);
+            if (parent?.ResumePoint is not { Length: > 0 } resumePoint)
+            {
+                throw new InvalidOperationException(
+                    $"backup {backup.ParentId} records no point an incremental backup can start from ({(parent is null ? "it is not in backup storage" : "it was taken before Hoard took incremental backups")}); take a full backup");
+            }
+
+            args = args with { ParentId = backup.ParentId, ParentResumePoint = resumePoint };
+        }
+
         await c.EnsureClaimedAsync(instance, InstanceService.GuestCallTimeout, cancellationToken);
 
         // Run again after a crash, the guest first removes what an abandoned write left and starts over.
         BackupResult result;
         try
         {
-            var reply = await c.Hub.CallAsync(instance.Id, GuestMethods.CreateBackup, new CreateBackupArguments(backup.Id, vault.Storage, vault.Key), BackupTimeout, cancellationToken);
+            var reply = await c.Hub.CallAsync(instance.Id, GuestMethods.CreateBackup, args, BackupTimeout, cancellationToken);
             result = reply.Deserialize<BackupResult>(GuestArguments.Json) ?? throw new InvalidOperationException("the guest returned no backup result");
         }
         catch (GuestCallException)

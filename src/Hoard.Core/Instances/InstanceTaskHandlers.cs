@@ -200,12 +200,25 @@ public sealed class CreateInstanceHandler(InstanceTaskContext c, Backups.BackupV
     {
         var backup = await c.Store.Backups.GetAsync(backupId, cancellationToken)
             ?? throw new Backups.BackupRestoreException($"Backup {backupId} was deleted before it could be restored.", new InvalidOperationException("no such backup"));
+        IReadOnlyList<BackupRecord> ancestors;
+        try
+        {
+            ancestors = await Backups.BackupChain.AncestorsAsync(c.Store.Backups, backup, cancellationToken);
+        }
+        catch (Backups.BackupChainException e)
+        {
+            throw new Backups.BackupRestoreException(e.Message, e);
+        }
+
         try
         {
             await c.Hub.CallAsync(
                 instance.Id,
                 GuestMethods.RestoreBackup,
-                new RestoreBackupArguments(backup.Id, backup.Location ?? string.Empty, backup.Checksum ?? string.Empty, vault.Storage, vault.Key),
+                new RestoreBackupArguments(backup.Id, backup.Location ?? string.Empty, backup.Checksum ?? string.Empty, vault.Storage, vault.Key)
+                {
+                    Ancestors = [.. ancestors.Select(a => new StoredBackupRef(a.Id, a.Location ?? string.Empty, a.Checksum ?? string.Empty))],
+                },
                 Backups.CreateBackupHandler.BackupTimeout,
                 cancellationToken);
         }
