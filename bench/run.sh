@@ -18,6 +18,10 @@
 # bench/run.sh backup [MB] [ROUNDS] — issue 6's: backup and restore of about MB (default 1024) per datastore (Redis, PostgreSQL,
 #                                     MariaDB) through the API, beside redis-cli BGSAVE + cp, pg_basebackup and mariadb-backup on the
 #                                     same data in the same run; medians over ROUNDS (default 3) (artifacts/bench-backup-latest.txt).
+# bench/run.sh seal [MB] [ROUNDS]   — where the sealer's time goes: Deflate (and the BCL's other codecs), AES-256-GCM, SHA-256 and
+#                                     copies timed apart on one thread over MB of database-like pages and of random bytes, then
+#                                     BackupEnvelope seal and open memory to memory; best of ROUNDS (artifacts/bench-seal-latest.txt).
+#                                     Builds no hoard, starts no engine.
 # The cluster and backup modes keep their temp dirs (and hoard serve's data dir) in $TMPDIR, by default /var/tmp/hoard-bench (mode 1777).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -38,6 +42,9 @@ if [ "${1:-}" = "store" ]; then
     /usr/lib/python3/dist-packages/zaqar/storage/redis/pools.py:python3-zaqar \
     /usr/lib/python3/dist-packages/redis/__init__.py:python3-redis
   exec dotnet run -c Release --project bench/Hoard.Bench -- store "${2:-5000}" "${3:-3}"
+fi
+if [ "${1:-}" = "seal" ]; then
+  exec dotnet run -c Release --project bench/Hoard.Bench -- seal "${2:-1024}" "${3:-3}"
 fi
 if [ "${1:-}" = "cluster-raw" ]; then
   exec dotnet run -c Release --project bench/Hoard.Bench -- cluster-raw "${2:-5}" "${3:-1}"

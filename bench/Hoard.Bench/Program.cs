@@ -20,6 +20,8 @@ using Hoard.Testing;
 //            one PostgreSQL store
 //   backup   (bench/run.sh backup [MB] [R]) backup and restore of about MB (default 1024) per datastore through the API beside
 //            redis-cli BGSAVE + cp, pg_basebackup and mariadb-backup on the same data; medians over R (default 3)
+//   seal     (bench/run.sh seal [MB] [R]) the sealer's stages (Deflate and the BCL's other codecs, AES-256-GCM, SHA-256,
+//            copies) timed apart on one thread, then the whole sealer and opener, memory to memory; best of R (default 3)
 if (args.Length > 0 && args[0] == "replicas")
 {
     using var stop = new CancellationTokenSource();
@@ -62,6 +64,26 @@ if (args.Length > 0 && args[0] == "backup")
     Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(backupOut))!);
     File.WriteAllText(backupOut, backupReport.ToString());
     Console.WriteLine($"written to {backupOut}");
+    return 0;
+}
+
+if (args.Length > 0 && args[0] == "seal")
+{
+    using var stop = new CancellationTokenSource();
+    var sealReport = new StringBuilder();
+    await Hoard.Bench.SealStageBench.RunAsync(
+        args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1024,
+        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 3,
+        text =>
+        {
+            Console.WriteLine(text);
+            sealReport.AppendLine(text);
+        },
+        stop.Token);
+    var sealOut = Environment.GetEnvironmentVariable("HOARD_BENCH_OUT") ?? "artifacts/bench-seal-latest.txt";
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(sealOut))!);
+    File.WriteAllText(sealOut, sealReport.ToString());
+    Console.WriteLine($"written to {sealOut}");
     return 0;
 }
 

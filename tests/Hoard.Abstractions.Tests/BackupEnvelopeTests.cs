@@ -256,12 +256,23 @@ public sealed class BackupEnvelopeTests
     public async Task An_unknown_format_version_is_refused()
     {
         var (stored, _) = await SealAsync(RandomNumberGenerator.GetBytes(100));
-        stored[8] = 2;
+        stored[8] = 3;
 
         var e = await OpenFailsAsync(stored, null);
 
         Assert.Equal(BackupIntegrityFailure.UnsupportedVersion, e.Failure);
-        Assert.Contains("version 2", e.Message);
+        Assert.Contains("version 3", e.Message);
+    }
+
+    [Fact]
+    public async Task Format_1s_codec_named_in_a_format_2_header_is_refused()
+    {
+        var (stored, _) = await SealAsync(RandomNumberGenerator.GetBytes(100));
+        stored[9] = 1;
+
+        var e = await OpenFailsAsync(stored, null);
+
+        Assert.Equal(BackupIntegrityFailure.UnsupportedVersion, e.Failure);
     }
 
     [Fact]
@@ -270,7 +281,8 @@ public sealed class BackupEnvelopeTests
         var (stored, _) = await SealAsync(RandomNumberGenerator.GetBytes(100), SmallChunk);
 
         Assert.Equal("HOARDBAK"u8.ToArray(), stored[..8]);
-        Assert.Equal(1, stored[8]);
+        Assert.Equal(2, stored[8]);
+        Assert.Equal(2, stored[9]);
         Assert.Equal(_key.Id, Convert.ToHexStringLower(stored.AsSpan(12, 8)));
         Assert.Equal(SmallChunk, BinaryPrimitives.ReadInt32BigEndian(stored.AsSpan(28)));
         Assert.Equal(1, stored[HeaderLength]);

@@ -30,7 +30,7 @@ internal sealed class RepeatingStream(byte[] block, long length) : Stream
         return Encoding.ASCII.GetBytes(text.ToString(0, 4096));
     }
 
-    /// <summary>1 MiB of random bytes: further apart than Deflate's 32 KiB window, so it repeats without compressing.</summary>
+    /// <summary>1 MiB of random bytes: further apart than any codec's window (Deflate 32 KiB, LzChunkCodec 64 KiB), so it repeats without compressing.</summary>
     public static byte[] IncompressibleBlock() => RandomNumberGenerator.GetBytes(1 << 20);
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
