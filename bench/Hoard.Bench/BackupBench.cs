@@ -107,7 +107,7 @@ internal static class BackupBench
         }
 
         line(string.Empty);
-        line("where the time goes: the sealer alone (BackupEnvelope.SealAsync, format 2: LzChunkCodec + AES-256-GCM + SHA-256) on the raw tool's output, file to file");
+        line("where the time goes: the sealer alone (BackupEnvelope.SealAsync, format 2: LZ4 blocks + AES-256-GCM + SHA-256) on the raw tool's output, file to file");
         foreach (var r in rows)
         {
             line(string.Create(CultureInfo.InvariantCulture, $"{r.Datastore,-10} seal {r.SealSeconds:0.00} s ({r.StreamMb / r.SealSeconds:0} MB/s of stream), fsync of the sealed file {r.FsyncSeconds:0.00} s; raw tool + seal = {r.RawSeconds + r.SealSeconds:0.00} s vs Hoard {r.HoardSeconds:0.00} s{r.RawNote}"));

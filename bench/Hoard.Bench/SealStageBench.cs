@@ -166,19 +166,18 @@ internal static class SealStageBench
             Report(name, Best(() => EachChunk(data, size, c => Deflate(c, compressed, options)), out var stored), stored);
         }
 
-        var table = LzChunkCodec.NewTable();
         var lz = new List<byte[]>();
-        Report("LzChunkCodec (Hoard's LZ77)", Best(
+        Report("LzChunkCodec (LZ4 block, K4os fast level)", Best(
             () => EachChunk(data, chunk, c =>
             {
-                var written = LzChunkCodec.Compress(c, output.AsSpan(0, c.Length - 1), table);
+                var written = LzChunkCodec.Compress(c, output.AsSpan(0, c.Length - 1));
                 return written < 0 ? c.Length : written;
             }),
             out var lzStored),
             lzStored);
         EachChunk(data, chunk, c =>
         {
-            var written = LzChunkCodec.Compress(c, output.AsSpan(0, c.Length - 1), table);
+            var written = LzChunkCodec.Compress(c, output.AsSpan(0, c.Length - 1));
             lz.Add(written < 0 ? c.ToArray() : output[..written]);
             return 0;
         });

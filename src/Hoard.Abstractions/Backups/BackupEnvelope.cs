@@ -23,7 +23,7 @@ public sealed record SealedBackup(long StoredBytes, string Sha256, long Plaintex
 /// <code>
 ///  0  8  magic "HOARDBAK"
 ///  8  1  format version (2; 1 is still read)
-///  9  1  compression (2 = LzChunkCodec per chunk; format 1: 1 = raw Deflate per chunk)
+///  9  1  compression (2 = an LZ4 block per chunk (LzChunkCodec); format 1: 1 = raw Deflate per chunk)
 /// 10  2  reserved, 0
 /// 12  8  key id (BackupKey.Id: a fingerprint of the key, never the key)
 /// 20  8  nonce prefix, random per backup
@@ -427,7 +427,6 @@ public static class BackupEnvelope
         private readonly AesGcm _aes;
         private readonly byte[] _header;
         private readonly int _chunkSize;
-        private readonly int[] _table = LzChunkCodec.NewTable();
 
         /// <summary>Sealing: the compressed plaintext. Opening: a compressed chunk's decrypted payload.</summary>
         private readonly byte[] _packed;
@@ -461,7 +460,7 @@ public static class BackupEnvelope
             ReadOnlySpan<byte> payload = Plain.AsSpan(0, length);
 
             // Stored compressed only when that is smaller: the codec gives up when it would not be.
-            var compressed = length == 0 ? -1 : LzChunkCodec.Compress(payload, _packed.AsSpan(0, length - 1), _table);
+            var compressed = length == 0 ? -1 : LzChunkCodec.Compress(payload, _packed.AsSpan(0, length - 1));
             if (compressed >= 0)
             {
                 flags |= CompressedFlag;
