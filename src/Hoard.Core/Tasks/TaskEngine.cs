@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using Hoard.Abstractions.Storage;
+using Hoard.Abstractions.Tracing;
 using Hoard.Core.Configuration;
 using Microsoft.Extensions.Logging;
 
@@ -39,7 +41,7 @@ public sealed class TaskRun(TaskRecord task, string owner, ITaskStore tasks)
     /// <summary>Records that every step before <paramref name="step"/> is done, and stores the task's new payload with it.</summary>
     public async Task AdvanceAsync(int step, string payload, CancellationToken cancellationToken)
     {
-        if (!await tasks.AdvanceAsync(Task.Id, owner, step, payload, cancellationToken))
+        if (!await tasks.AdvanceAsync(Task.Id, owner, step, TaskTrace.Keep(Task.Payload, payload), cancellationToken))
         {
             throw new LeaseLostException(Task.Id);
         }
@@ -167,6 +169,14 @@ public sealed partial class TaskEngine : IAsyncDisposable
 
     private async Task ExecuteAsync(ITaskHandler handler, TaskRecord task, CancellationToken cancellationToken)
     {
+        // A task made by a traced request continues its trace, here or on the replica that resumes it.
+        using var activity = TaskTrace.ContextOf(task.Payload) is { } parent
+            ? HoardTracing.Source.StartActivity(HoardTracing.Names.Task, ActivityKind.Internal, parent)
+            : null;
+        activity?.SetTag("task.kind", task.Kind);
+        activity?.SetTag("task.id", task.Id);
+        activity?.SetTag("task.subject", task.InstanceId);
+        activity?.SetTag("task.step", task.Step);
         try
         {
             var run = new TaskRun(task, Owner, _store.Tasks);
@@ -185,6 +195,7 @@ public sealed partial class TaskEngine : IAsyncDisposable
             }
             catch (Exception e)
             {
+                activity.RecordError(e);
                 LogTaskFailed(e, task.Id, task.Kind);
                 try
                 {

@@ -1,0 +1,57 @@
+using System.Diagnostics;
+
+namespace Hoard.Abstractions.Tracing;
+
+/// <summary>
+/// The activity sources every Hoard component traces with. An activity is only created for a request that was
+/// asked to be profiled (an HMAC-signed trace header), so with profiling off or a request not sampled a trace point
+/// costs one listener check.
+/// </summary>
+public static class HoardTracing
+{
+    /// <summary>HTTP requests, tasks, guest calls, agent work and datastore commands.</summary>
+    public const string SourceName = "Hoard";
+
+    /// <summary>Management-store calls, listened to only when <c>[profiler] trace_store</c> is on.</summary>
+    public const string StoreSourceName = "Hoard.Store";
+
+    public static readonly ActivitySource Source = new(SourceName);
+
+    public static readonly ActivitySource Store = new(StoreSourceName);
+
+    /// <summary>
+    /// The trace point names, as OSProfiler's tools group them (the part before the first '-' is the category, so
+    /// names never contain one).
+    /// </summary>
+    public static class Names
+    {
+        public const string Http = "wsgi";
+        public const string Task = "task";
+        public const string GuestCall = "rpc";
+        public const string GuestWork = "guest";
+        public const string DatastoreCommand = "datastore";
+        public const string StoreCall = "db";
+    }
+
+    /// <summary>
+    /// Custom property on a request's root activity: the OSProfiler parent id the trace header named, so the root
+    /// point hangs under the caller's point in the tree.
+    /// </summary>
+    public const string ParentIdProperty = "osprofiler.parent_id";
+
+    /// <summary>Tag a failed activity carries: the error's type name (OSProfiler's <c>etype</c>).</summary>
+    public const string ErrorTypeTag = "error.type";
+
+    /// <summary>Marks <paramref name="activity"/> failed with the exception's type and message (never its data).</summary>
+    public static void RecordError(this Activity? activity, Exception error)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        if (activity is null)
+        {
+            return;
+        }
+
+        activity.SetTag(ErrorTypeTag, error.GetType().Name);
+        activity.SetStatus(ActivityStatusCode.Error, error.Message);
+    }
+}
