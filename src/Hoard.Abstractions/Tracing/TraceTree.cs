@@ -21,6 +21,10 @@ public sealed record TraceEvent(
 
     public static string FormatTimestamp(DateTime utc) => utc.ToString(TimestampFormat, CultureInfo.InvariantCulture);
 
+    /// <summary>Reads OSProfiler's timestamp (UTC; Python drops the fraction when it is zero).</summary>
+    public static bool TryParseTimestamp(string text, out DateTime utc) =>
+        DateTime.TryParseExact(text, ["yyyy-MM-dd'T'HH:mm:ss.FFFFFF", "yyyy-MM-dd'T'HH:mm:ss"], CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out utc);
+
     /// <summary>Reads an event in OSProfiler's JSON shape, or null when it lacks what a tree needs.</summary>
     public static TraceEvent? Parse(string json)
     {
@@ -32,7 +36,7 @@ public sealed record TraceEvent(
                 || Text(e, "name") is not { } name || Text(e, "base_id") is not { } baseId
                 || Text(e, "trace_id") is not { } traceId || Text(e, "parent_id") is not { } parentId
                 || Text(e, "timestamp") is not { } ts
-                || !DateTime.TryParseExact(ts, ["yyyy-MM-dd'T'HH:mm:ss.FFFFFF", "yyyy-MM-dd'T'HH:mm:ss"], CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var timestamp))
+                || !TryParseTimestamp(ts, out var timestamp))
             {
                 return null;
             }
