@@ -11,7 +11,7 @@ namespace Hoard.Cli.Tests;
 /// <summary>
 /// Profiling as an OpenStack operator does it: the stock `openstack --os-profile KEY` against a real hoard serve whose
 /// trace backend is a real redis-server (given with --profiler-connection-string and --profiler-hmac-keys), read
-/// back with the stock `osprofiler` CLI.
+/// back with the stock `osprofiler` CLI. Store calls are traced too ([profiler] trace_store from the environment).
 /// </summary>
 public sealed partial class ProfilerTests : IAsyncLifetime
 {
@@ -26,7 +26,8 @@ public sealed partial class ProfilerTests : IAsyncLifetime
         await _redis.InitializeAsync();
         _database = await _redis.FreshDatabaseAsync();
         _connection = _redis.ConnectionString(_database).ToString();
-        _server = await HoardServer.StartAsync(null, ["--profiler-connection-string", _connection, "--profiler-hmac-keys", "another-key," + Key]);
+        var settings = new Dictionary<string, string> { ["HOARD_PROFILER_TRACE_STORE"] = "true" };
+        _server = await HoardServer.StartAsync(settings, ["--profiler-connection-string", _connection, "--profiler-hmac-keys", "another-key," + Key]);
     }
 
     public async Task DisposeAsync()
@@ -64,6 +65,10 @@ public sealed partial class ProfilerTests : IAsyncLifetime
         Assert.Equal("guestagent", guest["info"]!["service"]!.GetValue<string>());
         var commands = Children(guest).Where(n => Name(n) == "datastore").Select(n => StartInfo(n)["command"]!.GetValue<string>()).ToList();
         Assert.Contains("PING", commands);
+
+        // trace_store: the task's own store calls are points of it, named by call.
+        var storeCalls = Find(task, n => Name(n) == "db").Select(n => StartInfo(n)["function"]!["name"]!.GetValue<string>()).ToList();
+        Assert.Contains("tasks.AdvanceAsync", storeCalls);
 
         // Every point of the trace hangs from the one tree: the request's parent is the client's own trace root.
         Assert.All(trace!["children"]!.AsArray(), n => Assert.Equal(traceId, n!["parent_id"]!.GetValue<string>()));

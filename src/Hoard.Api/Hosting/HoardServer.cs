@@ -51,6 +51,11 @@ public static class HoardServer
             k.AddServerHeader = false;
         });
 
+        if (options.Profiler is { Enabled: true, TraceStore: true })
+        {
+            store = TracedStore.Wrap(store);
+        }
+
         var services = builder.Services;
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(options);
