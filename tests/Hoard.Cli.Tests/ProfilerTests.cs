@@ -74,6 +74,21 @@ public sealed partial class ProfilerTests : IAsyncLifetime
         Assert.All(trace!["children"]!.AsArray(), n => Assert.Equal(traceId, n!["parent_id"]!.GetValue<string>()));
         Assert.Equal(1, (await ListAsync()).Count(id => id == traceId));
 
+        // hoard trace show reads the same tree through the driver: every point in the same place with the same
+        // timings, and the same stats.
+        var ours = await HoardAsync("trace", "show", traceId, "--json", "--connection-string", _connection);
+        Assert.True(ours.ExitCode == 0, ours.ToString());
+        var hoardTree = JsonNode.Parse(ours.Stdout)!;
+        Assert.Equal(Shape(trace!), Shape(hoardTree));
+        Assert.True(JsonNode.DeepEquals(trace!["stats"], hoardTree["stats"]), $"{trace!["stats"]} vs {hoardTree["stats"]}");
+        var text = await HoardAsync("trace", "show", traceId, "--connection-string", _connection);
+        Assert.Contains("taskmanager:task", text.Stdout, StringComparison.Ordinal);
+        Assert.Contains("guestagent:guest", text.Stdout, StringComparison.Ordinal);
+        var listed = await HoardAsync("trace", "list", "--connection-string", _connection);
+        Assert.Contains(traceId, listed.Stdout, StringComparison.Ordinal);
+        var missing = await HoardAsync("trace", "show", Guid.NewGuid().ToString(), "--connection-string", _connection);
+        Assert.Equal(1, missing.ExitCode);
+
         // No secret in any trace point: not the HMAC key, not a password, not the trace backend's.
         var stored = string.Join('\n', await _redis.Admin.GetDatabase(_database).ListRangeAsync("osprofiler_opt:" + traceId).Within(Timeouts.Short));
         Assert.Contains("prepare", stored, StringComparison.Ordinal);
@@ -149,6 +164,26 @@ public sealed partial class ProfilerTests : IAsyncLifetime
         var listed = await ProcessRunner.RunAsync(Binaries.Require("osprofiler"), ["trace", "list", "--connection-string", _connection], timeout: Timeouts.Cli);
         Assert.True(listed.ExitCode == 0, listed.ToString());
         return [.. UuidCell().Matches(listed.Stdout).Select(m => m.Groups[1].Value)];
+    }
+
+    private static Task<ProcessResult> HoardAsync(params string[] args) => ProcessRunner.RunAsync(HoardServer.Executable, args, timeout: Timeouts.Cli);
+
+    /// <summary>Each point as "depth name trace_id parent_id started finished exception", in tree order.</summary>
+    private static List<string> Shape(JsonNode root)
+    {
+        var lines = new List<string>();
+        void Walk(JsonNode n, int depth)
+        {
+            foreach (var c in Children(n))
+            {
+                var i = c["info"]!;
+                lines.Add($"{depth} {Name(c)} {c["trace_id"]} {c["parent_id"]} {i["started"]} {i["finished"]} {i["exception"]}");
+                Walk(c, depth + 1);
+            }
+        }
+
+        Walk(root, 0);
+        return lines;
     }
 
     private static IEnumerable<JsonNode> Children(JsonNode node) => node["children"]!.AsArray().Select(c => c!);
