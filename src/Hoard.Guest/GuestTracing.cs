@@ -13,6 +13,9 @@ internal static class GuestTracing
 {
     private const string PointsProperty = "hoard.guest.points";
 
+    /// <summary>Most points one call sends back (the control plane accepts as many).</summary>
+    private const int MaxPointsPerCall = 1000;
+
     private static readonly ActivityListener Listener = Listen();
 
     /// <summary>Starts the point of a call, or returns null when the call is not traced.</summary>
@@ -64,7 +67,12 @@ internal static class GuestTracing
         {
             if (a.GetCustomProperty(PointsProperty) is ConcurrentQueue<TracePoint> points)
             {
-                points.Enqueue(TracePoint.From(stopped, "guestagent"));
+                // Bounded: a call that runs thousands of commands (a slot migration) sends a sample, not a flood.
+                if (points.Count < MaxPointsPerCall - 1 || ReferenceEquals(a, stopped)) // the call's own point always goes
+                {
+                    points.Enqueue(TracePoint.From(stopped, "guestagent"));
+                }
+
                 return;
             }
         }
