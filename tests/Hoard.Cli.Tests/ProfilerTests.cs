@@ -60,6 +60,8 @@ public sealed partial class ProfilerTests : IAsyncLifetime
         Assert.Equal("api", post["info"]!["service"]!.GetValue<string>());
         var task = Assert.Single(Children(post), n => Name(n) == "task");
         Assert.Equal("instance.create", StartInfo(task)["task"]!["kind"]!.GetValue<string>());
+        var steps = Children(task).Where(n => Name(n) == "step").Select(n => StartInfo(n)["task"]!["steps"]!.GetValue<string>()).ToList();
+        Assert.Contains("0", steps); // each recorded step of the create is a point of its own
         var prepare = Assert.Single(Children(task), n => Name(n) == "rpc" && StartInfo(n)["function"]!["name"]!.GetValue<string>() == "prepare");
         var guest = Assert.Single(Children(prepare), n => Name(n) == "guest");
         Assert.Equal("guestagent", guest["info"]!["service"]!.GetValue<string>());

@@ -27,6 +27,7 @@ public static class HoardTracing
     {
         public const string Http = "wsgi";
         public const string Task = "task";
+        public const string TaskStep = "step";
         public const string GuestCall = "rpc";
         public const string GuestWork = "guest";
         public const string DatastoreCommand = "datastore";

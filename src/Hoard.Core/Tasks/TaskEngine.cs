@@ -27,6 +27,9 @@ public sealed class TaskRun(TaskRecord task, string owner, ITaskStore tasks)
     /// <summary>The first step not yet completed.</summary>
     public int Step { get; private set; } = task.Step;
 
+    /// <summary>When the step now running began: a traced task records each step as a point from here to its advance.</summary>
+    private DateTimeOffset _stepStarted = DateTimeOffset.UtcNow;
+
     /// <summary>Records that every step before <paramref name="step"/> is done.</summary>
     public async Task AdvanceAsync(int step, CancellationToken cancellationToken)
     {
@@ -35,6 +38,7 @@ public sealed class TaskRun(TaskRecord task, string owner, ITaskStore tasks)
             throw new LeaseLostException(Task.Id);
         }
 
+        TraceSteps(step);
         Step = step;
     }
 
@@ -46,7 +50,22 @@ public sealed class TaskRun(TaskRecord task, string owner, ITaskStore tasks)
             throw new LeaseLostException(Task.Id);
         }
 
+        TraceSteps(step);
         Step = step;
+    }
+
+    /// <summary>In a traced task, the steps just completed as one "step" point under the task's, from the last advance to now.</summary>
+    private void TraceSteps(int reached)
+    {
+        var now = DateTimeOffset.UtcNow;
+        if (Activity.Current is { Recorded: true, OperationName: HoardTracing.Names.Task })
+        {
+            using var activity = HoardTracing.Source.StartActivity(HoardTracing.Names.TaskStep, ActivityKind.Internal, default(ActivityContext), startTime: _stepStarted);
+            activity?.SetTag("task.kind", Task.Kind);
+            activity?.SetTag("task.steps", reached - Step == 1 ? Step.ToString(CultureInfo.InvariantCulture) : $"{Step}..{reached - 1}");
+        }
+
+        _stepStarted = now;
     }
 }
 
