@@ -100,6 +100,38 @@ public sealed partial class ProfilerTests : IAsyncLifetime
         Assert.DoesNotContain("X-Auth-Token", stored, StringComparison.OrdinalIgnoreCase);
     }
 
+    [RequiresBinaryFact("openstack", "osprofiler", "redis-server", "psql", "/usr/lib/postgresql/15/bin/postgres")]
+    public async Task A_profiled_user_create_on_postgresql_traces_its_statements_but_never_the_password()
+    {
+        var env = _server.AdminEnvironment;
+        await OpenStackCli.RunOkAsync(env, "database", "instance", "create", "pg", "--flavor", "2", "--datastore", "postgresql");
+        await Timeouts.EventuallyAsync(
+            () => OpenStackCli.JsonAsync(env, "database", "instance", "show", "pg"),
+            s => s["status"]!.GetValue<string>() is "ACTIVE" or "ERROR",
+            Timeouts.Settle,
+            "pg to become ACTIVE");
+
+        const string password = "Traced-pass-42";
+        var created = await OpenStackCli.RunAsync(env, "--os-profile", Key, "database", "user", "create", "pg", "alice", password);
+        Assert.True(created.ExitCode == 0, created.ToString());
+        var traceId = TraceIdOf(created.Stderr);
+
+        // A schema call goes to the guest while the request waits: rpc under the request itself, not under a task.
+        var trace = await Timeouts.EventuallyAsync(
+            () => ShowAsync(traceId),
+            t => t is not null && Find(t, n => Name(n) == "datastore").Any(),
+            Timeouts.Settle,
+            "the trace to hold the guest's SQL");
+        var post = Assert.Single(Find(trace!, n => Name(n) == "wsgi" && Request(n, "method") == "POST" && Request(n, "path")!.EndsWith("/users", StringComparison.Ordinal)));
+        var rpc = Assert.Single(Children(post), n => Name(n) == "rpc" && StartInfo(n)["function"]!["name"]!.GetValue<string>() == "create_user");
+        var statements = Find(rpc, n => Name(n) == "datastore").Select(n => StartInfo(n)["command"]!.GetValue<string>()).ToList();
+        Assert.Contains("CREATE ROLE", statements);
+        Assert.All(Find(rpc, n => Name(n) == "datastore"), n => Assert.Equal("postgresql", StartInfo(n)["datastore"]!.GetValue<string>()));
+
+        var stored = string.Join('\n', await _redis.Admin.GetDatabase(_database).ListRangeAsync("osprofiler_opt:" + traceId).Within(Timeouts.Short));
+        Assert.DoesNotContain(password, stored, StringComparison.Ordinal);
+    }
+
     [RequiresBinaryFact("openstack", "osprofiler", "redis-server")]
     public async Task A_request_signed_with_another_key_is_served_but_leaves_no_trace()
     {

@@ -43,6 +43,32 @@ public static class HoardTracing
     /// <summary>Tag a failed activity carries: the error's type name (OSProfiler's <c>etype</c>).</summary>
     public const string ErrorTypeTag = "error.type";
 
+    /// <summary>
+    /// A datastore command's point, tagged with what the statement is (SELECT, CREATE ROLE) and never its text, which
+    /// can hold a password literal; null when the call is not traced.
+    /// </summary>
+    public static Activity? StartStatement(string datastore, string sql)
+    {
+        ArgumentNullException.ThrowIfNull(sql);
+        var activity = Source.StartActivity(Names.DatastoreCommand);
+        if (activity is null)
+        {
+            return null;
+        }
+
+        var words = sql.Split((char[]?)null, 3, StringSplitOptions.RemoveEmptyEntries);
+        static bool IsWord(string w) => w.Length > 0 && w.All(char.IsAsciiLetter);
+        var verb = words.Length > 0 && IsWord(words[0]) ? words[0].ToUpperInvariant() : "?";
+        if (verb is "CREATE" or "ALTER" or "DROP" && words.Length > 1 && IsWord(words[1]))
+        {
+            verb += " " + words[1].ToUpperInvariant();
+        }
+
+        activity.SetTag("datastore", datastore);
+        activity.SetTag("command", verb);
+        return activity;
+    }
+
     /// <summary>Marks <paramref name="activity"/> failed with the exception's type and message (never its data).</summary>
     public static void RecordError(this Activity? activity, Exception error)
     {

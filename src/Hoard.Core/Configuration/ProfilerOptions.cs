@@ -12,10 +12,10 @@ public sealed record ProfilerOptions
 
     public static IReadOnlyList<OptionDefinition> Definitions { get; } =
     [
-        new(Section, "enabled", "boolean", "false", "Trace requests that carry an X-Trace-Info header signed with one of hmac_keys (openstack --os-profile KEY, trove --profile KEY). Off, tracing costs nothing."),
+        new(Section, "enabled", "boolean", "false", "Trace requests that carry an X-Trace-Info header signed with one of hmac_keys (openstack --os-profile KEY, trove --profile KEY). Off, no trace point is ever made."),
         new(Section, "hmac_keys", "list", "", "Secret keys a trace header may be signed with, comma-separated; a header signed with another key, or malformed, is ignored. Never written to a trace."),
         new(Section, "connection_string", "uri", "", "Where trace points go and are read back from: redis://[:password@]host[:port][/db] (OSProfiler's Redis layout, so the osprofiler CLI reads them). Required when enabled; an unknown scheme stops start-up."),
-        new(Section, "trace_store", "boolean", "false", "Also trace each management-store call of a traced request (OSProfiler's trace_sqlalchemy)."),
+        new(Section, "trace_store", "boolean", "false", "Also trace each management-store call of a traced request or task (OSProfiler's trace_sqlalchemy)."),
         new(Section, "buffer_size", "integer", "10000", "Trace points held for the background writer; when full, new points are dropped and counted, so a slow or dead backend never slows a request."),
     ];
 
