@@ -108,6 +108,9 @@ public static class HoardServer
             // Created now, not on first use: its listener must exist before the first request is traced.
             profiler.Start();
             app.UseRequestTracing(profiler);
+
+            // Once requests and tasks have stopped, what the buffer holds is written (bounded) before the process exits.
+            app.Lifetime.ApplicationStopped.Register(() => profiler.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(5)));
         }
 
         app.UseExceptionHandler(errors => errors.Run(WriteErrorAsync));

@@ -27,6 +27,7 @@ public sealed partial class Profiler : IAsyncDisposable
     private long _dropped;
     private long _written;
     private int _failing;
+    private int _disposed;
 
     public Profiler(ProfilerOptions options, ITraceDriver driver, ILogger<Profiler> logger)
     {
@@ -134,6 +135,11 @@ public sealed partial class Profiler : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return; // at shutdown, and again when the container is disposed
+        }
+
         _listener.Dispose();
         _buffer.Writer.TryComplete();
         await _stopping.CancelAsync();
