@@ -21,4 +21,5 @@ root.Subcommands.Add(FlavorCommand.Create());
 root.Subcommands.Add(CatalogueCommand.Create());
 root.Subcommands.Add(BackupCommand.Create());
 root.Subcommands.Add(ConfigurationCommand.Create());
+root.Subcommands.Add(TraceCommand.Create());
 return await root.Parse(args).InvokeAsync();

@@ -6,6 +6,7 @@ using Hoard.Abstractions.Clusters;
 using Hoard.Abstractions.Datastores;
 using Hoard.Abstractions.Guest;
 using Hoard.Abstractions.Plugins;
+using Hoard.Abstractions.Tracing;
 using Microsoft.Extensions.Logging;
 
 namespace Hoard.Guest;
@@ -205,6 +206,7 @@ public sealed class GuestAgent
     {
         var id = call.Instance ?? string.Empty;
         var clock = Stopwatch.StartNew();
+        var activity = GuestTracing.Start(call.TraceParent, call.Method ?? string.Empty, call.Instance);
         GuestMessage reply;
         try
         {
@@ -229,17 +231,25 @@ public sealed class GuestAgent
         {
             // A refusal (exists, missing, not supported): an answer for the caller, not a failure of the agent.
             Log.CallRefused(_logger, id, call.Method ?? string.Empty, e.Code);
+            activity.RecordError(e);
             reply = new GuestMessage { Type = GuestMessageTypes.Reply, CallId = call.CallId, Instance = id, Error = e.Message, ErrorCode = e.Code };
         }
         catch (ArgumentException e)
         {
             Log.CallRefused(_logger, id, call.Method ?? string.Empty, DatastoreOperationException.InvalidCode);
+            activity.RecordError(e);
             reply = new GuestMessage { Type = GuestMessageTypes.Reply, CallId = call.CallId, Instance = id, Error = e.Message, ErrorCode = DatastoreOperationException.InvalidCode };
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             Log.CallFailed(_logger, e, id, call.Method ?? string.Empty);
+            activity.RecordError(e);
             reply = new GuestMessage { Type = GuestMessageTypes.Reply, CallId = call.CallId, Instance = id, Error = e.Message };
+        }
+
+        if (GuestTracing.Finish(activity) is { } points)
+        {
+            reply = reply with { Trace = points };
         }
 
         try

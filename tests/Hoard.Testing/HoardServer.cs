@@ -17,10 +17,12 @@ public sealed class HoardServer : IAsyncDisposable
     private readonly Dictionary<string, string> _env;
     private readonly List<HoardServer> _replicas = [];
     private readonly HoardServer? _first;
+    private readonly IReadOnlyList<string> _serveArguments;
     private bool _disposed;
 
-    private HoardServer(string dataDir, int port, string addressRange, Dictionary<string, string> env, HoardServer? first = null)
+    private HoardServer(string dataDir, int port, string addressRange, Dictionary<string, string> env, HoardServer? first = null, IReadOnlyList<string>? serveArguments = null)
     {
+        _serveArguments = serveArguments ?? [];
         DataDir = dataDir;
         Port = port;
         AddressRange = addressRange;
@@ -83,6 +85,10 @@ public sealed class HoardServer : IAsyncDisposable
     public static async Task<HoardServer> StartAsync(IReadOnlyDictionary<string, string>? settings = null) =>
         (await StartReplicasAsync(1, settings))[0];
 
+    /// <summary>One `hoard serve` given <paramref name="serveArguments"/> on its command line (flags that override the configuration).</summary>
+    public static async Task<HoardServer> StartAsync(IReadOnlyDictionary<string, string>? settings, IReadOnlyList<string> serveArguments) =>
+        (await StartReplicasAsync(1, settings, serveArguments))[0];
+
     /// <summary>
     /// <paramref name="count"/> `hoard serve` replicas on one data dir (so one master key and one pool), each on a
     /// port of its own, started one after another (bootstrap is not race-safe), each waited for until it answers.
@@ -91,7 +97,7 @@ public sealed class HoardServer : IAsyncDisposable
     /// Disposing the first kills every replica, the agent and the databases and removes the directory; disposing
     /// another kills only its own process.
     /// </summary>
-    public static async Task<IReadOnlyList<HoardServer>> StartReplicasAsync(int count, IReadOnlyDictionary<string, string>? settings = null)
+    public static async Task<IReadOnlyList<HoardServer>> StartReplicasAsync(int count, IReadOnlyDictionary<string, string>? settings = null, IReadOnlyList<string>? serveArguments = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         var dataDir = Path.Combine(Path.GetTempPath(), "hoard-test-" + Guid.NewGuid().ToString("N")[..10]);
@@ -116,8 +122,8 @@ public sealed class HoardServer : IAsyncDisposable
             env[k] = v;
         }
 
-        var first = new HoardServer(dataDir, ports[0], range, env);
-        first._replicas.AddRange(ports.Skip(1).Select(port => new HoardServer(dataDir, port, range, env, first)));
+        var first = new HoardServer(dataDir, ports[0], range, env, serveArguments: serveArguments);
+        first._replicas.AddRange(ports.Skip(1).Select(port => new HoardServer(dataDir, port, range, env, first, serveArguments)));
         try
         {
             await first.StartProcessAsync();
@@ -144,7 +150,7 @@ public sealed class HoardServer : IAsyncDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        foreach (var a in new[] { "serve", "--listen", $"127.0.0.1:{Port}", "--data-dir", DataDir })
+        foreach (var a in new[] { "serve", "--listen", $"127.0.0.1:{Port}", "--data-dir", DataDir }.Concat(_serveArguments))
         {
             start.ArgumentList.Add(a);
         }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using Hoard.Abstractions.Tracing;
 using MySqlConnector;
 
 namespace Hoard.Datastores.MariaDb;
@@ -102,8 +103,17 @@ internal static class Sql
 
     public static async Task ExecuteAsync(MySqlConnection connection, string sql, CancellationToken cancellationToken)
     {
-        await using var command = new MySqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        using var activity = HoardTracing.StartStatement("mariadb", sql);
+        try
+        {
+            await using var command = new MySqlCommand(sql, connection);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (Exception e)
+        {
+            activity.RecordError(e);
+            throw;
+        }
     }
 
     /// <summary>Runs a query and reads every row with <paramref name="read"/>.</summary>
@@ -114,6 +124,7 @@ internal static class Sql
         CancellationToken cancellationToken,
         params (string Name, object Value)[] parameters)
     {
+        using var activity = HoardTracing.StartStatement("mariadb", sql);
         await using var command = new MySqlCommand(sql, connection);
         foreach (var (name, value) in parameters)
         {

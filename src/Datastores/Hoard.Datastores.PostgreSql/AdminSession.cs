@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Hoard.Abstractions.Datastores;
+using Hoard.Abstractions.Tracing;
 using Npgsql;
 
 namespace Hoard.Datastores.PostgreSql;
@@ -85,13 +86,23 @@ internal sealed class AdminSession : IAsyncDisposable
     /// </summary>
     public async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params object[] parameters)
     {
-        await using var command = Command(sql, parameters);
-        return await command.ExecuteNonQueryAsync(cancellationToken);
+        using var activity = HoardTracing.StartStatement("postgresql", sql);
+        try
+        {
+            await using var command = Command(sql, parameters);
+            return await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (Exception e)
+        {
+            activity.RecordError(e);
+            throw;
+        }
     }
 
     /// <summary>Runs a query and reads every row with <paramref name="read"/>.</summary>
     public async Task<List<T>> QueryAsync<T>(string sql, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken, params object[] parameters)
     {
+        using var activity = HoardTracing.StartStatement("postgresql", sql);
         await using var command = Command(sql, parameters);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var rows = new List<T>();

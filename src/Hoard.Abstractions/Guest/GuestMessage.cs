@@ -61,6 +61,16 @@ public sealed record GuestMessage
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public Dictionary<string, string>? Statuses { get; init; }
 
+    /// <summary>In a call that is being traced: the W3C traceparent the agent continues, so its work joins the trace.</summary>
+    [JsonPropertyName("traceparent")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? TraceParent { get; init; }
+
+    /// <summary>In the reply to a traced call: the trace points the agent made answering it; the control plane stores them.</summary>
+    [JsonPropertyName("trace")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public List<Hoard.Abstractions.Tracing.TracePoint>? Trace { get; init; }
+
     /// <summary>Instance ids the agent has on disk, sent in hello so the control plane can reconcile.</summary>
     [JsonPropertyName("instances")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]

@@ -1,6 +1,7 @@
 using Hoard.Abstractions.Compute;
 using Hoard.Abstractions.Plugins;
 using Hoard.Abstractions.Storage;
+using Hoard.Abstractions.Tracing;
 using Hoard.Api.Apis;
 using Hoard.Api.Guests;
 using Hoard.Api.Identity;
@@ -15,6 +16,7 @@ using Hoard.Core.Guests;
 using Hoard.Core.Identity;
 using Hoard.Core.Instances;
 using Hoard.Core.Placement;
+using Hoard.Core.Profiling;
 using Hoard.Core.Tasks;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
@@ -48,6 +50,11 @@ public static class HoardServer
             k.Limits.MaxRequestBodySize = TroveHttp.MaxBodyBytes;
             k.AddServerHeader = false;
         });
+
+        if (options.Profiler is { Enabled: true, TraceStore: true })
+        {
+            store = TracedStore.Wrap(store);
+        }
 
         var services = builder.Services;
         services.AddSingleton(TimeProvider.System);
@@ -89,8 +96,23 @@ public static class HoardServer
         services.AddSingleton<ClusterService>();
         services.AddSingleton<WarmMembers>();
         services.AddHostedService<ControlPlaneLoops>();
+        if (options.Profiler.Enabled)
+        {
+            var driver = OpenTraceDriver(options.Profiler, plugins);
+            services.AddSingleton(sp => new Profiler(options.Profiler, driver, sp.GetRequiredService<ILogger<Profiler>>()));
+        }
 
         var app = builder.Build();
+        if (app.Services.GetService<Profiler>() is { } profiler)
+        {
+            // Created now, not on first use: its listener must exist before the first request is traced.
+            profiler.Start();
+            app.UseRequestTracing(profiler);
+
+            // Once requests and tasks have stopped, what the buffer holds is written (bounded) before the process exits.
+            app.Lifetime.ApplicationStopped.Register(() => profiler.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(5)));
+        }
+
         app.UseExceptionHandler(errors => errors.Run(WriteErrorAsync));
         app.UseWebSockets();
         app.MapVersionsApi();
@@ -107,6 +129,27 @@ public static class HoardServer
         tenant.MapBackupSchedulesApi();
         app.MapFallback((HttpContext http) => TroveHttp.Error(404, "itemNotFound", "The resource could not be found."));
         return app;
+    }
+
+    /// <summary>
+    /// The trace driver of <c>[profiler] connection_string</c>, by its scheme; an unknown scheme or a bad string stops
+    /// start-up with a message that names only the scheme (the string may hold a password).
+    /// </summary>
+    private static ITraceDriver OpenTraceDriver(ProfilerOptions profiler, PluginRegistry plugins)
+    {
+        var uri = new Uri(profiler.ConnectionString);
+        try
+        {
+            return plugins.Get<ITraceDriverFactory>(PluginKind.Trace, uri.Scheme).Open(uri);
+        }
+        catch (KeyNotFoundException e)
+        {
+            throw new ConfigurationException($"[profiler] connection_string '{uri.Scheme}://...': {e.Message}");
+        }
+        catch (ArgumentException e)
+        {
+            throw new ConfigurationException($"[profiler] connection_string '{uri.Scheme}://...': {e.Message}");
+        }
     }
 
     /// <summary>Prepares the store and the catalogue before the server listens.</summary>

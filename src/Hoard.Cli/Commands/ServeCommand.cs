@@ -18,7 +18,9 @@ public static class ServeCommand
         var dataDir = new Option<string?>("--data-dir") { Description = "Where Hoard keeps its state (default ~/.hoard; /var/lib/hoard as root)." };
         var config = new Option<string?>("--config") { Description = "An INI configuration file ('hoard config sample' shows every option)." };
         var store = new Option<string?>("--store") { Description = "Management store connection string (default sqlite:///<data-dir>/hoard.db)." };
-        var command = new Command("serve", "Run the Hoard control plane in the foreground.") { listen, dataDir, config, store };
+        var profilerConnection = new Option<string?>("--profiler-connection-string") { Description = "Trace backend ([profiler] connection_string, e.g. redis://127.0.0.1:6379/0); turns profiling on." };
+        var profilerKeys = new Option<string?>("--profiler-hmac-keys") { Description = "Comma-separated HMAC keys a trace header may be signed with ([profiler] hmac_keys); turns profiling on." };
+        var command = new Command("serve", "Run the Hoard control plane in the foreground.") { listen, dataDir, config, store, profilerConnection, profilerKeys };
         command.SetAction(async (parse, cancellationToken) =>
         {
             try
@@ -31,6 +33,13 @@ public static class ServeCommand
                 if (parse.GetValue(listen) is { } l) configuration.Set("DEFAULT", "listen", l, "--listen");
                 if (parse.GetValue(dataDir) is { } d) configuration.Set("DEFAULT", "data_dir", d, "--data-dir");
                 if (parse.GetValue(store) is { } s) configuration.Set("database", "connection", s, "--store");
+                if (parse.GetValue(profilerConnection) is { } pc) configuration.Set(ProfilerOptions.Section, "connection_string", pc, "--profiler-connection-string");
+                if (parse.GetValue(profilerKeys) is { } pk) configuration.Set(ProfilerOptions.Section, "hmac_keys", pk, "--profiler-hmac-keys");
+                if (parse.GetValue(profilerConnection) is not null || parse.GetValue(profilerKeys) is not null)
+                {
+                    configuration.Set(ProfilerOptions.Section, "enabled", "true", "--profiler-*");
+                }
+
                 var options = HoardOptions.From(configuration);
                 return await RunAsync(options, plugins, cancellationToken);
             }

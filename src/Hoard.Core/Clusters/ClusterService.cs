@@ -88,7 +88,7 @@ public sealed class ClusterService(
             var members = NewMembers(cluster, version.Id, flavor, volume, types, existing: [], rootEnabled: false, now, warm);
             var adopted = members.Where(m => m.Task is null).Select(m => m.Instance.Id).ToList();
             var payload = JsonSerializer.Serialize(new CreatePayload(adopted), GuestArguments.Json);
-            var task = TaskRecords.Pending(ClusterTaskKinds.Create, cluster.Id, now) with { Payload = payload };
+            var task = TaskRecords.Pending(ClusterTaskKinds.Create, cluster.Id, now, payload);
             if (await store.Clusters.InsertAsync(cluster, members, task, cancellationToken))
             {
                 engine.Wake();
@@ -231,7 +231,7 @@ public sealed class ClusterService(
         var now = time.GetUtcNow();
         var members = NewMembers(cluster, cluster.DatastoreVersionId, flavor, volume, types, existing, cluster.RootSecret is not null, now);
         var payload = JsonSerializer.Serialize(new GrowPayload([.. members.Select(m => m.Instance.Id)]), GuestArguments.Json);
-        var task = TaskRecords.Pending(ClusterTaskKinds.Grow, id, now) with { Payload = payload };
+        var task = TaskRecords.Pending(ClusterTaskKinds.Grow, id, now, payload);
         await StartTaskAsync(projectId, id, ClusterTasks.Growing, task, members, cancellationToken);
         return [.. members.Select(m => m.Instance)];
     }
@@ -287,7 +287,7 @@ public sealed class ClusterService(
         }
 
         var payload = JsonSerializer.Serialize(new ShrinkPayload([.. removing.Select(m => m.Id)], nodeIds), GuestArguments.Json);
-        var task = TaskRecords.Pending(ClusterTaskKinds.Shrink, id, time.GetUtcNow()) with { Payload = payload };
+        var task = TaskRecords.Pending(ClusterTaskKinds.Shrink, id, time.GetUtcNow(), payload);
         await StartTaskAsync(projectId, id, ClusterTasks.Shrinking, task, [], cancellationToken);
     }
 
@@ -315,7 +315,7 @@ public sealed class ClusterService(
         }
 
         var payload = JsonSerializer.Serialize(new RebalancePlan { Exclude = [.. excludedIds] }, GuestArguments.Json);
-        var task = TaskRecords.Pending(ClusterTaskKinds.Rebalance, id, time.GetUtcNow()) with { Payload = payload };
+        var task = TaskRecords.Pending(ClusterTaskKinds.Rebalance, id, time.GetUtcNow(), payload);
         await StartTaskAsync(projectId, id, ClusterTasks.Rebalancing, task, [], cancellationToken);
     }
 

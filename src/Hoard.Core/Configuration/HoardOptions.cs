@@ -54,6 +54,9 @@ public sealed record HoardOptions
 
     public required string GuestCommand { get; init; }
 
+    /// <summary>[profiler]: tracing of requests that ask for it.</summary>
+    public ProfilerOptions Profiler { get; init; } = ProfilerOptions.Disabled;
+
     public required HoardConfiguration Raw { get; init; }
 
     public static HoardOptions From(HoardConfiguration config)
@@ -135,6 +138,7 @@ public sealed record HoardOptions
             LocalPoolDir = poolDir.Length > 0 ? ExpandHome(poolDir) : Path.Combine(dataDir, "pools", pool),
             LocalAddressRange = range,
             GuestCommand = config.GetString("local", "guest_command"),
+            Profiler = ProfilerOptions.From(config),
             Raw = config,
         };
     }

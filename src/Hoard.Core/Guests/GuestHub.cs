@@ -1,11 +1,14 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Hoard.Abstractions.Datastores;
 using Hoard.Abstractions.Guest;
 using Hoard.Abstractions.Storage;
+using Hoard.Abstractions.Tracing;
 using Hoard.Core.Identity;
+using Hoard.Core.Profiling;
 using Microsoft.Extensions.Logging;
 
 namespace Hoard.Core.Guests;
@@ -36,8 +39,11 @@ public sealed class GuestCallException(string message, string? code = null) : Ex
 /// The control plane's end of the guest RPC: knows which agent runs which instance, sends calls to the
 /// agent that claimed an instance (and only to it), and routes replies and heartbeats.
 /// </summary>
-public sealed partial class GuestHub(IManagementStore store, Conductor conductor, TimeProvider time, ILogger<GuestHub> logger)
+public sealed partial class GuestHub(IManagementStore store, Conductor conductor, TimeProvider time, ILogger<GuestHub> logger, Profiler? profiler = null)
 {
+    /// <summary>Most trace points one reply may bring back; a guest cannot flood the trace buffer.</summary>
+    private const int MaxPointsPerReply = 1000;
+
     private readonly ConcurrentDictionary<string, AgentSession> _pools = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, AgentSession> _owners = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<long, PendingCall> _pending = new();
@@ -89,7 +95,8 @@ public sealed partial class GuestHub(IManagementStore store, Conductor conductor
         }
     }
 
-    private sealed record PendingCall(AgentSession Session, string Method, TaskCompletionSource<JsonElement> Reply);
+    /// <param name="TraceBaseId">The trace the call ran in, when traced: the only trace its reply may add points to.</param>
+    private sealed record PendingCall(AgentSession Session, string Method, TaskCompletionSource<JsonElement> Reply, string? TraceBaseId = null);
 
     /// <summary>Waits until the pool's agent is connected.</summary>
     public async Task<AgentSession> WaitForAgentAsync(string pool, TimeSpan timeout, CancellationToken cancellationToken)
@@ -140,6 +147,7 @@ public sealed partial class GuestHub(IManagementStore store, Conductor conductor
             case GuestMessageTypes.Reply:
                 if (_pending.TryRemove(message.CallId, out var call))
                 {
+                    AcceptTrace(call, message.Trace);
                     if (message.Error is not null)
                     {
                         call.Reply.TrySetException(new GuestCallException(message.Error, message.ErrorCode));
@@ -242,7 +250,11 @@ public sealed partial class GuestHub(IManagementStore store, Conductor conductor
     {
         var id = Interlocked.Increment(ref _nextCallId);
         var reply = new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _pending[id] = new PendingCall(session, method, reply);
+        using var activity = HoardTracing.Source.StartActivity(HoardTracing.Names.GuestCall);
+        activity?.SetTag("function.name", method);
+        activity?.SetTag("instance", instanceId);
+        activity?.SetTag("pool", session.Pool);
+        _pending[id] = new PendingCall(session, method, reply, activity is null ? null : TraceIds.ToUuid(activity.TraceId.ToHexString()));
         if (!_pools.TryGetValue(session.Pool, out var current) || current != session)
         {
             // Detached between the lookup and the registration: Detach did not see this call.
@@ -253,16 +265,39 @@ public sealed partial class GuestHub(IManagementStore store, Conductor conductor
         try
         {
             var element = args is null ? (JsonElement?)null : JsonSerializer.SerializeToElement(args, GuestArguments.Json);
-            await session.Send(new GuestMessage { Type = GuestMessageTypes.Call, CallId = id, Instance = instanceId, Method = method, Args = element }, cancellationToken);
+            await session.Send(new GuestMessage { Type = GuestMessageTypes.Call, CallId = id, Instance = instanceId, Method = method, Args = element, TraceParent = activity?.Id }, cancellationToken);
             return await reply.Task.WaitAsync(timeout, time, cancellationToken);
         }
-        catch (TimeoutException)
+        catch (TimeoutException e)
         {
+            activity.RecordError(e);
             throw new GuestCallException($"the guest did not answer {method}{On(instanceId)} within {timeout.TotalSeconds:0} s");
+        }
+        catch (Exception e)
+        {
+            activity.RecordError(e);
+            throw;
         }
         finally
         {
             _pending.TryRemove(id, out _);
+        }
+    }
+
+    /// <summary>Queues the points the agent made while answering a traced call; points of any other trace are not its to add.</summary>
+    private void AcceptTrace(PendingCall call, List<TracePoint>? points)
+    {
+        if (profiler is null || call.TraceBaseId is null || points is null)
+        {
+            return;
+        }
+
+        foreach (var point in points.Take(MaxPointsPerReply))
+        {
+            if (point.BaseId == call.TraceBaseId)
+            {
+                profiler.Submit(point with { Service = "guestagent" });
+            }
         }
     }
 

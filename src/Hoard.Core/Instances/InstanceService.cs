@@ -106,7 +106,7 @@ public sealed class InstanceService(
             CreatedAt = now,
             UpdatedAt = now,
         };
-        var task = TaskRecords.Pending(InstanceTaskKinds.Create, id, now) with { Payload = Backups.RestorePlan.AddTo(schema.ToPayload(secrets), restore?.Id) };
+        var task = TaskRecords.Pending(InstanceTaskKinds.Create, id, now, Backups.RestorePlan.AddTo(schema.ToPayload(secrets), restore?.Id));
 
         // The request is acknowledged once this commits: from here the task engine owns it, across restarts.
         instance = await placement.InsertAsync(flavor, instance, task, cancellationToken);

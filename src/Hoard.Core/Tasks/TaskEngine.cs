@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using Hoard.Abstractions.Storage;
+using Hoard.Abstractions.Tracing;
 using Hoard.Core.Configuration;
 using Microsoft.Extensions.Logging;
 
@@ -25,6 +27,9 @@ public sealed class TaskRun(TaskRecord task, string owner, ITaskStore tasks)
     /// <summary>The first step not yet completed.</summary>
     public int Step { get; private set; } = task.Step;
 
+    /// <summary>When the step now running began: a traced task records each step as a point from here to its advance.</summary>
+    private DateTimeOffset _stepStarted = DateTimeOffset.UtcNow;
+
     /// <summary>Records that every step before <paramref name="step"/> is done.</summary>
     public async Task AdvanceAsync(int step, CancellationToken cancellationToken)
     {
@@ -33,18 +38,34 @@ public sealed class TaskRun(TaskRecord task, string owner, ITaskStore tasks)
             throw new LeaseLostException(Task.Id);
         }
 
+        TraceSteps(step);
         Step = step;
     }
 
     /// <summary>Records that every step before <paramref name="step"/> is done, and stores the task's new payload with it.</summary>
     public async Task AdvanceAsync(int step, string payload, CancellationToken cancellationToken)
     {
-        if (!await tasks.AdvanceAsync(Task.Id, owner, step, payload, cancellationToken))
+        if (!await tasks.AdvanceAsync(Task.Id, owner, step, TaskTrace.Keep(Task.Payload, payload), cancellationToken))
         {
             throw new LeaseLostException(Task.Id);
         }
 
+        TraceSteps(step);
         Step = step;
+    }
+
+    /// <summary>In a traced task, the steps just completed as one "step" point under the task's, from the last advance to now.</summary>
+    private void TraceSteps(int reached)
+    {
+        var now = DateTimeOffset.UtcNow;
+        if (Activity.Current is { Recorded: true, OperationName: HoardTracing.Names.Task })
+        {
+            using var activity = HoardTracing.Source.StartActivity(HoardTracing.Names.TaskStep, ActivityKind.Internal, default(ActivityContext), startTime: _stepStarted);
+            activity?.SetTag("task.kind", Task.Kind);
+            activity?.SetTag("task.steps", reached - Step == 1 ? Step.ToString(CultureInfo.InvariantCulture) : $"{Step}..{reached - 1}");
+        }
+
+        _stepStarted = now;
     }
 }
 
@@ -167,6 +188,14 @@ public sealed partial class TaskEngine : IAsyncDisposable
 
     private async Task ExecuteAsync(ITaskHandler handler, TaskRecord task, CancellationToken cancellationToken)
     {
+        // A task made by a traced request continues its trace, here or on the replica that resumes it.
+        using var activity = TaskTrace.ContextOf(task.Payload) is { } parent
+            ? HoardTracing.Source.StartActivity(HoardTracing.Names.Task, ActivityKind.Internal, parent)
+            : null;
+        activity?.SetTag("task.kind", task.Kind);
+        activity?.SetTag("task.id", task.Id);
+        activity?.SetTag("task.subject", task.InstanceId);
+        activity?.SetTag("task.step", task.Step);
         try
         {
             var run = new TaskRun(task, Owner, _store.Tasks);
@@ -185,6 +214,7 @@ public sealed partial class TaskEngine : IAsyncDisposable
             }
             catch (Exception e)
             {
+                activity.RecordError(e);
                 LogTaskFailed(e, task.Id, task.Kind);
                 try
                 {

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Hoard.Abstractions.Tracing;
 
 namespace Hoard.Datastores.Redis.Resp;
 
@@ -62,9 +63,40 @@ internal sealed class RespConnection : IAsyncDisposable
     /// <summary>Sends a command and returns its reply as it is, errors included.</summary>
     public async Task<RespReply> SendAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
-        await WriteCommandAsync(arguments, cancellationToken);
-        return await ReadReplyAsync(cancellationToken);
+        using var activity = HoardTracing.Source.StartActivity(HoardTracing.Names.DatastoreCommand);
+        activity?.SetTag("datastore", "redis");
+        activity?.SetTag("command", CommandName(arguments));
+        try
+        {
+            await WriteCommandAsync(arguments, cancellationToken);
+            var reply = await ReadReplyAsync(cancellationToken);
+            if (reply.Kind == RespKind.Error)
+            {
+                activity?.SetTag(HoardTracing.ErrorTypeTag, "RedisError");
+                activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, reply.Text);
+            }
+
+            return reply;
+        }
+        catch (Exception e)
+        {
+            activity.RecordError(e);
+            throw;
+        }
     }
+
+    /// <summary>
+    /// What a trace point may say about a command: its name, and the subcommand of a container command; never an
+    /// argument, which can be a password (AUTH, ACL SETUSER).
+    /// </summary>
+    private static string CommandName(IReadOnlyList<string> arguments) =>
+        arguments.Count switch
+        {
+            0 => string.Empty,
+            > 1 when arguments[0].ToUpperInvariant() is "ACL" or "CONFIG" or "CLUSTER" or "CLIENT" or "INFO" =>
+                $"{arguments[0].ToUpperInvariant()} {arguments[1].ToUpperInvariant()}",
+            _ => arguments[0].ToUpperInvariant(),
+        };
 
     /// <summary>Sends a command without waiting for a reply (SHUTDOWN answers by closing).</summary>
     public async Task WriteCommandAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
@@ -97,6 +129,10 @@ internal sealed class RespConnection : IAsyncDisposable
     /// <summary>Sends the batch and reads one reply per command, error replies included (they answer only their own command).</summary>
     public async Task<RespReply[]> PipelineAsync(RespCommandBatch batch, CancellationToken cancellationToken)
     {
+        using var activity = HoardTracing.Source.StartActivity(HoardTracing.Names.DatastoreCommand);
+        activity?.SetTag("datastore", "redis");
+        activity?.SetTag("command", "PIPELINE");
+        activity?.SetTag("commands", batch.Count);
         await WriteAsync(batch, cancellationToken);
         var replies = new RespReply[batch.Count];
         for (var i = 0; i < replies.Length; i++)
