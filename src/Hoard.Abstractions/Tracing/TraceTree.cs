@@ -54,6 +54,53 @@ public sealed record TraceEvent(
         }
     }
 
+    /// <summary>
+    /// One OSProfiler event of a point, as OSProfiler's tools read it: dotted info keys become nested objects
+    /// (request.path → {"request": {"path"}}) on the start event; the stop event carries etype and message.
+    /// </summary>
+    public static string ToJson(TracePoint point, bool start, string project)
+    {
+        ArgumentNullException.ThrowIfNull(point);
+        var info = new System.Text.Json.Nodes.JsonObject { ["host"] = point.Host };
+        if (start)
+        {
+            foreach (var (key, value) in point.Info)
+            {
+                var parts = key.Split('.');
+                var node = info;
+                for (var i = 0; i < parts.Length - 1; i++)
+                {
+                    if (node[parts[i]] is not System.Text.Json.Nodes.JsonObject child)
+                    {
+                        child = [];
+                        node[parts[i]] = child;
+                    }
+
+                    node = child;
+                }
+
+                node[parts[^1]] = value;
+            }
+        }
+        else if (point.ErrorType is not null)
+        {
+            info["etype"] = point.ErrorType;
+            info["message"] = point.ErrorMessage ?? string.Empty;
+        }
+
+        return new System.Text.Json.Nodes.JsonObject
+        {
+            ["name"] = point.Name + (start ? "-start" : "-stop"),
+            ["base_id"] = point.BaseId,
+            ["trace_id"] = point.Id,
+            ["parent_id"] = point.ParentId,
+            ["timestamp"] = FormatTimestamp(start ? point.Start : point.Stop),
+            ["info"] = info,
+            ["project"] = project,
+            ["service"] = point.Service,
+        }.ToJsonString();
+    }
+
     private static string? Text(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 }

@@ -22,7 +22,7 @@ public static class TraceCommand
     }
 
     private static (Option<string?> Connection, Option<string?> Config) BackendOptions() =>
-        (new Option<string?>("--connection-string") { Description = "Trace backend, e.g. redis://127.0.0.1:6379/0 (default: [profiler] connection_string)." },
+        (new Option<string?>("--connection-string") { Description = "Trace backend, e.g. sqlite:///var/lib/hoard/traces.db or redis://127.0.0.1:6379/0 (default: [profiler] connection_string, else DATA_DIR/traces.db)." },
          new Option<string?>("--config") { Description = "An INI configuration file to take [profiler] connection_string from." });
 
     private static Command Show()
@@ -76,7 +76,13 @@ public static class TraceCommand
             {
                 var environment = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
                     .ToDictionary(e => (string)e.Key, e => (string?)e.Value, StringComparer.Ordinal);
-                connection = HoardConfiguration.Load(configPath, environment).GetString(ProfilerOptions.Section, "connection_string");
+                var configuration = HoardConfiguration.Load(configPath, environment);
+                connection = configuration.GetString(ProfilerOptions.Section, "connection_string");
+                if (string.IsNullOrEmpty(connection))
+                {
+                    // What hoard serve uses then: the embedded backend in its data directory.
+                    connection = HoardOptions.From(configuration).Profiler.ConnectionString;
+                }
             }
 
             if (string.IsNullOrEmpty(connection) || !Uri.TryCreate(connection, UriKind.Absolute, out var uri))

@@ -138,7 +138,7 @@ public sealed record HoardOptions
             LocalPoolDir = poolDir.Length > 0 ? ExpandHome(poolDir) : Path.Combine(dataDir, "pools", pool),
             LocalAddressRange = range,
             GuestCommand = config.GetString("local", "guest_command"),
-            Profiler = ProfilerOptions.From(config),
+            Profiler = ProfilerOptions.From(config, dataDir),
             Raw = config,
         };
     }

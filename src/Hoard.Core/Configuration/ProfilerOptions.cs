@@ -14,7 +14,7 @@ public sealed record ProfilerOptions
     [
         new(Section, "enabled", "boolean", "false", "Trace requests that carry an X-Trace-Info header signed with one of hmac_keys (openstack --os-profile KEY, trove --profile KEY). Off, no trace point is ever made."),
         new(Section, "hmac_keys", "list", "", "Secret keys a trace header may be signed with, comma-separated; a header signed with another key, or malformed, is ignored. Never written to a trace."),
-        new(Section, "connection_string", "uri", "", "Where trace points go and are read back from: redis://[:password@]host[:port][/db] (OSProfiler's Redis layout, so the osprofiler CLI reads them). Required when enabled; an unknown scheme stops start-up."),
+        new(Section, "connection_string", "uri", "", "Where trace points go and are read back from: sqlite:///path/traces.db (embedded; empty means DATA_DIR/traces.db) or redis://[:password@]host[:port][/db] (OSProfiler's Redis layout, so the osprofiler CLI reads them). An unknown scheme stops start-up."),
         new(Section, "trace_store", "boolean", "false", "Also trace each management-store call of a traced request or task (OSProfiler's trace_sqlalchemy)."),
         new(Section, "buffer_size", "integer", "10000", "Trace points held for the background writer; when full, new points are dropped and counted, so a slow or dead backend never slows a request."),
     ];
@@ -31,12 +31,20 @@ public sealed record ProfilerOptions
 
     public int BufferSize { get; init; } = 10000;
 
-    public static ProfilerOptions From(HoardConfiguration config)
+    /// <summary>The embedded trace backend: a SQLite file in the data directory.</summary>
+    public static string DefaultConnection(string dataDir) => "sqlite://" + Path.GetFullPath(Path.Combine(dataDir, "traces.db"));
+
+    public static ProfilerOptions From(HoardConfiguration config, string dataDir)
     {
         ArgumentNullException.ThrowIfNull(config);
         var enabled = config.GetBool(Section, "enabled");
         var keys = config.GetString(Section, "hmac_keys").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var connection = config.GetString(Section, "connection_string").Trim();
+        if (connection.Length == 0)
+        {
+            connection = DefaultConnection(dataDir);
+        }
+
         var buffer = config.GetInt(Section, "buffer_size");
         if (buffer < 1)
         {
@@ -48,11 +56,6 @@ public sealed record ProfilerOptions
             if (keys.Length == 0)
             {
                 throw new ConfigurationException("[profiler] enabled needs hmac_keys: without a key no request can ask to be traced");
-            }
-
-            if (connection.Length == 0)
-            {
-                throw new ConfigurationException("[profiler] enabled needs connection_string (e.g. redis://127.0.0.1:6379/0)");
             }
 
             if (!Uri.TryCreate(connection, UriKind.Absolute, out _))

@@ -172,48 +172,7 @@ public sealed class RedisTraceDriver : ITraceDriver
         return [.. result.OrderBy(t => t.Timestamp)];
     }
 
-    /// <summary>One OSProfiler event of a point. Dotted info keys become nested objects (request.path → {"request": {"path"}}), as OSProfiler's tools read them.</summary>
-    private static string Event(TracePoint point, bool start)
-    {
-        var info = new JsonObject { ["host"] = point.Host };
-        if (start)
-        {
-            foreach (var (key, value) in point.Info)
-            {
-                var parts = key.Split('.');
-                var node = info;
-                for (var i = 0; i < parts.Length - 1; i++)
-                {
-                    if (node[parts[i]] is not JsonObject child)
-                    {
-                        child = [];
-                        node[parts[i]] = child;
-                    }
-
-                    node = child;
-                }
-
-                node[parts[^1]] = value;
-            }
-        }
-        else if (point.ErrorType is not null)
-        {
-            info["etype"] = point.ErrorType;
-            info["message"] = point.ErrorMessage ?? string.Empty;
-        }
-
-        return new JsonObject
-        {
-            ["name"] = point.Name + (start ? "-start" : "-stop"),
-            ["base_id"] = point.BaseId,
-            ["trace_id"] = point.Id,
-            ["parent_id"] = point.ParentId,
-            ["timestamp"] = TraceEvent.FormatTimestamp(start ? point.Start : point.Stop),
-            ["info"] = info,
-            ["project"] = Project,
-            ["service"] = point.Service,
-        }.ToJsonString();
-    }
+    private static string Event(TracePoint point, bool start) => TraceEvent.ToJson(point, start, Project);
 
     private static async IAsyncEnumerable<RedisKey> Keys(ConnectionMultiplexer connection, string prefix)
     {
