@@ -22,6 +22,12 @@
 #                                     copies timed apart on one thread over MB of database-like pages and of random bytes, then
 #                                     BackupEnvelope seal and open memory to memory; best of ROUNDS (artifacts/bench-seal-latest.txt).
 #                                     Builds no hoard, starts no engine.
+# bench/run.sh trace [N] [PN]       — issue 7's: cost per trace point (start + stop) through Hoard's tracing API and Profiler,
+#                                     sampled into the Redis driver (caller time, writer drain and points/s apart) and into a no-op
+#                                     driver, enabled but not sampled, and off; N points a round (default 200000), best of 3; then
+#                                     OSProfiler measured the same way by bench/osprofiler_cost.py with Debian's /usr/bin/python3
+#                                     (PN points, default 20000) against the same redis-server on 127.0.0.1 and a free port; one
+#                                     table side by side (artifacts/bench-trace-latest.txt). Builds no hoard.
 # The cluster and backup modes keep their temp dirs (and hoard serve's data dir) in $TMPDIR, by default /var/tmp/hoard-bench (mode 1777).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,6 +48,12 @@ if [ "${1:-}" = "store" ]; then
     /usr/lib/python3/dist-packages/zaqar/storage/redis/pools.py:python3-zaqar \
     /usr/lib/python3/dist-packages/redis/__init__.py:python3-redis
   exec dotnet run -c Release --project bench/Hoard.Bench -- store "${2:-5000}" "${3:-3}"
+fi
+if [ "${1:-}" = "trace" ]; then
+  scripts/ensure-packages.sh /usr/bin/python3:python3 \
+    /usr/lib/python3/dist-packages/osprofiler/profiler.py:python3-osprofiler \
+    /usr/lib/python3/dist-packages/redis/__init__.py:python3-redis
+  exec dotnet run -c Release --project bench/Hoard.Bench -- trace "${2:-200000}" "${3:-20000}"
 fi
 if [ "${1:-}" = "seal" ]; then
   exec dotnet run -c Release --project bench/Hoard.Bench -- seal "${2:-1024}" "${3:-3}"

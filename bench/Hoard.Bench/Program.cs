@@ -22,6 +22,35 @@ using Hoard.Testing;
 //            redis-cli BGSAVE + cp, pg_basebackup and mariadb-backup on the same data; medians over R (default 3)
 //   seal     (bench/run.sh seal [MB] [R]) the sealer's stages (Deflate and the BCL's other codecs, AES-256-GCM, SHA-256,
 //            copies) timed apart on one thread, then the whole sealer and opener, memory to memory; best of R (default 3)
+//   trace    (bench/run.sh trace [N] [PN]) issue 7's cost per trace point (start + stop): sampled into the Redis driver (and a
+//            no-op driver), enabled but not sampled, and off, N points a round (default 200000), beside OSProfiler measured the
+//            same way by bench/osprofiler_cost.py (PN points, default 20000) against the same redis-server
+if (args.Length > 0 && args[0] == "trace")
+{
+    using var stop = new CancellationTokenSource();
+    Console.CancelKeyPress += (_, e) =>
+    {
+        // Stop cleanly, so the redis-server and the Python script are killed on the way out.
+        e.Cancel = true;
+        stop.Cancel();
+    };
+    var traceReport = new StringBuilder();
+    await Hoard.Bench.TraceBench.RunAsync(
+        args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200_000,
+        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 20_000,
+        text =>
+        {
+            Console.WriteLine(text);
+            traceReport.AppendLine(text);
+        },
+        stop.Token);
+    var traceOut = Environment.GetEnvironmentVariable("HOARD_BENCH_OUT") ?? "artifacts/bench-trace-latest.txt";
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(traceOut))!);
+    File.WriteAllText(traceOut, traceReport.ToString());
+    Console.WriteLine($"written to {traceOut}");
+    return 0;
+}
+
 if (args.Length > 0 && args[0] == "replicas")
 {
     using var stop = new CancellationTokenSource();
