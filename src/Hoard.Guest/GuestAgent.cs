@@ -81,8 +81,7 @@ public sealed class GuestAgent
                 Options = info.Options,
             };
 
-            // A datastore's manager is made only when the agent runs an instance of it.
-            var manager = _managers.GetOrAdd(info.Datastore, name => _plugins.Get<IDatastorePlugin>(PluginKind.Datastore, name).CreateManager(_loggerFactory));
+            var manager = ManagerFor(info.Datastore);
             var slot = _slots.GetOrAdd(info.Id, _ => new InstanceSlot(instance, info.Secret, manager));
             slot.Status = slot.Prepared && manager.IsProcessAlive(instance)
                 ? (slot.RestartRequired ? ServiceStatus.RestartRequired : ServiceStatus.Running)
@@ -393,6 +392,10 @@ public sealed class GuestAgent
         slot.Manager as IDatastoreBackups
         ?? throw DatastoreOperationException.NotSupported($"The {slot.Instance.Datastore} datastore has no backup strategy.");
 
+    /// <summary>A datastore's manager, made only when the agent first needs one of it.</summary>
+    private IDatastoreManager ManagerFor(string datastore) =>
+        _managers.GetOrAdd(datastore, name => _plugins.Get<IDatastorePlugin>(PluginKind.Datastore, name).CreateManager(_loggerFactory));
+
     private static IDatastoreConfiguration Configuration(InstanceSlot slot) =>
         slot.Manager as IDatastoreConfiguration
         ?? throw DatastoreOperationException.NotSupported($"The {slot.Instance.Datastore} datastore has no configuration groups.");
@@ -417,7 +420,7 @@ public sealed class GuestAgent
                 return known;
             }
 
-            var manager = _managers.GetOrAdd(args.Datastore, name => _plugins.Get<IDatastorePlugin>(PluginKind.Datastore, name).CreateManager(_loggerFactory));
+            var manager = ManagerFor(args.Datastore);
             if (manager is not IDatastoreConfiguration configuration)
             {
                 throw DatastoreOperationException.NotSupported($"The {args.Datastore} datastore has no configuration groups.");
@@ -483,7 +486,7 @@ public sealed class GuestAgent
             {
                 var scratch = JsonSerializer.Deserialize<GuestInstance>(await File.ReadAllTextAsync(file), GuestArguments.Json)
                     ?? throw new InvalidDataException($"{file} is empty");
-                var manager = _managers.GetOrAdd(scratch.Datastore, name => _plugins.Get<IDatastorePlugin>(PluginKind.Datastore, name).CreateManager(_loggerFactory));
+                var manager = ManagerFor(scratch.Datastore);
                 await DestroyScratchAsync(manager, scratch);
             }
             catch (Exception e) when (e is IOException or JsonException or InvalidDataException or KeyNotFoundException or DatastoreOperationException)

@@ -104,7 +104,7 @@ public static class ConfigurationsApi
         var items = new JsonArray();
         foreach (var configuration in page)
         {
-            items.Add(Summary(configuration, configurations));
+            items.Add(Summary(configuration, configurations.VersionOf(configuration)));
         }
 
         var result = new JsonObject { ["configurations"] = items };
@@ -183,10 +183,8 @@ public static class ConfigurationsApi
     }
 
     /// <summary>Trove's ConfigurationView (the list's items).</summary>
-    private static JsonObject Summary(ConfigurationRecord c, ConfigurationService configurations)
-    {
-        var version = configurations.VersionOf(c);
-        return new JsonObject
+    private static JsonObject Summary(ConfigurationRecord c, DatastoreVersionView version) =>
+        new()
         {
             ["id"] = c.Id,
             ["name"] = c.Name,
@@ -197,15 +195,15 @@ public static class ConfigurationsApi
             ["datastore_name"] = version.Datastore.Name,
             ["datastore_version_name"] = version.Version.Name,
         };
-    }
 
     /// <summary>Trove's DetailedConfigurationView: the summary with the values, the instance count and the version number.</summary>
     private static async Task<JsonObject> DetailAsync(ConfigurationRecord c, ConfigurationService configurations, CancellationToken ct)
     {
-        var view = Summary(c, configurations);
+        var version = configurations.VersionOf(c);
+        var view = Summary(c, version);
         view["values"] = ConfigurationRules.Parse(c.Values);
         view["instance_count"] = await configurations.InstanceCountAsync(c.Id, ct);
-        view["datastore_version_number"] = configurations.VersionOf(c).Version.Version;
+        view["datastore_version_number"] = version.Version.Version;
         return view;
     }
 }

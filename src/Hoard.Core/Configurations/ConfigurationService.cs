@@ -94,7 +94,7 @@ public sealed class ConfigurationService(
     /// PUT: the values replace the group's whole (and the name and description, when given); PATCH (<paramref name="merge"/>):
     /// the values are added to the group's, replacing those of the same name. Either way every attached instance gets them.
     /// </summary>
-    public async Task<ConfigurationRecord> UpdateAsync(string projectId, string id, string? name, string? description, JsonObject values, bool merge, CancellationToken cancellationToken)
+    public async Task UpdateAsync(string projectId, string id, string? name, string? description, JsonObject values, bool merge, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(values);
         var configuration = await GetAsync(projectId, id, cancellationToken);
@@ -121,8 +121,6 @@ public sealed class ConfigurationService(
         {
             await QueueApplyAsync(instanceId, cancellationToken);
         }
-
-        return await GetAsync(projectId, id, cancellationToken);
     }
 
     public async Task DeleteAsync(string projectId, string id, CancellationToken cancellationToken)
