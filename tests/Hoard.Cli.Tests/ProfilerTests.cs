@@ -132,6 +132,76 @@ public sealed partial class ProfilerTests : IAsyncLifetime
         Assert.DoesNotContain(password, stored, StringComparison.Ordinal);
     }
 
+    [RequiresBinaryFact("trove", "openstack", "osprofiler", "redis-server", "mariadb", "mariadbd")]
+    public async Task A_mariadb_create_profiled_with_the_trove_client_keeps_its_trace_when_the_control_plane_dies_mid_task()
+    {
+        // The agent is frozen below; the supervisor must not replace it, and a dead owner's lease lapses quickly.
+        await _server.RestartWithAsync(new Dictionary<string, string> { ["HOARD_DEFAULT_AGENT_RESTART_AFTER"] = "600", ["HOARD_DEFAULT_TASK_LEASE"] = "3" });
+        var env = _server.AdminEnvironment;
+        await OpenStackCli.RunOkAsync(env, "database", "instance", "create", "warm", "--flavor", "1", "--datastore", "redis");
+        await Timeouts.EventuallyAsync(
+            () => OpenStackCli.JsonAsync(env, "database", "instance", "show", "warm"),
+            s => s["status"]!.GetValue<string>() is "ACTIVE" or "ERROR",
+            Timeouts.Settle,
+            "the first instance (which starts the pool's agent) to settle");
+
+        // With the agent stopped, the create runs its first steps (address, provision) and then waits for the guest:
+        // a crash there is a crash mid-task, every time.
+        var agent = _server.AgentPid() ?? throw new InvalidOperationException("no agent runs");
+        ProcessRunner.Kill(agent, 19); // SIGSTOP
+        string traceId;
+        try
+        {
+            var created = await ProcessRunner.RunAsync(
+                Binaries.Require("trove"), ["--profile", Key, "create", "traced-maria", "1", "--datastore", "mariadb"], new Dictionary<string, string>(env) { ["PYTHONWARNINGS"] = "ignore" }, Timeouts.Cli);
+            Assert.True(created.ExitCode == 0, created.ToString());
+            traceId = TraceIdOf(created.Stdout + created.Stderr);
+
+            var events = _redis.Admin.GetDatabase(_database);
+            await Timeouts.EventuallyAsync(
+                async () => (await events.ListRangeAsync("osprofiler_opt:" + traceId).Within(Timeouts.Short)).Select(e => JsonNode.Parse(e.ToString())!).ToList(),
+                list => list.Any(e => e["name"]!.GetValue<string>() == "step-start" && e["info"]?["task"]?["steps"]?.GetValue<string>() == "1"),
+                Timeouts.Settle,
+                "the create's provision step to be stored");
+            await _server.KillAsync();
+        }
+        finally
+        {
+            ProcessRunner.Kill(agent, 18); // SIGCONT
+        }
+
+        await _server.StartProcessAsync();
+        await Timeouts.EventuallyAsync(
+            () => OpenStackCli.JsonAsync(env, "database", "instance", "show", "traced-maria"),
+            s => s["status"]!.GetValue<string>() is "ACTIVE" or "ERROR",
+            Timeouts.Settle,
+            "the resumed create to settle");
+        Assert.Equal("ACTIVE", (await OpenStackCli.JsonAsync(env, "database", "instance", "show", "traced-maria"))["status"]!.GetValue<string>());
+
+        // Read back with the stock osprofiler CLI: the run that took the task over hangs under the same request, from
+        // the step it resumed at, down to MariaDB's statements; the first run's finished steps are in the same trace.
+        var trace = await Timeouts.EventuallyAsync(
+            () => ShowAsync(traceId),
+            t => t is not null && Find(t, n => Name(n) == "datastore").Any(),
+            Timeouts.Settle,
+            "the resumed run's points to be stored");
+        var post = Assert.Single(Find(trace!, n => Name(n) == "wsgi" && Request(n, "method") == "POST" && Request(n, "path")!.EndsWith("/instances", StringComparison.Ordinal)));
+        var resumed = Assert.Single(Children(post), n => Name(n) == "task");
+        Assert.Equal("instance.create", StartInfo(resumed)["task"]!["kind"]!.GetValue<string>());
+        Assert.Equal("2", StartInfo(resumed)["task"]!["step"]!.ToString());
+        var prepare = Assert.Single(Children(resumed), n => Name(n) == "rpc" && StartInfo(n)["function"]!["name"]!.GetValue<string>() == "prepare");
+        var statements = Find(prepare, n => Name(n) == "datastore").ToList();
+        Assert.NotEmpty(statements);
+        Assert.All(statements, n => Assert.Equal("mariadb", StartInfo(n)["datastore"]!.GetValue<string>()));
+        var steps = Find(trace!, n => Name(n) == "step").Select(n => StartInfo(n)["task"]!["steps"]!.GetValue<string>()).ToList();
+        Assert.Contains("0", steps);
+        Assert.Contains("1", steps);
+
+        var ours = await HoardAsync("trace", "show", traceId, "--json", "--connection-string", _connection);
+        Assert.True(ours.ExitCode == 0, ours.ToString());
+        Assert.Equal(Shape(trace!), Shape(JsonNode.Parse(ours.Stdout)!));
+    }
+
     [RequiresBinaryFact("openstack", "osprofiler", "redis-server")]
     public async Task A_request_signed_with_another_key_is_served_but_leaves_no_trace()
     {
