@@ -32,6 +32,9 @@ public sealed class OtlpTestReceiver : IAsyncLifetime
 
     public int Port { get; private set; }
 
+    /// <summary>The Authorization header of the last query, if any.</summary>
+    public string? LastQueryAuthorization { get; private set; }
+
     /// <summary>When set, the next export is answered with this status and stored nowhere.</summary>
     public HttpStatusCode? FailNext { get; set; }
 
@@ -60,7 +63,11 @@ public sealed class OtlpTestReceiver : IAsyncLifetime
         builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
         _app = builder.Build();
         _app.MapPost("/v1/traces", ExportAsync);
-        _app.MapGet("/api/traces/{traceId}", (string traceId) => GetTrace(traceId));
+        _app.MapGet("/api/traces/{traceId}", (string traceId, HttpRequest request) =>
+        {
+            LastQueryAuthorization = request.Headers.Authorization.ToString();
+            return GetTrace(traceId);
+        });
         _app.MapGet("/api/traces", (HttpRequest request) => FindTraces(request));
         await _app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

@@ -121,6 +121,21 @@ public sealed class OtlpTraceDriverTests(OtlpTestReceiver receiver)
     }
 
     [Fact]
+    public async Task User_info_in_the_query_address_is_sent_as_basic_auth_and_kept_out_of_errors()
+    {
+        var uri = new Uri($"otlp://127.0.0.1:{receiver.Port}?query=" + Uri.EscapeDataString($"http://reader:Qu3ry-pw@127.0.0.1:{receiver.Port}"));
+        await using var driver = new OtlpTracePlugin().Open(uri);
+        Assert.Null(await driver.GetTraceAsync(Guid.NewGuid().ToString(), Ct).Within(Timeouts.Short));
+        Assert.Equal("Basic " + Convert.ToBase64String("reader:Qu3ry-pw"u8), receiver.LastQueryAuthorization);
+
+        var dead = DeadPort();
+        await using var down = new OtlpTracePlugin().Open(new Uri($"otlp://127.0.0.1:{dead}?query=" + Uri.EscapeDataString($"http://reader:Qu3ry-pw@127.0.0.1:{dead}")));
+        var e = await Assert.ThrowsAsync<HttpRequestException>(() => down.ListTracesAsync(Ct).Within(Timeouts.Short));
+        Assert.Contains($"the Jaeger query service at 127.0.0.1:{dead} cannot be reached", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Qu3ry-pw", e.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_receiver_that_is_down_makes_a_write_fail_at_once_naming_the_receiver()
     {
         var port = DeadPort();
