@@ -121,6 +121,45 @@ public sealed class OtlpTraceDriverTests(OtlpTestReceiver receiver)
     }
 
     [Fact]
+    public async Task A_span_another_service_exported_into_the_trace_reads_back_under_the_point_it_hangs_from()
+    {
+        await using var driver = new OtlpTracePlugin().Open(receiver.ConnectionString("mixed-" + Guid.NewGuid().ToString("N")[..8]));
+        var trace = Guid.NewGuid();
+        var root = Guid.NewGuid();
+        await driver.WriteAsync(
+            [new TracePoint { BaseId = trace.ToString(), Id = root.ToString(), ParentId = trace.ToString(), Name = "wsgi", Service = "api", Host = "h1", Start = T0, Stop = T0.AddMilliseconds(50) }],
+            Ct).Within(Timeouts.Short);
+
+        // A plain OpenTelemetry service (no osprofiler.* attributes) called from that request, failing.
+        var nanos = (T0 - DateTime.UnixEpoch).Ticks * 100;
+        var foreign = new JsonObject
+        {
+            ["resourceSpans"] = new JsonArray(new JsonObject
+            {
+                ["resource"] = new JsonObject { ["attributes"] = new JsonArray(new JsonObject { ["key"] = "service.name", ["value"] = new JsonObject { ["stringValue"] = "billing" } }) },
+                ["scopeSpans"] = new JsonArray(new JsonObject
+                {
+                    ["spans"] = new JsonArray(new JsonObject
+                    {
+                        ["traceId"] = trace.ToString("N"), ["spanId"] = "00f067aa0ba902b7", ["parentSpanId"] = root.ToString("N")[16..], ["name"] = "charge",
+                        ["startTimeUnixNano"] = (nanos + 10_000_000).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                        ["endTimeUnixNano"] = (nanos + 20_000_000).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                        ["status"] = new JsonObject { ["code"] = 2 },
+                    }),
+                }),
+            }),
+        };
+        using var http = new HttpClient { Timeout = Timeouts.Short };
+        using var content = new StringContent(foreign.ToJsonString(), Encoding.UTF8);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        (await http.PostAsync(new Uri($"http://127.0.0.1:{receiver.Port}/v1/traces"), content).Within(Timeouts.Short)).EnsureSuccessStatusCode();
+
+        var top = Assert.Single((await driver.GetTraceAsync(trace.ToString(), Ct).Within(Timeouts.Short))!.Children);
+        var charge = Assert.Single(top.Children);
+        Assert.Equal(("charge", "billing", 10L, 20L, "Error"), (charge.Name, charge.Service, charge.Started, charge.Finished, charge.Exception));
+    }
+
+    [Fact]
     public async Task User_info_in_the_query_address_is_sent_as_basic_auth_and_kept_out_of_errors()
     {
         var uri = new Uri($"otlp://127.0.0.1:{receiver.Port}?query=" + Uri.EscapeDataString($"http://reader:Qu3ry-pw@127.0.0.1:{receiver.Port}"));

@@ -232,7 +232,9 @@ public sealed class OtlpTraceDriver : ITraceDriver
 
     /// <summary>
     /// The points of one Jaeger trace. Hoard's spans come back exactly from their <c>osprofiler.*</c> tags; a span
-    /// another service wrote into the same trace becomes a point named by its ids and parent reference.
+    /// another service wrote into the same trace becomes a point whose id is made as Hoard makes its own (the trace
+    /// id's first half and the span id, <see cref="TraceIds.PointId"/>) and whose parent is the point of the span it
+    /// references, so it hangs in the tree where it ran.
     /// </summary>
     private static IEnumerable<TracePoint> Points(JsonElement trace, string? baseId)
     {
@@ -242,6 +244,15 @@ public sealed class OtlpTraceDriver : ITraceDriver
         }
 
         var processes = trace.TryGetProperty("processes", out var p) && p.ValueKind == JsonValueKind.Object ? p : default;
+        var pointOfSpan = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var span in spans.EnumerateArray())
+        {
+            if (Text(span, "spanID") is { } spanId && Tags(span).TryGetValue(OtlpSpans.IdAttribute, out var pointId))
+            {
+                pointOfSpan[spanId] = pointId;
+            }
+        }
+
         foreach (var span in spans.EnumerateArray())
         {
             var tags = Tags(span);
@@ -270,12 +281,14 @@ public sealed class OtlpTraceDriver : ITraceDriver
 
             var process = processes.ValueKind == JsonValueKind.Object && Text(span, "processID") is { } pid && processes.TryGetProperty(pid, out var proc) ? proc : default;
             var root = baseId ?? ForeignBaseId(span);
+            var traceHex = TraceHex(span);
             var failed = tags.TryGetValue("error", out var error) && error == "true";
+            var parent = ParentSpan(span);
             yield return new TracePoint
             {
                 BaseId = root,
-                Id = Text(span, "spanID") ?? string.Empty,
-                ParentId = ParentSpan(span) ?? root,
+                Id = PointId(traceHex, Text(span, "spanID")),
+                ParentId = parent is null ? root : pointOfSpan.GetValueOrDefault(parent) ?? PointId(traceHex, parent),
                 Name = Text(span, "operationName") ?? "span",
                 Service = process.ValueKind == JsonValueKind.Object ? Text(process, "serviceName") ?? string.Empty : string.Empty,
                 Host = process.ValueKind == JsonValueKind.Object ? Tags(process).GetValueOrDefault("host.name") ?? string.Empty : string.Empty,
@@ -288,9 +301,17 @@ public sealed class OtlpTraceDriver : ITraceDriver
         }
     }
 
-    /// <summary>A trace no Hoard span is in goes by its Jaeger trace id written as a UUID (Jaeger drops leading zeros).</summary>
-    private static string ForeignBaseId(JsonElement span) =>
-        Text(span, "traceID") is { Length: > 0 and <= 32 } hex && hex.All(char.IsAsciiHexDigit) ? TraceIds.ToUuid(hex.ToLowerInvariant().PadLeft(32, '0')) : string.Empty;
+    /// <summary>A trace no Hoard span is in goes by its Jaeger trace id written as a UUID.</summary>
+    private static string ForeignBaseId(JsonElement span) => TraceHex(span) is { } hex ? TraceIds.ToUuid(hex) : string.Empty;
+
+    /// <summary>A span's trace id as 32 hex digits (Jaeger drops leading zeros), or null when it has none.</summary>
+    private static string? TraceHex(JsonElement span) =>
+        Text(span, "traceID") is { Length: > 0 and <= 32 } hex && hex.All(char.IsAsciiHexDigit) ? hex.ToLowerInvariant().PadLeft(32, '0') : null;
+
+    private static string PointId(string? traceHex, string? spanHex) =>
+        traceHex is not null && spanHex is { Length: > 0 and <= 16 } && spanHex.All(char.IsAsciiHexDigit)
+            ? TraceIds.PointId(traceHex, spanHex.ToLowerInvariant().PadLeft(16, '0'))
+            : spanHex ?? string.Empty;
 
     private static string? ParentSpan(JsonElement span) =>
         span.TryGetProperty("references", out var refs) && refs.ValueKind == JsonValueKind.Array
