@@ -11,7 +11,7 @@ namespace Hoard.Cli.Tests;
 public sealed class ProfilerStartupTests
 {
     [Theory]
-    [InlineData("bogus://tracer:sekrit-pw@127.0.0.1:1/0", "k1", "no trace plugin named 'bogus' (known: redis, sqlite)")]
+    [InlineData("bogus://tracer:sekrit-pw@127.0.0.1:1/0", "k1", "no trace plugin named 'bogus' (known: otlp, postgresql, redis, sqlite)")]
     [InlineData("redis://tracer:sekrit-pw@127.0.0.1:1/zero", "k1", "database 'zero' is not a number")]
     [InlineData("redis://127.0.0.1:1/0", "", "needs hmac_keys")]
     public async Task A_bad_profiler_configuration_stops_start_up_with_a_clear_error_that_keeps_passwords_out(string connection, string keys, string expected)

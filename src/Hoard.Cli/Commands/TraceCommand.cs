@@ -22,7 +22,7 @@ public static class TraceCommand
     }
 
     private static (Option<string?> Connection, Option<string?> Config) BackendOptions() =>
-        (new Option<string?>("--connection-string") { Description = "Trace backend, e.g. sqlite:///var/lib/hoard/traces.db or redis://127.0.0.1:6379/0 (default: [profiler] connection_string, else DATA_DIR/traces.db)." },
+        (new Option<string?>("--connection-string") { Description = "Trace backend, e.g. sqlite:///var/lib/hoard/traces.db, redis://127.0.0.1:6379/0, postgresql://user:pw@host/db or otlp://host:4318?query=http://jaeger:16686 (default: [profiler] connection_string, else DATA_DIR/traces.db)." },
          new Option<string?>("--config") { Description = "An INI configuration file to take [profiler] connection_string from." });
 
     private static Command Show()
@@ -107,6 +107,12 @@ public static class TraceCommand
         }
         catch (ConfigurationException e)
         {
+            await Console.Error.WriteLineAsync($"hoard: {e.Message}");
+            return 2;
+        }
+        catch (NotSupportedException e)
+        {
+            // A backend that only exports (otlp:// without a query service) says where its traces can be read.
             await Console.Error.WriteLineAsync($"hoard: {e.Message}");
             return 2;
         }

@@ -14,7 +14,7 @@ public sealed record ProfilerOptions
     [
         new(Section, "enabled", "boolean", "false", "Trace requests that carry an X-Trace-Info header signed with one of hmac_keys (openstack --os-profile KEY, trove --profile KEY). Off, no trace point is ever made."),
         new(Section, "hmac_keys", "list", "", "Secret keys a trace header may be signed with, comma-separated; a header signed with another key, or malformed, is ignored. Never written to a trace."),
-        new(Section, "connection_string", "uri", "", "Where trace points go and are read back from: sqlite:///path/traces.db (embedded; empty means DATA_DIR/traces.db) or redis://[:password@]host[:port][/db] (OSProfiler's Redis layout, so the osprofiler CLI reads them). An unknown scheme stops start-up."),
+        new(Section, "connection_string", "uri", "", "Where trace points go and are read back from: sqlite:///path/traces.db (embedded; empty means DATA_DIR/traces.db), redis://[:password@]host[:port][/db] (OSProfiler's Redis layout, so the osprofiler CLI reads them), postgresql://user:password@host[:port]/database, or otlp://host[:4318][?query=http://jaeger:16686] (OpenTelemetry spans over OTLP/HTTP, read back through a Jaeger query service). An unknown scheme stops start-up."),
         new(Section, "trace_store", "boolean", "false", "Also trace each management-store call of a traced request or task (OSProfiler's trace_sqlalchemy)."),
         new(Section, "buffer_size", "integer", "10000", "Trace points held for the background writer; when full, new points are dropped and counted, so a slow or dead backend never slows a request."),
     ];
