@@ -94,6 +94,63 @@ public sealed class MetricsTests
         // The page holds no secret.
         Assert.DoesNotContain(token, counted.Text, StringComparison.Ordinal);
         Assert.DoesNotContain(server.AdminPassword, counted.Text, StringComparison.Ordinal);
+
+        // A guest that falls silent shows: its age grows past a few heartbeats, which is what an operator alerts on.
+        var agent = server.AgentPid() ?? throw new InvalidOperationException("no agent runs");
+        ProcessRunner.Kill(agent, 19); // SIGSTOP: alive but silent
+        try
+        {
+            await Timeouts.EventuallyAsync(
+                () => ScrapeAsync(server),
+                p => p.Value("hoard_guest_heartbeat_age_seconds", ("instance_id", id)) > 3,
+                Timeouts.Settle,
+                "the silent guest's heartbeat age to grow");
+        }
+        finally
+        {
+            ProcessRunner.Kill(agent, 18); // SIGCONT
+        }
+    }
+
+    [RequiresBinaryFact("redis-server")]
+    public async Task With_the_management_store_frozen_a_scrape_still_answers_and_shows_the_store_failing()
+    {
+        var redis = new RedisTestServer();
+        await redis.InitializeAsync();
+        try
+        {
+            await using var server = await HoardServer.StartAsync(new Dictionary<string, string>
+            {
+                ["HOARD_DATABASE_CONNECTION"] = redis.ConnectionString(await redis.FreshDatabaseAsync()).AbsoluteUri,
+            });
+            await Timeouts.EventuallyAsync(() => ScrapeAsync(server), p => p.Samples("hoard_instances_count_age_seconds").Any(), Timeouts.Settle, "a first instance count");
+
+            ProcessRunner.Kill(redis.Pid, 19); // SIGSTOP: the store accepts connections and never answers
+            try
+            {
+                // Every scrape answers at once (ScrapeAsync's deadline is short) while the count behind the gauge goes
+                // stale and the store's failures show as store calls with an error type.
+                var page = await Timeouts.EventuallyAsync(
+                    () => ScrapeAsync(server),
+                    p => p.Value("hoard_instances_count_age_seconds") > 2 * 5
+                        && p.Samples("hoard_store_call_duration_seconds_count").Any(s => s.Labels.ContainsKey("error_type")),
+                    Timeouts.Settle,
+                    "the stale count and the failing store calls to show");
+                Assert.DoesNotContain(redis.Password, page.Text, StringComparison.Ordinal);
+                Assert.DoesNotContain(Uri.EscapeDataString(redis.Password), page.Text, StringComparison.Ordinal);
+            }
+            finally
+            {
+                ProcessRunner.Kill(redis.Pid, 18); // SIGCONT
+            }
+
+            // Back, the next count is fresh again.
+            await Timeouts.EventuallyAsync(() => ScrapeAsync(server), p => p.Value("hoard_instances_count_age_seconds") < 5, Timeouts.Settle, "a fresh count once the store is back");
+        }
+        finally
+        {
+            await redis.DisposeAsync();
+        }
     }
 
     [Fact]
