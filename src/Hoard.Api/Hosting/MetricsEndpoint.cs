@@ -1,6 +1,7 @@
 using Hoard.Core.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -36,7 +37,7 @@ internal static class MetricsEndpoint
     {
         // The gauges exist before the first scrape, not on first use.
         _ = app.Services.GetRequiredService<HoardGauges>();
-        app.MapPrometheusScrapingEndpoint(Path).WithMetadata(ScrapeMarker.Instance);
+        app.MapPrometheusScrapingEndpoint(Path).WithMetadata(ScrapeMarker.Instance, new HttpMethodMetadata(["GET", "HEAD"]));
         return app;
     }
 
