@@ -110,6 +110,22 @@ public sealed class MetricsTests
         {
             ProcessRunner.Kill(agent, 18); // SIGCONT
         }
+
+        // Deleted, the instance leaves the gauges: its status series drops to 0 rather than vanishing, its heartbeat
+        // series goes, and the delete task is observed once.
+        using (var deleted = await api.DeleteAsync($"/v1.0/{project}/instances/{id}").Within(Timeouts.Short))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, deleted.StatusCode);
+        }
+
+        var gone = await Timeouts.EventuallyAsync(
+            () => ScrapeAsync(server),
+            p => p.Samples("hoard_instances").Sum(s => s.Value) == 0 && p.Samples("hoard_task_duration_seconds_count", ("task_kind", "instance.delete")).Any(),
+            Timeouts.Settle,
+            "the deleted instance to leave the count");
+        Assert.Equal(0, gone.Value("hoard_instances", ("datastore", "redis"), ("status", "ACTIVE")));
+        Assert.Equal(1, gone.Value("hoard_task_duration_seconds_count", ("task_kind", "instance.delete"), ("task_outcome", "done")));
+        Assert.Empty(gone.Samples("hoard_guest_heartbeat_age_seconds", ("instance_id", id)));
     }
 
     [RequiresBinaryFact("redis-server")]
