@@ -28,6 +28,9 @@
 #                                     OSProfiler measured the same way by bench/osprofiler_cost.py with Debian's /usr/bin/python3
 #                                     (PN points, default 20000) against the same redis-server on 127.0.0.1 and a free port; one
 #                                     table side by side (artifacts/bench-trace-latest.txt). Builds no hoard.
+# bench/run.sh metrics [S] [R]      — issue 7's: what /metrics costs a request: GET /instances under wrk (16 connections) against two
+#                                     hoard serve, metrics on and off, S seconds a run (default 10), R rounds alternating (default 3);
+#                                     then one scrape's time and size (artifacts/bench-metrics-latest.txt).
 # The cluster and backup modes keep their temp dirs (and hoard serve's data dir) in $TMPDIR, by default /var/tmp/hoard-bench (mode 1777).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -63,6 +66,9 @@ if [ "${1:-}" = "cluster-raw" ]; then
 fi
 dotnet publish src/Hoard.Cli/Hoard.Cli.csproj -c Release -o artifacts/bin --nologo -v quiet
 export HOARD_BIN="$here/artifacts/bin/hoard"
+if [ "${1:-}" = "metrics" ]; then
+  exec dotnet run -c Release --project bench/Hoard.Bench -- metrics "${2:-10}" "${3:-3}"
+fi
 if [ "${1:-}" = "replicas" ]; then
   exec dotnet run -c Release --project bench/Hoard.Bench -- replicas "${2:-100}"
 fi

@@ -25,6 +25,8 @@ using Hoard.Testing;
 //   trace    (bench/run.sh trace [N] [PN]) issue 7's cost per trace point (start + stop): sampled into the Redis driver (and a
 //            no-op driver), enabled but not sampled, and off, N points a round (default 200000), beside OSProfiler measured the
 //            same way by bench/osprofiler_cost.py (PN points, default 20000) against the same redis-server
+//   metrics  (bench/run.sh metrics [S] [R]) what /metrics costs a request: GET /instances under wrk against hoard serve with
+//            metrics on and off, S seconds a run (default 10), R rounds alternating (default 3); and one scrape's time and size
 if (args.Length > 0 && args[0] == "trace")
 {
     using var stop = new CancellationTokenSource();
@@ -48,6 +50,31 @@ if (args.Length > 0 && args[0] == "trace")
     Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(traceOut))!);
     File.WriteAllText(traceOut, traceReport.ToString());
     Console.WriteLine($"written to {traceOut}");
+    return 0;
+}
+
+if (args.Length > 0 && args[0] == "metrics")
+{
+    using var stop = new CancellationTokenSource();
+    Console.CancelKeyPress += (_, e) =>
+    {
+        e.Cancel = true;
+        stop.Cancel();
+    };
+    var metricsReport = new StringBuilder();
+    await Hoard.Bench.MetricsBench.RunAsync(
+        args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10,
+        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 3,
+        text =>
+        {
+            Console.WriteLine(text);
+            metricsReport.AppendLine(text);
+        },
+        stop.Token);
+    var metricsOut = Environment.GetEnvironmentVariable("HOARD_BENCH_OUT") ?? "artifacts/bench-metrics-latest.txt";
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(metricsOut))!);
+    File.WriteAllText(metricsOut, metricsReport.ToString());
+    Console.WriteLine($"written to {metricsOut}");
     return 0;
 }
 

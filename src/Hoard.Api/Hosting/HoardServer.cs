@@ -15,6 +15,7 @@ using Hoard.Core.Configurations;
 using Hoard.Core.Guests;
 using Hoard.Core.Identity;
 using Hoard.Core.Instances;
+using Hoard.Core.Metrics;
 using Hoard.Core.Placement;
 using Hoard.Core.Profiling;
 using Hoard.Core.Tasks;
@@ -51,6 +52,12 @@ public static class HoardServer
             k.AddServerHeader = false;
         });
 
+        var metrics = new HoardMetrics();
+        if (options.MetricsEnabled)
+        {
+            store = TimedStore.Wrap(store, metrics);
+        }
+
         if (options.Profiler is { Enabled: true, TraceStore: true })
         {
             store = TracedStore.Wrap(store);
@@ -61,6 +68,12 @@ public static class HoardServer
         services.AddSingleton(options);
         services.AddSingleton(store);
         services.AddSingleton(plugins);
+        services.AddSingleton(metrics);
+        if (options.MetricsEnabled)
+        {
+            services.AddHoardMetrics();
+        }
+
         services.AddSingleton(GuestSecrets.LoadOrCreate(Path.Combine(options.DataDir, "master.key")));
         services.AddSingleton<IdentityService>();
         services.AddSingleton<CatalogService>();
@@ -103,6 +116,12 @@ public static class HoardServer
         }
 
         var app = builder.Build();
+        app.Lifetime.ApplicationStopped.Register(metrics.Dispose);
+        if (options.MetricsEnabled)
+        {
+            app.UseHoardMetrics();
+        }
+
         if (app.Services.GetService<Profiler>() is { } profiler)
         {
             // Created now, not on first use: its listener must exist before the first request is traced.

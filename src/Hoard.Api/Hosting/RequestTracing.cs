@@ -21,7 +21,8 @@ internal static class RequestTracing
         app.Use(async (http, next) =>
         {
             var request = http.Request;
-            if (!request.Headers.TryGetValue(TraceHeader.InfoHeader, out var info)
+            if (MetricsEndpoint.IsScrape(http)
+                || !request.Headers.TryGetValue(TraceHeader.InfoHeader, out var info)
                 || TraceHeader.Verify(info.ToString(), request.Headers[TraceHeader.HmacHeader].ToString(), profiler.HmacKeys) is not { } header
                 || !TraceIds.TryTraceId(header.BaseId, out var traceId))
             {

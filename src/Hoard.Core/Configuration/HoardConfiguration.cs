@@ -41,6 +41,7 @@ public sealed class HoardConfiguration
         new("DEFAULT", "backup_storage", "uri", "", "Where backups are stored, by connection string (file:///path, one folder per backup id); empty means file://<data_dir>/backups."),
         new("DEFAULT", "backup_encryption_key", "secret", "", "The AES-256 key backups are encrypted with, 32 bytes in base64; empty means one derived from <data_dir>/master.key. A backup made with another key is refused on restore."),
         new("DEFAULT", "max_backups_per_tenant", "integer", "50", "Most backups one project may hold (Trove's option of that name); a create beyond it answers 413. A backup being deleted no longer counts. -1 means no limit."),
+        new("DEFAULT", "metrics_enabled", "boolean", "true", "Serve /metrics (Prometheus text format, no token, on the API's listener): request rate and latency per route, task durations, instances per status, guest heartbeat age, store latency. Off, /metrics is a 404 and nothing is measured."),
         new("DEFAULT", "backup_schedule_tick", "seconds", "30", "How often the control plane looks for backup schedules that are due; a due schedule runs at most this late."),
         new("database", "connection", "uri", "", "Management store connection string; empty means sqlite:///<data_dir>/hoard.db."),
         new("local", "pool", "string", "default", "Name of the first pool, registered in the store on a first start (when it has no pool); later pools are managed with hoard pool or /mgmt/pools."),

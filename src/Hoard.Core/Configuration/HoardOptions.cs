@@ -54,6 +54,9 @@ public sealed record HoardOptions
 
     public required string GuestCommand { get; init; }
 
+    /// <summary>[DEFAULT] metrics_enabled: serve /metrics and measure for it.</summary>
+    public bool MetricsEnabled { get; init; } = true;
+
     /// <summary>[profiler]: tracing of requests that ask for it.</summary>
     public ProfilerOptions Profiler { get; init; } = ProfilerOptions.Disabled;
 
@@ -138,6 +141,7 @@ public sealed record HoardOptions
             LocalPoolDir = poolDir.Length > 0 ? ExpandHome(poolDir) : Path.Combine(dataDir, "pools", pool),
             LocalAddressRange = range,
             GuestCommand = config.GetString("local", "guest_command"),
+            MetricsEnabled = config.GetBool("DEFAULT", "metrics_enabled"),
             Profiler = ProfilerOptions.From(config, dataDir),
             Raw = config,
         };

@@ -67,6 +67,17 @@ public sealed partial class Conductor(IManagementStore store, HoardOptions optio
 
     public void Forget(string instanceId) => _seen.TryRemove(instanceId, out _);
 
+    /// <summary>How long each known instance's guest has been silent, counted as the sweep counts it (for /metrics).</summary>
+    public IEnumerable<(string InstanceId, TimeSpan Silence)> Silences()
+    {
+        var now = time.GetUtcNow();
+        foreach (var (id, seen) in _seen)
+        {
+            var since = seen.At > _startedAt ? seen.At : _startedAt;
+            yield return (id, now > since ? now - since : TimeSpan.Zero);
+        }
+    }
+
     /// <summary>Marks instances whose guest has been silent longer than the heartbeat expiry.</summary>
     public async Task<int> SweepAsync(CancellationToken cancellationToken)
     {

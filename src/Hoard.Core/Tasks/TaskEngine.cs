@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using Hoard.Abstractions.Storage;
 using Hoard.Abstractions.Tracing;
 using Hoard.Core.Configuration;
+using Hoard.Core.Metrics;
 using Microsoft.Extensions.Logging;
 
 namespace Hoard.Core.Tasks;
@@ -88,9 +90,12 @@ public sealed partial class TaskEngine : IAsyncDisposable
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
     private readonly SemaphoreSlim _slots;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly HoardMetrics? _metrics;
+    private PollCounts? _lastPoll;
 
-    public TaskEngine(IManagementStore store, HoardOptions options, IEnumerable<ITaskHandler> handlers, TimeProvider time, ILogger<TaskEngine> logger)
+    public TaskEngine(IManagementStore store, HoardOptions options, IEnumerable<ITaskHandler> handlers, TimeProvider time, ILogger<TaskEngine> logger, HoardMetrics? metrics = null)
     {
+        _metrics = metrics;
         _store = store;
         _options = options;
         _time = time;
@@ -102,6 +107,15 @@ public sealed partial class TaskEngine : IAsyncDisposable
 
     /// <summary>This process's lease-owner id: host, pid and process start time.</summary>
     public string Owner { get; }
+
+    /// <summary>Unfinished tasks by state as the last poll saw them (every replica's, from the store); nothing before the first poll.</summary>
+    public IEnumerable<Measurement<int>> ObserveUnfinished() =>
+        Volatile.Read(ref _lastPoll) is not { } poll
+            ? []
+            : [
+                new Measurement<int>(poll.Pending, new KeyValuePair<string, object?>(HoardMetrics.Names.TaskState, TaskStates.Pending)),
+                new Measurement<int>(poll.Running, new KeyValuePair<string, object?>(HoardMetrics.Names.TaskState, TaskStates.Running)),
+            ];
 
     /// <summary>Tells the engine a task was just queued, so it starts without waiting for the next poll.</summary>
     public void Wake() => _wake.Release();
@@ -143,7 +157,10 @@ public sealed partial class TaskEngine : IAsyncDisposable
     private async Task ClaimAndStartAsync(CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        foreach (var task in await _store.Tasks.ListUnfinishedAsync(cancellationToken))
+        var unfinished = await _store.Tasks.ListUnfinishedAsync(cancellationToken);
+        var pending = unfinished.Count(t => t.State == TaskStates.Pending);
+        Volatile.Write(ref _lastPoll, new PollCounts(pending, unfinished.Count - pending));
+        foreach (var task in unfinished)
         {
             if (_running.ContainsKey(task.Id))
             {
@@ -196,6 +213,7 @@ public sealed partial class TaskEngine : IAsyncDisposable
         activity?.SetTag("task.id", task.Id);
         activity?.SetTag("task.subject", task.InstanceId);
         activity?.SetTag("task.step", task.Step);
+        var started = _time.GetTimestamp();
         try
         {
             var run = new TaskRun(task, Owner, _store.Tasks);
@@ -203,9 +221,11 @@ public sealed partial class TaskEngine : IAsyncDisposable
             {
                 await handler.RunAsync(run, cancellationToken);
                 await _store.Tasks.FinishAsync(task.Id, Owner, TaskStates.Done, null, CancellationToken.None);
+                RecordRun(task.Kind, HoardMetrics.TaskOutcomes.Done, started);
             }
             catch (LeaseLostException)
             {
+                RecordRun(task.Kind, HoardMetrics.TaskOutcomes.LeaseLost, started);
                 LogLeaseLost(task.Id);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -214,6 +234,7 @@ public sealed partial class TaskEngine : IAsyncDisposable
             }
             catch (Exception e)
             {
+                RecordRun(task.Kind, HoardMetrics.TaskOutcomes.Failed, started);
                 activity.RecordError(e);
                 LogTaskFailed(e, task.Id, task.Kind);
                 try
@@ -237,6 +258,15 @@ public sealed partial class TaskEngine : IAsyncDisposable
             Wake(); // a slot is free: look for more work
         }
     }
+
+    private sealed record PollCounts(int Pending, int Running);
+
+    /// <summary>One run of a task in this process, by kind and outcome (a run cut short by shutdown is not one).</summary>
+    private void RecordRun(string kind, string outcome, long started) =>
+        _metrics?.TaskDuration.Record(
+            _time.GetElapsedTime(started).TotalSeconds,
+            new KeyValuePair<string, object?>(HoardMetrics.Names.TaskKind, kind),
+            new KeyValuePair<string, object?>(HoardMetrics.Names.TaskOutcome, outcome));
 
     private async Task RenewLeasesAsync(CancellationToken cancellationToken)
     {
