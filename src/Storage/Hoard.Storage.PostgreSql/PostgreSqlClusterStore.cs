@@ -9,14 +9,31 @@ internal sealed class PostgreSqlClusterStore(PostgreSqlDb db, PostgreSqlInstance
 {
     private const string Columns = "id, name, project_id, datastore_version_id, task_status, root_secret, created_at, updated_at, deleted";
 
-    public Task<bool> InsertAsync(ClusterRecord cluster, IReadOnlyList<NewMember> members, TaskRecord clusterTask, CancellationToken cancellationToken) =>
-        WriteWithMembersAsync(
+    public async Task<QuotaInsert> InsertAsync(ClusterRecord cluster, IReadOnlyList<NewMember> members, TaskRecord clusterTask, QuotaLimits quota, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        ArgumentNullException.ThrowIfNull(members);
+        ArgumentNullException.ThrowIfNull(quota);
+        IReadOnlyList<string> over = [];
+        async Task<bool> WithinQuotaAsync(NpgsqlConnection connection, NpgsqlTransaction tx)
+        {
+            // Counted under the project's quota lock, before anything is written: adopted warm members join the project too.
+            over = quota.Overs(
+                await PostgreSqlQuotaStore.LockAndCountAsync(connection, tx, cluster.ProjectId, cancellationToken),
+                await PostgreSqlQuotaStore.AddingAsync(connection, tx, members.Select(m => m.Instance), 1, cancellationToken));
+            return over.Count == 0;
+        }
+
+        var inserted = await WriteWithMembersAsync(
             $"INSERT INTO clusters ({Columns}) VALUES (@id, @name, @project, @dsv, @task, @root, @created, @updated, FALSE)",
             [("id", cluster.Id), ("name", cluster.Name), ("project", cluster.ProjectId), ("dsv", cluster.DatastoreVersionId),
              ("task", cluster.TaskStatus), ("root", cluster.RootSecret), ("created", Ms(cluster.CreatedAt)), ("updated", Ms(cluster.UpdatedAt))],
             clusterTask,
             members,
-            cancellationToken);
+            cancellationToken,
+            quota.LimitsCreates ? WithinQuotaAsync : null);
+        return inserted ? QuotaInsert.Done : over.Count > 0 ? QuotaInsert.Over(over) : QuotaInsert.Refused;
+    }
 
     public Task<IReadOnlyList<InstanceRecord>> ListWarmAsync(string datastoreVersionId, string flavorId, CancellationToken cancellationToken) =>
         instances.ListWarmAsync(datastoreVersionId, flavorId, cancellationToken);
@@ -50,10 +67,21 @@ internal sealed class PostgreSqlClusterStore(PostgreSqlDb db, PostgreSqlInstance
     /// One transaction: the cluster write (which must touch its row), then the members and the cluster's task; false, and
     /// nothing written, when the write matched no row or a warm member was no longer there to adopt.
     /// </summary>
-    private async Task<bool> WriteWithMembersAsync(string sql, (string Name, object? Value)[] parameters, TaskRecord clusterTask, IReadOnlyList<NewMember> members, CancellationToken cancellationToken)
+    private async Task<bool> WriteWithMembersAsync(
+        string sql,
+        (string Name, object? Value)[] parameters,
+        TaskRecord clusterTask,
+        IReadOnlyList<NewMember> members,
+        CancellationToken cancellationToken,
+        Func<NpgsqlConnection, NpgsqlTransaction, Task<bool>>? check = null)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        if (check is not null && !await check(connection, tx))
+        {
+            return false;
+        }
+
         await using (var write = Command(connection, tx, sql, parameters))
         {
             if (await write.ExecuteNonQueryAsync(cancellationToken) == 0)

@@ -7,15 +7,17 @@ internal sealed class RedisClusterStore(RedisDb db, RedisInstanceStore instances
 {
     private RedisKeys Keys => db.Keys;
 
-    public async Task<bool> InsertAsync(ClusterRecord cluster, IReadOnlyList<NewMember> members, TaskRecord clusterTask, CancellationToken cancellationToken)
+    public async Task<QuotaInsert> InsertAsync(ClusterRecord cluster, IReadOnlyList<NewMember> members, TaskRecord clusterTask, QuotaLimits quota, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(cluster);
         ArgumentNullException.ThrowIfNull(members);
         ArgumentNullException.ThrowIfNull(clusterTask);
-        return await db.RunAsync(
+        return ToQuotaInsert(await db.EvaluateAsync(
             RedisScripts.InsertCluster,
-            Arg(("cluster", RedisRecords.Fields(cluster)), ("members", RedisRecords.Members(members)), ("task", RedisRecords.Fields(clusterTask)), ("now", Now())),
-            cancellationToken) > 0;
+            Arg(
+                ("cluster", RedisRecords.Fields(cluster)), ("members", RedisRecords.Members(members)), ("task", RedisRecords.Fields(clusterTask)),
+                ("now", Now()), ("quota", QuotaArg(quota))),
+            cancellationToken));
     }
 
     public async Task<IReadOnlyList<InstanceRecord>> ListWarmAsync(string datastoreVersionId, string flavorId, CancellationToken cancellationToken)
