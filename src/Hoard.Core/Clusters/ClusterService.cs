@@ -46,6 +46,7 @@ public sealed class ClusterService(
     HoardOptions options,
     TaskEngine engine,
     WarmMembers warmMembers,
+    Quotas.QuotaService quotas,
     TimeProvider time)
 {
     public const int MaxMembers = 100;
@@ -82,6 +83,7 @@ public sealed class ClusterService(
         };
 
         // Warm members (running, joined to nothing) are adopted first; if another create takes one meanwhile, try again.
+        var quota = await quotas.LimitsAsync(auth.ProjectId, cancellationToken);
         for (var attempt = 0; ; attempt++)
         {
             var warm = attempt < 3 ? await WarmAsync(datastore.Name, version.Id, flavor.Id, cancellationToken) : [];
@@ -89,7 +91,13 @@ public sealed class ClusterService(
             var adopted = members.Where(m => m.Task is null).Select(m => m.Instance.Id).ToList();
             var payload = JsonSerializer.Serialize(new CreatePayload(adopted), GuestArguments.Json);
             var task = TaskRecords.Pending(ClusterTaskKinds.Create, cluster.Id, now, payload);
-            if (await store.Clusters.InsertAsync(cluster, members, task, cancellationToken))
+            var insert = await store.Clusters.InsertAsync(cluster, members, task, quota, cancellationToken);
+            if (insert.OverQuota.Count > 0)
+            {
+                throw Quotas.QuotaService.Exceeded(insert.OverQuota);
+            }
+
+            if (insert.Inserted)
             {
                 engine.Wake();
                 if (adopted.Count > 0)
