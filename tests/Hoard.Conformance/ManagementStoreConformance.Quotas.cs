@@ -112,6 +112,17 @@ public abstract partial class ManagementStoreConformance
         Assert.Equal(QuotaInsert.Done, await Store.Clusters.InsertAsync(second, secondMembers, NewTask(second.Id, "cluster.create"), Limits(instances: 5, volumes: 10, ram: 5120, clusters: 2), ct).Within(Timeouts.Short));
         Assert.Equal(new QuotaUsage(5, 10, 5120, 0, 2), await Store.Quotas.GetUsageAsync(project, ct).Within(Timeouts.Short));
 
+        // A grow's new members count too, and a refused grow leaves the cluster's task as it was.
+        Assert.True(await Store.Clusters.SetTaskAsync(second.Id, null, ClusterTasks.None, ct).Within(Timeouts.Short));
+        var grown = Members(second, 1);
+        var growTask = NewTask(second.Id, "cluster.grow");
+        Assert.Equal(["instances"], (await Store.Clusters.StartTaskAsync(second.Id, ClusterTasks.None, ClusterTasks.Growing, growTask, grown, Limits(instances: 5), ct).Within(Timeouts.Short)).OverQuota);
+        Assert.Equal(ClusterTasks.None, (await Store.Clusters.GetAsync(second.Id, ct).Within(Timeouts.Short))!.TaskStatus);
+        Assert.Null(await Store.Instances.GetAsync(grown[0].Instance.Id, ct).Within(Timeouts.Short));
+        Assert.Null(await Store.Tasks.GetAsync(growTask.Id, ct).Within(Timeouts.Short));
+        Assert.Equal(QuotaInsert.Done, await Store.Clusters.StartTaskAsync(second.Id, ClusterTasks.None, ClusterTasks.Growing, growTask, grown, Limits(instances: 6), ct).Within(Timeouts.Short));
+        Assert.Equal(6, (await Store.Quotas.GetUsageAsync(project, ct).Within(Timeouts.Short)).Instances);
+
         // A cluster being deleted no longer counts.
         Assert.True(await Store.Clusters.SetTaskAsync(first.Id, null, ClusterTasks.Deleting, ct).Within(Timeouts.Short));
         Assert.Equal(1, (await Store.Quotas.GetUsageAsync(project, ct).Within(Timeouts.Short)).Clusters);

@@ -375,7 +375,15 @@ public interface IClusterStore
     /// new members with theirs (and their catalogue entries), atomically; false (and nothing written) when the cluster's
     /// task was not the expected one.
     /// </summary>
-    Task<bool> StartTaskAsync(string clusterId, string expectedTask, string newTask, TaskRecord clusterTask, IReadOnlyList<NewMember> newMembers, CancellationToken cancellationToken);
+    async Task<bool> StartTaskAsync(string clusterId, string expectedTask, string newTask, TaskRecord clusterTask, IReadOnlyList<NewMember> newMembers, CancellationToken cancellationToken) =>
+        (await StartTaskAsync(clusterId, expectedTask, newTask, clusterTask, newMembers, QuotaLimits.None, cancellationToken)).Inserted;
+
+    /// <summary>
+    /// Starts the task as the overload without a quota does (<see cref="QuotaInsert.Refused"/> when the cluster's task was
+    /// not the expected one), unless the new members (a grow) would take the cluster's project over
+    /// <paramref name="quota"/>'s instances, volumes or ram (<see cref="QuotaInsert.Over"/>), counted in the same transaction.
+    /// </summary>
+    Task<QuotaInsert> StartTaskAsync(string clusterId, string expectedTask, string newTask, TaskRecord clusterTask, IReadOnlyList<NewMember> newMembers, QuotaLimits quota, CancellationToken cancellationToken);
 
     /// <summary>Sets the cluster's task status (only while it is <paramref name="expectedTask"/>, when given).</summary>
     Task<bool> SetTaskAsync(string clusterId, string? expectedTask, string newTask, CancellationToken cancellationToken);

@@ -369,7 +369,15 @@ public sealed class ClusterService(
     /// <summary>Moves the cluster from NONE to <paramref name="newTask"/> with its task (and new members), or Trove's 422 if another task got there first.</summary>
     private async Task StartTaskAsync(string projectId, string id, string newTask, TaskRecord task, IReadOnlyList<NewMember> newMembers, CancellationToken cancellationToken)
     {
-        if (!await store.Clusters.StartTaskAsync(id, ClusterTasks.None, newTask, task, newMembers, cancellationToken))
+        // A grow's new members count against the project's quota (Trove checks it too); other tasks add nothing.
+        var quota = newMembers.Count > 0 ? await quotas.LimitsAsync(projectId, cancellationToken) : QuotaLimits.None;
+        var started = await store.Clusters.StartTaskAsync(id, ClusterTasks.None, newTask, task, newMembers, quota, cancellationToken);
+        if (started.OverQuota.Count > 0)
+        {
+            throw Quotas.QuotaService.Exceeded(started.OverQuota);
+        }
+
+        if (!started.Inserted)
         {
             throw Busy(await GetAsync(projectId, id, cancellationToken));
         }

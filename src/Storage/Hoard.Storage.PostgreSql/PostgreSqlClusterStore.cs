@@ -55,13 +55,34 @@ internal sealed class PostgreSqlClusterStore(PostgreSqlDb db, PostgreSqlInstance
     public Task<IReadOnlyList<InstanceRecord>> ListMembersAsync(string clusterId, CancellationToken cancellationToken) =>
         instances.ListMembersAsync(clusterId, cancellationToken);
 
-    public Task<bool> StartTaskAsync(string clusterId, string expectedTask, string newTask, TaskRecord clusterTask, IReadOnlyList<NewMember> newMembers, CancellationToken cancellationToken) =>
-        WriteWithMembersAsync(
+    public async Task<QuotaInsert> StartTaskAsync(string clusterId, string expectedTask, string newTask, TaskRecord clusterTask, IReadOnlyList<NewMember> newMembers, QuotaLimits quota, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(newMembers);
+        ArgumentNullException.ThrowIfNull(quota);
+        IReadOnlyList<string> over = [];
+        async Task<bool> WithinQuotaAsync(NpgsqlConnection connection, NpgsqlTransaction tx)
+        {
+            // The members join the cluster's project; a cluster that is gone has no project, and the update below matches nothing.
+            if (await ScalarAsync(connection, tx, "SELECT project_id FROM clusters WHERE id = @id", cancellationToken, ("id", clusterId)) is not string project)
+            {
+                return true;
+            }
+
+            over = quota.Overs(
+                await PostgreSqlQuotaStore.LockAndCountAsync(connection, tx, project, cancellationToken),
+                await PostgreSqlQuotaStore.AddingAsync(connection, tx, newMembers.Select(m => m.Instance), 0, cancellationToken));
+            return over.Count == 0;
+        }
+
+        var started = await WriteWithMembersAsync(
             "UPDATE clusters SET task_status = @new, updated_at = @now WHERE id = @id AND NOT deleted AND task_status = @expected",
             [("new", newTask), ("now", NowMs()), ("id", clusterId), ("expected", expectedTask)],
             clusterTask,
             newMembers,
-            cancellationToken);
+            cancellationToken,
+            quota.LimitsCreates && newMembers.Count > 0 ? WithinQuotaAsync : null);
+        return started ? QuotaInsert.Done : over.Count > 0 ? QuotaInsert.Over(over) : QuotaInsert.Refused;
+    }
 
     /// <summary>
     /// One transaction: the cluster write (which must touch its row), then the members and the cluster's task; false, and

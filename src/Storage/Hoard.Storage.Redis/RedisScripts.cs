@@ -330,11 +330,21 @@ internal static class RedisScripts
         return 1
         """;
 
+    /// <summary>
+    /// 1 started; 0 no live cluster in task A.expected (or a warm member taken); an array of resource names: the new members
+    /// would take the cluster's project over those of A.quota's limits (nothing written but for 1).
+    /// </summary>
     public const string StartClusterTask = Prelude + """
         local c = hgetall(k('cluster', A.id))
         if not live(c) or c.task_status ~= A.expected then return 0 end
         local p = members_problem(A.members, A.task)
         if p == 'taken' then return 0 elseif p then return redis.error_reply(p) end
+        local joining = {}
+        for _, m in ipairs(A.members) do joining[#joining + 1] = m.instance end
+        if #joining > 0 then
+          local overs = quota_overs(c.project_id, joining, 0)
+          if #overs > 0 then return overs end
+        end
         c.task_status = A.new_task
         c.updated_at = A.now
         cluster_write(c)
