@@ -140,7 +140,7 @@ public sealed class QuotaTests : IAsyncLifetime
     }
 
     [RequiresBinaryFact("redis-server", "redis-cli")]
-    public async Task A_create_whose_volume_would_pass_the_volume_quota_is_refused_and_nothing_is_made()
+    public async Task Creates_over_the_volume_instance_or_cluster_quota_are_refused_naming_each_and_nothing_is_made()
     {
         await SetQuotaAsync("volumes", 5);
         var first = await CreateAsync("vol-a", volume: 3);
@@ -152,6 +152,24 @@ public sealed class QuotaTests : IAsyncLifetime
         Assert.Single(await InstanceIdsAsync());
         var line = await QuotaLineAsync("volumes");
         Assert.Equal((3, 5), (line["in_use"]!.GetValue<int>(), line["limit"]!.GetValue<int>()));
+
+        // A cluster counts itself and its members, and is refused whole.
+        await SetQuotaAsync("clusters", 0);
+        var datastores = (await SendAsync(_admin, HttpMethod.Get, "datastores")).Body!["datastores"]!.AsArray();
+        var version = datastores.First(d => d!["name"]!.GetValue<string>() == "redis")!["versions"]![0]!["name"]!.GetValue<string>();
+        var member = new JsonObject { ["flavorRef"] = "1", ["volume"] = new JsonObject { ["size"] = 1 } };
+        var cluster = new JsonObject
+        {
+            ["cluster"] = new JsonObject
+            {
+                ["name"] = "c1",
+                ["datastore"] = new JsonObject { ["type"] = "redis", ["version"] = version },
+                ["instances"] = new JsonArray(member.DeepClone(), member.DeepClone()),
+            },
+        };
+        AssertOverLimit("Quota exceeded for resources: ['clusters', 'instances'].", await SendAsync(_admin, HttpMethod.Post, "clusters", cluster));
+        Assert.Empty((await SendAsync(_admin, HttpMethod.Get, "clusters")).Body!["clusters"]!.AsArray());
+        Assert.Single((await SendAsync(_admin, HttpMethod.Get, "instances?include_clustered=true")).Body!["instances"]!.AsArray());
     }
 
     [RequiresBinaryFact("openstack")]
