@@ -132,6 +132,15 @@ public sealed class QuotaTests : IAsyncLifetime
         }
 
         AssertOverLimit(Exceeded, await CreateAsync("one-too-many"));
+
+        // The project's own backup limit replaces max_backups_per_tenant (50) too.
+        await SetQuotaAsync("backups", 0);
+        AssertOverLimit(
+            "Quota exceeded for resources: ['backups'].",
+            await SendAsync(_admin, HttpMethod.Post, "backups", new JsonObject { ["backup"] = new JsonObject { ["name"] = "b1", ["instance"] = ids[1] } }));
+        Assert.Empty((await SendAsync(_admin, HttpMethod.Get, "backups")).Body!["backups"]!.AsArray());
+        Assert.Equal(0, (await SendAsync(_admin, HttpMethod.Get, "limits")).Body!["limits"]![0]!["max_backups"]!.GetValue<int>());
+
         var deleted = await SendAsync(_admin, HttpMethod.Delete, $"instances/{ids[0]}");
         Assert.True(deleted.Status == HttpStatusCode.Accepted, $"{deleted.Status} {deleted.Body?.ToJsonString()}");
         var replacement = await CreateAsync("replacement");
