@@ -201,7 +201,7 @@ public sealed class QuotaTests : IAsyncLifetime
         Assert.Contains("Unknown quota resources widgets.", unknown.Stdout + unknown.Stderr, StringComparison.Ordinal);
     }
 
-    [RequiresBinaryFact("redis-server", "redis-cli")]
+    [RequiresBinaryFact("openstack")]
     public async Task Members_read_only_their_own_quota_and_bad_updates_are_refused_naming_the_problem()
     {
         // A second project with a member (no admin role).
@@ -218,6 +218,11 @@ public sealed class QuotaTests : IAsyncLifetime
         var own = await SendAsync(mona, HttpMethod.Get, "mgmt/quotas/other");
         Assert.True(own.Status == HttpStatusCode.OK, own.Body?.ToJsonString());
         Assert.Equal(5, own.Body!["quotas"]!.AsArray().Count);
+
+        // The stock client resolves the name through identity, which shows a member their own project.
+        var monaEnv = new Dictionary<string, string>(_server.AdminEnvironment) { ["OS_USERNAME"] = "mona", ["OS_PASSWORD"] = "pw-mona-1", ["OS_PROJECT_NAME"] = "other" };
+        var shown = (await OpenStackCli.JsonAsync(monaEnv, "database", "quota", "show", "other")).AsArray();
+        Assert.Equal(10, shown.Single(r => r!["Resource"]!.GetValue<string>() == "instances")!["Limit"]!.GetValue<int>());
         AssertFault(HttpStatusCode.Forbidden, "forbidden", $"Operation not allowed for tenant {otherId}.", await SendAsync(mona, HttpMethod.Get, $"mgmt/quotas/{_project}"));
         var put = await SendAsync(mona, HttpMethod.Put, $"mgmt/quotas/{otherId}", JsonNode.Parse("""{"quotas": {"instances": 100}}"""));
         AssertFault(HttpStatusCode.Forbidden, "forbidden", "admin role is required", put);
