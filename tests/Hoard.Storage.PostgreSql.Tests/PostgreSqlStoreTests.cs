@@ -59,7 +59,7 @@ public sealed class PostgreSqlStoreTests(PostgreSqlTestServer server) : Manageme
             versions.Add(reader.GetInt32(0));
         }
 
-        Assert.Equal([1, 2, 3, 4, 5, 6], versions);
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7], versions);
     }
 
     [RequiresBinaryFact(PostgreSqlTestServer.PostgresBinary, PostgreSqlTestServer.InitDbBinary)]

@@ -110,6 +110,11 @@ public sealed class HoardServer : IAsyncDisposable
             // Tests log in many times; the production default cost is measured, not needed here.
             ["HOARD_DEFAULT_PASSWORD_HASH_ITERATIONS"] = "1000",
             ["HOARD_DEFAULT_AGENT_HEARTBEAT_INTERVAL"] = "1",
+            // Suites and benchmarks build more than Trove's default 10 instances (40 GB) in one project; QuotaTests sets
+            // the quotas it tests.
+            ["HOARD_DEFAULT_MAX_INSTANCES_PER_TENANT"] = "-1",
+            ["HOARD_DEFAULT_MAX_VOLUMES_PER_TENANT"] = "-1",
+            ["HOARD_DEFAULT_MAX_CLUSTERS_PER_TENANT"] = "-1",
         };
         var ports = FreePorts(count);
         if (count > 1)

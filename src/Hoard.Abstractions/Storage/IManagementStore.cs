@@ -36,6 +36,8 @@ public interface IManagementStore : IAsyncDisposable
     IBackupScheduleStore BackupSchedules { get; }
 
     IClusterStore Clusters { get; }
+
+    IQuotaStore Quotas { get; }
 }
 
 public interface IIdentityStore
@@ -90,7 +92,16 @@ public interface IInstanceStore
     /// False, and nothing written, when <paramref name="poolCapacity"/> is given and the instance's pool already hosts that
     /// many instances (catalogue entries): the capacity check and the insert cannot interleave with another create's.
     /// </returns>
-    Task<bool> InsertWithTaskAsync(InstanceRecord instance, TaskRecord task, int? poolCapacity, CancellationToken cancellationToken);
+    async Task<bool> InsertWithTaskAsync(InstanceRecord instance, TaskRecord task, int? poolCapacity, CancellationToken cancellationToken) =>
+        (await InsertWithTaskAsync(instance, task, poolCapacity, QuotaLimits.None, cancellationToken)).Inserted;
+
+    /// <summary>
+    /// Inserts as the overload without a quota does, unless the pool is full (<see cref="QuotaInsert.Refused"/>) or the
+    /// instance would take its project over <paramref name="quota"/>'s instances, volumes or ram
+    /// (<see cref="QuotaInsert.Over"/>, naming them): the project's usage (<see cref="QuotaUsage"/>) is counted in the
+    /// same transaction as the insert, so concurrent creates of one project never exceed its quota together.
+    /// </summary>
+    Task<QuotaInsert> InsertWithTaskAsync(InstanceRecord instance, TaskRecord task, int? poolCapacity, QuotaLimits quota, CancellationToken cancellationToken);
 
     Task<InstanceRecord?> GetAsync(string id, CancellationToken cancellationToken);
 
@@ -338,7 +349,15 @@ public interface IClusterStore
     /// transaction; false, and nothing written, when a warm member to adopt was taken by another create meanwhile. New
     /// members get catalogue entries in their pool; an adopted warm member's entry moves to the cluster's project.
     /// </summary>
-    Task<bool> InsertAsync(ClusterRecord cluster, IReadOnlyList<NewMember> members, TaskRecord clusterTask, CancellationToken cancellationToken);
+    async Task<bool> InsertAsync(ClusterRecord cluster, IReadOnlyList<NewMember> members, TaskRecord clusterTask, CancellationToken cancellationToken) =>
+        (await InsertAsync(cluster, members, clusterTask, QuotaLimits.None, cancellationToken)).Inserted;
+
+    /// <summary>
+    /// Inserts as the overload without a quota does, unless a warm member was taken (<see cref="QuotaInsert.Refused"/>) or
+    /// the cluster and its members (new and adopted) would take the project over <paramref name="quota"/>'s clusters,
+    /// instances, volumes or ram (<see cref="QuotaInsert.Over"/>), counted in the same transaction as the insert.
+    /// </summary>
+    Task<QuotaInsert> InsertAsync(ClusterRecord cluster, IReadOnlyList<NewMember> members, TaskRecord clusterTask, QuotaLimits quota, CancellationToken cancellationToken);
 
     /// <summary>Live warm instances (built for no cluster yet) of a datastore version and flavor, oldest first, whatever their state.</summary>
     Task<IReadOnlyList<InstanceRecord>> ListWarmAsync(string datastoreVersionId, string flavorId, CancellationToken cancellationToken);
@@ -356,7 +375,15 @@ public interface IClusterStore
     /// new members with theirs (and their catalogue entries), atomically; false (and nothing written) when the cluster's
     /// task was not the expected one.
     /// </summary>
-    Task<bool> StartTaskAsync(string clusterId, string expectedTask, string newTask, TaskRecord clusterTask, IReadOnlyList<NewMember> newMembers, CancellationToken cancellationToken);
+    async Task<bool> StartTaskAsync(string clusterId, string expectedTask, string newTask, TaskRecord clusterTask, IReadOnlyList<NewMember> newMembers, CancellationToken cancellationToken) =>
+        (await StartTaskAsync(clusterId, expectedTask, newTask, clusterTask, newMembers, QuotaLimits.None, cancellationToken)).Inserted;
+
+    /// <summary>
+    /// Starts the task as the overload without a quota does (<see cref="QuotaInsert.Refused"/> when the cluster's task was
+    /// not the expected one), unless the new members (a grow) would take the cluster's project over
+    /// <paramref name="quota"/>'s instances, volumes or ram (<see cref="QuotaInsert.Over"/>), counted in the same transaction.
+    /// </summary>
+    Task<QuotaInsert> StartTaskAsync(string clusterId, string expectedTask, string newTask, TaskRecord clusterTask, IReadOnlyList<NewMember> newMembers, QuotaLimits quota, CancellationToken cancellationToken);
 
     /// <summary>Sets the cluster's task status (only while it is <paramref name="expectedTask"/>, when given).</summary>
     Task<bool> SetTaskAsync(string clusterId, string? expectedTask, string newTask, CancellationToken cancellationToken);

@@ -4,6 +4,7 @@ using Hoard.Core;
 using Hoard.Core.Catalog;
 using Hoard.Core.Configuration;
 using Hoard.Core.Instances;
+using Hoard.Core.Quotas;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -49,16 +50,20 @@ public static class CatalogApi
             return Results.Json(new { flavor = Flavor(http, views, flavor) });
         });
 
-        tenant.MapGet("/limits", async (HttpContext http, IManagementStore store, HoardOptions options, CancellationToken ct) =>
+        tenant.MapGet("/limits", async (HttpContext http, IManagementStore store, QuotaService quotas, CancellationToken ct) =>
         {
-            var used = await store.Instances.CountAsync(http.Caller().ProjectId, ct);
+            // Trove's absolute limits: the project's effective quota (its overrides, else the defaults), -1 for none.
+            var project = http.Caller().ProjectId;
+            var used = await store.Instances.CountAsync(project, ct);
+            var limits = await quotas.LimitsAsync(project, ct);
             var absolute = new Dictionary<string, object>
             {
                 ["verb"] = "ABSOLUTE",
-                ["max_instances"] = -1,
-                ["max_ram"] = -1,
-                ["max_backups"] = options.MaxBackupsPerTenant ?? -1,
-                ["max_volumes"] = -1,
+                ["max_instances"] = limits.Instances ?? -1,
+                ["max_ram"] = limits.Ram ?? -1,
+                ["max_backups"] = limits.Backups ?? -1,
+                ["max_volumes"] = limits.Volumes ?? -1,
+                ["max_clusters"] = limits.Clusters ?? -1,
                 ["used_instances"] = used,
             };
             return Results.Json(new { limits = new object[] { absolute } }, TroveHttp.Json);

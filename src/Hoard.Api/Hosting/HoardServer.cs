@@ -93,6 +93,7 @@ public static class HoardServer
         services.AddSingleton<ITaskHandler, ShrinkClusterHandler>();
         services.AddSingleton<ITaskHandler, RebalanceClusterHandler>();
         services.AddSingleton<ITaskHandler, DeleteClusterHandler>();
+        services.AddSingleton<Hoard.Core.Quotas.QuotaService>();
         services.AddSingleton<BackupVault>();
         services.AddSingleton<BackupService>();
         services.AddSingleton<BackupRetention>();
@@ -143,6 +144,7 @@ public static class HoardServer
         tenant.MapClustersApi();
         tenant.MapCatalogApi();
         tenant.MapMgmtApi();
+        tenant.MapQuotasApi();
         tenant.MapBackupsApi();
         tenant.MapConfigurationsApi();
         tenant.MapBackupSchedulesApi();

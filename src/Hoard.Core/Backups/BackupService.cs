@@ -21,6 +21,7 @@ public sealed class BackupService(
     PluginRegistry plugins,
     HoardOptions options,
     TaskEngine engine,
+    Quotas.QuotaService quotas,
     TimeProvider time)
 {
     public Task<BackupRecord> CreateAsync(AuthContext auth, CreateBackupRequest request, CancellationToken cancellationToken)
@@ -88,13 +89,14 @@ public sealed class BackupService(
             UpdatedAt = now,
         };
         var task = TaskRecords.Pending(BackupTaskKinds.Create, backup.Id, now);
-        switch (await store.Backups.InsertWithTaskAsync(backup, task, options.MaxBackupsPerTenant, cancellationToken))
+        var quota = (await quotas.LimitsAsync(projectId, cancellationToken)).Backups;
+        switch (await store.Backups.InsertWithTaskAsync(backup, task, quota, cancellationToken))
         {
             case BackupInsert.ParentUnusable:
                 // The parent changed between the checks above and the insert (deleted, or still being made).
                 throw ApiException.BadRequest($"Backup {parentId} is no longer a completed backup of instance {instance.Id}; an incremental backup cannot build on it.");
             case BackupInsert.OverQuota:
-                throw ApiException.OverLimit("Quota exceeded for resources: ['backups'].");
+                throw Quotas.QuotaService.Exceeded([QuotaResources.Backups]);
         }
 
         engine.Wake();

@@ -46,6 +46,7 @@ public sealed class ClusterService(
     HoardOptions options,
     TaskEngine engine,
     WarmMembers warmMembers,
+    Quotas.QuotaService quotas,
     TimeProvider time)
 {
     public const int MaxMembers = 100;
@@ -82,6 +83,7 @@ public sealed class ClusterService(
         };
 
         // Warm members (running, joined to nothing) are adopted first; if another create takes one meanwhile, try again.
+        var quota = await quotas.LimitsAsync(auth.ProjectId, cancellationToken);
         for (var attempt = 0; ; attempt++)
         {
             var warm = attempt < 3 ? await WarmAsync(datastore.Name, version.Id, flavor.Id, cancellationToken) : [];
@@ -89,7 +91,13 @@ public sealed class ClusterService(
             var adopted = members.Where(m => m.Task is null).Select(m => m.Instance.Id).ToList();
             var payload = JsonSerializer.Serialize(new CreatePayload(adopted), GuestArguments.Json);
             var task = TaskRecords.Pending(ClusterTaskKinds.Create, cluster.Id, now, payload);
-            if (await store.Clusters.InsertAsync(cluster, members, task, cancellationToken))
+            var insert = await store.Clusters.InsertAsync(cluster, members, task, quota, cancellationToken);
+            if (insert.OverQuota.Count > 0)
+            {
+                throw Quotas.QuotaService.Exceeded(insert.OverQuota);
+            }
+
+            if (insert.Inserted)
             {
                 engine.Wake();
                 if (adopted.Count > 0)
@@ -361,7 +369,15 @@ public sealed class ClusterService(
     /// <summary>Moves the cluster from NONE to <paramref name="newTask"/> with its task (and new members), or Trove's 422 if another task got there first.</summary>
     private async Task StartTaskAsync(string projectId, string id, string newTask, TaskRecord task, IReadOnlyList<NewMember> newMembers, CancellationToken cancellationToken)
     {
-        if (!await store.Clusters.StartTaskAsync(id, ClusterTasks.None, newTask, task, newMembers, cancellationToken))
+        // A grow's new members count against the project's quota (Trove checks it too); other tasks add nothing.
+        var quota = newMembers.Count > 0 ? await quotas.LimitsAsync(projectId, cancellationToken) : QuotaLimits.None;
+        var started = await store.Clusters.StartTaskAsync(id, ClusterTasks.None, newTask, task, newMembers, quota, cancellationToken);
+        if (started.OverQuota.Count > 0)
+        {
+            throw Quotas.QuotaService.Exceeded(started.OverQuota);
+        }
+
+        if (!started.Inserted)
         {
             throw Busy(await GetAsync(projectId, id, cancellationToken));
         }

@@ -127,7 +127,7 @@ public sealed partial class WarmMembers(
             InstanceType = ClusterMemberTypes.Warm,
         };
         var task = TaskRecords.Pending(InstanceTaskKinds.Create, id, now);
-        await placement.InsertAsync(flavor, instance, task, cancellationToken);
+        await placement.InsertAsync(flavor, instance, task, QuotaLimits.None, cancellationToken); // no project's yet: adoption counts it
         engine.Wake();
         LogBuilding(id);
     }

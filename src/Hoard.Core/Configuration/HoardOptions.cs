@@ -1,5 +1,6 @@
 using System.Net;
 using Hoard.Abstractions.Compute;
+using Hoard.Abstractions.Storage;
 
 namespace Hoard.Core.Configuration;
 
@@ -42,6 +43,21 @@ public sealed record HoardOptions
 
     /// <summary>[DEFAULT] max_backups_per_tenant: the most backups a project may hold, or null for no limit (-1).</summary>
     public int? MaxBackupsPerTenant { get; init; }
+
+    /// <summary>[DEFAULT] max_instances_per_tenant: the most instances (replicas and cluster members too), or null for no limit.</summary>
+    public int? MaxInstancesPerTenant { get; init; }
+
+    /// <summary>[DEFAULT] max_volumes_per_tenant: the most gigabytes of instance volumes, or null for no limit.</summary>
+    public int? MaxVolumesPerTenant { get; init; }
+
+    /// <summary>[DEFAULT] max_ram_per_tenant: the most MB of RAM (the instances' flavors'), or null for no limit.</summary>
+    public int? MaxRamPerTenant { get; init; }
+
+    /// <summary>[DEFAULT] max_clusters_per_tenant (Hoard's): the most clusters, or null for no limit.</summary>
+    public int? MaxClustersPerTenant { get; init; }
+
+    /// <summary>The quota of a project that has no override: the max_*_per_tenant options.</summary>
+    public QuotaLimits DefaultQuota => new(MaxInstancesPerTenant, MaxVolumesPerTenant, MaxRamPerTenant, MaxBackupsPerTenant, MaxClustersPerTenant);
 
     /// <summary>[DEFAULT] backup_schedule_tick: how often due backup schedules are looked for.</summary>
     public required TimeSpan BackupScheduleTick { get; init; }
@@ -111,10 +127,12 @@ public sealed record HoardOptions
             throw new ConfigurationException($"[local] address_range: {e.Message}");
         }
 
-        var maxBackups = config.GetInt("DEFAULT", "max_backups_per_tenant");
-        if (maxBackups < -1)
+        int? Quota(string name)
         {
-            throw new ConfigurationException("[DEFAULT] max_backups_per_tenant must be -1 (no limit) or at least 0");
+            var limit = config.GetInt("DEFAULT", name);
+            return limit < -1
+                ? throw new ConfigurationException($"[DEFAULT] {name} must be -1 (no limit) or at least 0")
+                : limit < 0 ? null : limit;
         }
 
         return new HoardOptions
@@ -135,7 +153,11 @@ public sealed record HoardOptions
             StoreConnection = store,
             BackupStorage = backupStorage,
             BackupEncryptionKey = backupKey.Length > 0 ? backupKey : null,
-            MaxBackupsPerTenant = maxBackups < 0 ? null : maxBackups,
+            MaxBackupsPerTenant = Quota("max_backups_per_tenant"),
+            MaxInstancesPerTenant = Quota("max_instances_per_tenant"),
+            MaxVolumesPerTenant = Quota("max_volumes_per_tenant"),
+            MaxRamPerTenant = Quota("max_ram_per_tenant"),
+            MaxClustersPerTenant = Quota("max_clusters_per_tenant"),
             BackupScheduleTick = Seconds(config, "DEFAULT", "backup_schedule_tick", 1),
             LocalPool = pool,
             LocalPoolDir = poolDir.Length > 0 ? ExpandHome(poolDir) : Path.Combine(dataDir, "pools", pool),

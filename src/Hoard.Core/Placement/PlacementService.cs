@@ -85,10 +85,11 @@ public sealed partial class PlacementService(
     }
 
     /// <summary>
-    /// Inserts a new instance into the first pool (in weighted order) with room, trying the next when a pool is full.
+    /// Inserts a new instance into the first pool (in weighted order) with room, trying the next when a pool is full; the
+    /// store counts the project's <paramref name="quota"/> with the insert, and a create over it is Trove's 413.
     /// </summary>
     /// <returns>The instance as inserted, with its pool.</returns>
-    public async Task<InstanceRecord> InsertAsync(FlavorRecord flavor, InstanceRecord instance, TaskRecord task, CancellationToken cancellationToken)
+    public async Task<InstanceRecord> InsertAsync(FlavorRecord flavor, InstanceRecord instance, TaskRecord task, QuotaLimits quota, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(instance);
         var order = Order(flavor);
@@ -100,9 +101,15 @@ public sealed partial class PlacementService(
         foreach (var pool in order)
         {
             var placed = instance with { Pool = pool.Name };
-            if (await store.Instances.InsertWithTaskAsync(placed, task, PoolOptions.CapacityOf(pool), cancellationToken))
+            var insert = await store.Instances.InsertWithTaskAsync(placed, task, PoolOptions.CapacityOf(pool), quota, cancellationToken);
+            if (insert.Inserted)
             {
                 return placed;
+            }
+
+            if (insert.OverQuota.Count > 0)
+            {
+                throw Quotas.QuotaService.Exceeded(insert.OverQuota);
             }
         }
 

@@ -9,14 +9,31 @@ internal sealed class PostgreSqlClusterStore(PostgreSqlDb db, PostgreSqlInstance
 {
     private const string Columns = "id, name, project_id, datastore_version_id, task_status, root_secret, created_at, updated_at, deleted";
 
-    public Task<bool> InsertAsync(ClusterRecord cluster, IReadOnlyList<NewMember> members, TaskRecord clusterTask, CancellationToken cancellationToken) =>
-        WriteWithMembersAsync(
+    public async Task<QuotaInsert> InsertAsync(ClusterRecord cluster, IReadOnlyList<NewMember> members, TaskRecord clusterTask, QuotaLimits quota, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        ArgumentNullException.ThrowIfNull(members);
+        ArgumentNullException.ThrowIfNull(quota);
+        IReadOnlyList<string> over = [];
+        async Task<bool> WithinQuotaAsync(NpgsqlConnection connection, NpgsqlTransaction tx)
+        {
+            // Counted under the project's quota lock, before anything is written: adopted warm members join the project too.
+            over = quota.Overs(
+                await PostgreSqlQuotaStore.LockAndCountAsync(connection, tx, cluster.ProjectId, cancellationToken),
+                await PostgreSqlQuotaStore.AddingAsync(connection, tx, members.Select(m => m.Instance), 1, cancellationToken));
+            return over.Count == 0;
+        }
+
+        var inserted = await WriteWithMembersAsync(
             $"INSERT INTO clusters ({Columns}) VALUES (@id, @name, @project, @dsv, @task, @root, @created, @updated, FALSE)",
             [("id", cluster.Id), ("name", cluster.Name), ("project", cluster.ProjectId), ("dsv", cluster.DatastoreVersionId),
              ("task", cluster.TaskStatus), ("root", cluster.RootSecret), ("created", Ms(cluster.CreatedAt)), ("updated", Ms(cluster.UpdatedAt))],
             clusterTask,
             members,
-            cancellationToken);
+            cancellationToken,
+            quota.LimitsCreates ? WithinQuotaAsync : null);
+        return inserted ? QuotaInsert.Done : over.Count > 0 ? QuotaInsert.Over(over) : QuotaInsert.Refused;
+    }
 
     public Task<IReadOnlyList<InstanceRecord>> ListWarmAsync(string datastoreVersionId, string flavorId, CancellationToken cancellationToken) =>
         instances.ListWarmAsync(datastoreVersionId, flavorId, cancellationToken);
@@ -38,22 +55,54 @@ internal sealed class PostgreSqlClusterStore(PostgreSqlDb db, PostgreSqlInstance
     public Task<IReadOnlyList<InstanceRecord>> ListMembersAsync(string clusterId, CancellationToken cancellationToken) =>
         instances.ListMembersAsync(clusterId, cancellationToken);
 
-    public Task<bool> StartTaskAsync(string clusterId, string expectedTask, string newTask, TaskRecord clusterTask, IReadOnlyList<NewMember> newMembers, CancellationToken cancellationToken) =>
-        WriteWithMembersAsync(
+    public async Task<QuotaInsert> StartTaskAsync(string clusterId, string expectedTask, string newTask, TaskRecord clusterTask, IReadOnlyList<NewMember> newMembers, QuotaLimits quota, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(newMembers);
+        ArgumentNullException.ThrowIfNull(quota);
+        IReadOnlyList<string> over = [];
+        async Task<bool> WithinQuotaAsync(NpgsqlConnection connection, NpgsqlTransaction tx)
+        {
+            // The members join the cluster's project; a cluster that is gone has no project, and the update below matches nothing.
+            if (await ScalarAsync(connection, tx, "SELECT project_id FROM clusters WHERE id = @id", cancellationToken, ("id", clusterId)) is not string project)
+            {
+                return true;
+            }
+
+            over = quota.Overs(
+                await PostgreSqlQuotaStore.LockAndCountAsync(connection, tx, project, cancellationToken),
+                await PostgreSqlQuotaStore.AddingAsync(connection, tx, newMembers.Select(m => m.Instance), 0, cancellationToken));
+            return over.Count == 0;
+        }
+
+        var started = await WriteWithMembersAsync(
             "UPDATE clusters SET task_status = @new, updated_at = @now WHERE id = @id AND NOT deleted AND task_status = @expected",
             [("new", newTask), ("now", NowMs()), ("id", clusterId), ("expected", expectedTask)],
             clusterTask,
             newMembers,
-            cancellationToken);
+            cancellationToken,
+            quota.LimitsCreates && newMembers.Count > 0 ? WithinQuotaAsync : null);
+        return started ? QuotaInsert.Done : over.Count > 0 ? QuotaInsert.Over(over) : QuotaInsert.Refused;
+    }
 
     /// <summary>
     /// One transaction: the cluster write (which must touch its row), then the members and the cluster's task; false, and
     /// nothing written, when the write matched no row or a warm member was no longer there to adopt.
     /// </summary>
-    private async Task<bool> WriteWithMembersAsync(string sql, (string Name, object? Value)[] parameters, TaskRecord clusterTask, IReadOnlyList<NewMember> members, CancellationToken cancellationToken)
+    private async Task<bool> WriteWithMembersAsync(
+        string sql,
+        (string Name, object? Value)[] parameters,
+        TaskRecord clusterTask,
+        IReadOnlyList<NewMember> members,
+        CancellationToken cancellationToken,
+        Func<NpgsqlConnection, NpgsqlTransaction, Task<bool>>? check = null)
     {
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        if (check is not null && !await check(connection, tx))
+        {
+            return false;
+        }
+
         await using (var write = Command(connection, tx, sql, parameters))
         {
             if (await write.ExecuteNonQueryAsync(cancellationToken) == 0)

@@ -15,24 +15,36 @@ internal sealed class PostgreSqlInstanceStore(PostgreSqlDb db) : IInstanceStore
     /// <summary>
     /// Counts and inserts under the pool's advisory lock, so concurrent creates into one pool take turns and never exceed
     /// its capacity together; with no capacity to count, under the shared lock (creates run side by side, a pool delete
-    /// still waits for them).
+    /// still waits for them). A quota to check is counted first, under the project's quota lock.
     /// </summary>
-    public async Task<bool> InsertWithTaskAsync(InstanceRecord instance, TaskRecord task, int? poolCapacity, CancellationToken cancellationToken)
+    public async Task<QuotaInsert> InsertWithTaskAsync(InstanceRecord instance, TaskRecord task, int? poolCapacity, QuotaLimits quota, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(instance);
         ArgumentNullException.ThrowIfNull(task);
+        ArgumentNullException.ThrowIfNull(quota);
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        if (quota.LimitsCreates)
+        {
+            var over = quota.Overs(
+                await PostgreSqlQuotaStore.LockAndCountAsync(connection, tx, instance.ProjectId, cancellationToken),
+                await PostgreSqlQuotaStore.AddingAsync(connection, tx, [instance], 0, cancellationToken));
+            if (over.Count > 0)
+            {
+                return QuotaInsert.Over(over); // disposing the transaction rolls it back
+            }
+        }
+
         await LockPoolAsync(connection, tx, instance.Pool, cancellationToken, shared: poolCapacity is null);
         if (poolCapacity is { } capacity
             && (long)(await ScalarAsync(connection, tx, "SELECT COUNT(*) FROM catalogue WHERE pool = @pool", cancellationToken, ("pool", instance.Pool)))! >= capacity)
         {
-            return false; // disposing the transaction rolls it back
+            return QuotaInsert.Refused;
         }
 
         await InsertAsync(connection, tx, instance, task, cancellationToken);
         await tx.CommitAsync(cancellationToken);
-        return true;
+        return QuotaInsert.Done;
     }
 
     /// <summary>Inserts an instance, its task and its catalogue entry inside the caller's transaction.</summary>

@@ -33,11 +33,14 @@ public sealed class PostgreSqlManagementStore : IManagementStore
         Pools = new PostgreSqlPoolStore(_db);
         Catalogue = new PostgreSqlCatalogueStore(_db);
         Backups = new PostgreSqlBackupStore(_db);
+        Quotas = new PostgreSqlQuotaStore(_db);
         Configurations = new PostgreSqlConfigurationStore(_db);
         BackupSchedules = new PostgreSqlBackupScheduleStore(_db);
     }
 
     public IIdentityStore Identity { get; }
+
+    public IQuotaStore Quotas { get; }
 
     public IInstanceStore Instances { get; }
 

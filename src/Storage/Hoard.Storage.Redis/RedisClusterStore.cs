@@ -7,15 +7,17 @@ internal sealed class RedisClusterStore(RedisDb db, RedisInstanceStore instances
 {
     private RedisKeys Keys => db.Keys;
 
-    public async Task<bool> InsertAsync(ClusterRecord cluster, IReadOnlyList<NewMember> members, TaskRecord clusterTask, CancellationToken cancellationToken)
+    public async Task<QuotaInsert> InsertAsync(ClusterRecord cluster, IReadOnlyList<NewMember> members, TaskRecord clusterTask, QuotaLimits quota, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(cluster);
         ArgumentNullException.ThrowIfNull(members);
         ArgumentNullException.ThrowIfNull(clusterTask);
-        return await db.RunAsync(
+        return ToQuotaInsert(await db.EvaluateAsync(
             RedisScripts.InsertCluster,
-            Arg(("cluster", RedisRecords.Fields(cluster)), ("members", RedisRecords.Members(members)), ("task", RedisRecords.Fields(clusterTask)), ("now", Now())),
-            cancellationToken) > 0;
+            Arg(
+                ("cluster", RedisRecords.Fields(cluster)), ("members", RedisRecords.Members(members)), ("task", RedisRecords.Fields(clusterTask)),
+                ("now", Now()), ("quota", QuotaArg(quota))),
+            cancellationToken));
     }
 
     public async Task<IReadOnlyList<InstanceRecord>> ListWarmAsync(string datastoreVersionId, string flavorId, CancellationToken cancellationToken)
@@ -55,14 +57,16 @@ internal sealed class RedisClusterStore(RedisDb db, RedisInstanceStore instances
         return await instances.ReadLiveAsync(ids, cancellationToken);
     }
 
-    public async Task<bool> StartTaskAsync(string clusterId, string expectedTask, string newTask, TaskRecord clusterTask, IReadOnlyList<NewMember> newMembers, CancellationToken cancellationToken)
+    public async Task<QuotaInsert> StartTaskAsync(string clusterId, string expectedTask, string newTask, TaskRecord clusterTask, IReadOnlyList<NewMember> newMembers, QuotaLimits quota, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(clusterTask);
         ArgumentNullException.ThrowIfNull(newMembers);
-        return await db.RunAsync(
+        return ToQuotaInsert(await db.EvaluateAsync(
             RedisScripts.StartClusterTask,
-            Arg(("id", clusterId), ("expected", expectedTask), ("new_task", newTask), ("task", RedisRecords.Fields(clusterTask)), ("members", RedisRecords.Members(newMembers)), ("now", Now())),
-            cancellationToken) > 0;
+            Arg(
+                ("id", clusterId), ("expected", expectedTask), ("new_task", newTask), ("task", RedisRecords.Fields(clusterTask)),
+                ("members", RedisRecords.Members(newMembers)), ("now", Now()), ("quota", QuotaArg(quota))),
+            cancellationToken));
     }
 
     public Task<bool> SetTaskAsync(string clusterId, string? expectedTask, string newTask, CancellationToken cancellationToken) =>

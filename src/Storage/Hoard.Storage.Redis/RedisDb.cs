@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Hoard.Abstractions.Storage;
 using StackExchange.Redis;
 
 namespace Hoard.Storage.Redis;
@@ -16,6 +17,33 @@ internal sealed class RedisDb(IDatabase database, RedisKeys keys)
         cancellationToken.ThrowIfCancellationRequested();
         var result = await Database.ScriptEvaluateAsync(script, null, [Keys.Prefix, JsonSerializer.Serialize(argument)]);
         return (long)result;
+    }
+
+    /// <summary>Runs a script whose answer is not a number (an array, or a number or an array).</summary>
+    public async Task<RedisResult> EvaluateAsync(string script, Dictionary<string, object> argument, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return await Database.ScriptEvaluateAsync(script, null, [Keys.Prefix, JsonSerializer.Serialize(argument)]);
+    }
+
+    /// <summary>
+    /// A quota-checked insert's answer: 1 inserted, 0 refused for the insert's own reason, an array the resources over quota.
+    /// </summary>
+    public static QuotaInsert ToQuotaInsert(RedisResult result) =>
+        result.Resp2Type == ResultType.Array
+            ? QuotaInsert.Over([.. ((RedisResult[])result!).Select(r => r.ToString())])
+            : (long)result > 0 ? QuotaInsert.Done : QuotaInsert.Refused;
+
+    /// <summary>A quota as a script argument: the limits that are set (no field: no limit), or null when none is.</summary>
+    public static Dictionary<string, int>? QuotaArg(QuotaLimits quota)
+    {
+        ArgumentNullException.ThrowIfNull(quota);
+        if (!quota.LimitsCreates)
+        {
+            return null;
+        }
+
+        return QuotaResources.All.Where(r => quota.Of(r) is not null).ToDictionary(r => r, r => quota.Of(r)!.Value, StringComparer.Ordinal);
     }
 
     /// <summary>The records under the keys, in order (null where there is none): one round trip for them all.</summary>

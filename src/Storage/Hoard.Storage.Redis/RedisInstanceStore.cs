@@ -7,12 +7,13 @@ internal sealed class RedisInstanceStore(RedisDb db) : IInstanceStore
 {
     private RedisKeys Keys => db.Keys;
 
-    public async Task<bool> InsertWithTaskAsync(InstanceRecord instance, TaskRecord task, int? poolCapacity, CancellationToken cancellationToken)
+    public async Task<QuotaInsert> InsertWithTaskAsync(InstanceRecord instance, TaskRecord task, int? poolCapacity, QuotaLimits quota, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(instance);
         ArgumentNullException.ThrowIfNull(task);
-        var argument = Arg(("instance", RedisRecords.Fields(instance)), ("task", RedisRecords.Fields(task)), ("capacity", Int(poolCapacity)));
-        return await db.RunAsync(RedisScripts.InsertInstanceWithTask, argument, cancellationToken) > 0;
+        var argument = Arg(
+            ("instance", RedisRecords.Fields(instance)), ("task", RedisRecords.Fields(task)), ("capacity", Int(poolCapacity)), ("quota", QuotaArg(quota)));
+        return ToQuotaInsert(await db.EvaluateAsync(RedisScripts.InsertInstanceWithTask, argument, cancellationToken));
     }
 
     public async Task<InstanceRecord?> GetAsync(string id, CancellationToken cancellationToken)

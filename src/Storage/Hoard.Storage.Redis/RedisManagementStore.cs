@@ -70,6 +70,7 @@ namespace Hoard.Storage.Redis;
 /// P schedule:{id}                              hash    a backup schedule; removed on delete (lists are not paged)
 /// P idx:schedules / idx:project-schedules:{p} / idx:instance-schedules:{i}   zset   ids by created_at (ties by id)
 /// P idx:due-schedules                          zset    enabled schedules' ids by next_run_at (what a tick asks for)
+/// P quota:{project}                            hash    resource -> limit (-1: none), an admin's override of the default
 /// </code>
 /// Writes that check something first are Lua scripts (<see cref="RedisScripts"/>); a page of a list is a constant
 /// three round trips (marker's seq, ZRANGEBYSCORE or ZREVRANGEBYSCORE, one pipelined batch of HGETALLs), or two for the lex-ordered
@@ -98,11 +99,14 @@ public sealed class RedisManagementStore : IManagementStore
         Pools = new RedisPoolStore(_db);
         Catalogue = new RedisCatalogueStore(_db);
         Backups = new RedisBackupStore(_db);
+        Quotas = new RedisQuotaStore(_db);
         Configurations = new RedisConfigurationStore(_db);
         BackupSchedules = new RedisBackupScheduleStore(_db);
     }
 
     public IIdentityStore Identity { get; }
+
+    public IQuotaStore Quotas { get; }
 
     public IInstanceStore Instances { get; }
 

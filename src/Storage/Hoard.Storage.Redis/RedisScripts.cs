@@ -191,6 +191,47 @@ internal static class RedisScripts
           redis.call('SREM', k('roles-of', p, u), r)
           return n
         end
+        -- A project's quota usage (QuotaUsage): its live instances and clusters not being deleted, their volumes and their
+        -- flavors' RAM (a flavor that is gone adds none). Walks the project's indexes, which its quota keeps short.
+        local function flavor_ram(cache, f)
+          if f == nil then return 0 end
+          if cache[f] == nil then cache[f] = tonumber(redis.call('HGET', k('flavor', f), 'ram') or '0') or 0 end
+          return cache[f]
+        end
+        local function quota_usage(project, cache)
+          local u = {instances = 0, volumes = 0, ram = 0, backups = 0, clusters = 0}
+          for _, id in ipairs(redis.call('ZRANGE', k('idx:project-instances', project), 0, -1)) do
+            local v = redis.call('HMGET', k('instance', id), 'task_status', 'volume_size', 'flavor_id')
+            if v[1] ~= 'DELETING' then
+              u.instances = u.instances + 1
+              u.volumes = u.volumes + (tonumber(v[2]) or 0)
+              u.ram = u.ram + flavor_ram(cache, v[3] or nil)
+            end
+          end
+          for _, id in ipairs(redis.call('ZRANGE', k('idx:project-clusters', project), 0, -1)) do
+            if redis.call('HGET', k('cluster', id), 'task_status') ~= 'DELETING' then u.clusters = u.clusters + 1 end
+          end
+          return u
+        end
+        -- The resources (sorted) that adding these instances and clusters would take over A.quota's limits; none when
+        -- A.quota is absent (no limit to count against).
+        local function quota_overs(project, instances, clusters)
+          if A.quota == nil then return {} end
+          local cache = {}
+          local add = {instances = 0, volumes = 0, ram = 0, clusters = clusters}
+          for _, i in ipairs(instances) do
+            add.instances = add.instances + 1
+            add.volumes = add.volumes + (tonumber(i.volume_size) or 0)
+            add.ram = add.ram + flavor_ram(cache, i.flavor_id)
+          end
+          local used = quota_usage(project, cache)
+          local overs = {}
+          for _, r in ipairs({'clusters', 'instances', 'ram', 'volumes'}) do
+            local limit = A.quota[r]
+            if limit ~= nil and add[r] > 0 and used[r] + add[r] > limit then overs[#overs + 1] = r end
+          end
+          return overs
+        end
         local function token_del(h)
           local t = hgetall(k('token', h))
           if t == nil then return 0 end
@@ -203,10 +244,15 @@ internal static class RedisScripts
 
         """;
 
-    /// <summary>1 inserted; 0 the pool already holds A.capacity catalogue entries (nothing written).</summary>
+    /// <summary>
+    /// 1 inserted; 0 the pool already holds A.capacity catalogue entries; an array of resource names: the instance would take
+    /// its project over those of A.quota's limits (nothing written but for 1).
+    /// </summary>
     public const string InsertInstanceWithTask = Prelude + """
         local p = new_instance_problem(A.instance, A.task)
         if p then return redis.error_reply(p) end
+        local overs = quota_overs(A.instance.project_id, {A.instance}, 0)
+        if #overs > 0 then return overs end
         if A.capacity ~= nil and redis.call('ZCARD', k('pool-catalogue', A.instance.pool)) >= tonumber(A.capacity) then return 0 end
         insert_instance(A.instance)
         task_write(A.task)
@@ -265,10 +311,18 @@ internal static class RedisScripts
         return 1
         """;
 
+    /// <summary>
+    /// 1 inserted; 0 a warm member to adopt was taken; an array of resource names: the cluster and its members (new and
+    /// adopted) would take the project over those of A.quota's limits (nothing written but for 1).
+    /// </summary>
     public const string InsertCluster = Prelude + """
         if exists(k('cluster', A.cluster.id)) then return redis.error_reply('cluster ' .. A.cluster.id .. ' exists') end
         local p = members_problem(A.members, A.task)
         if p == 'taken' then return 0 elseif p then return redis.error_reply(p) end
+        local joining = {}
+        for _, m in ipairs(A.members) do joining[#joining + 1] = m.instance end
+        local overs = quota_overs(A.cluster.project_id, joining, 1)
+        if #overs > 0 then return overs end
         A.cluster.seq = tostring(redis.call('INCR', k('seq')))
         cluster_write(A.cluster)
         write_members(A.members, A.now)
@@ -276,11 +330,21 @@ internal static class RedisScripts
         return 1
         """;
 
+    /// <summary>
+    /// 1 started; 0 no live cluster in task A.expected (or a warm member taken); an array of resource names: the new members
+    /// would take the cluster's project over those of A.quota's limits (nothing written but for 1).
+    /// </summary>
     public const string StartClusterTask = Prelude + """
         local c = hgetall(k('cluster', A.id))
         if not live(c) or c.task_status ~= A.expected then return 0 end
         local p = members_problem(A.members, A.task)
         if p == 'taken' then return 0 elseif p then return redis.error_reply(p) end
+        local joining = {}
+        for _, m in ipairs(A.members) do joining[#joining + 1] = m.instance end
+        if #joining > 0 then
+          local overs = quota_overs(c.project_id, joining, 0)
+          if #overs > 0 then return overs end
+        end
         c.task_status = A.new_task
         c.updated_at = A.now
         cluster_write(c)
@@ -691,6 +755,15 @@ internal static class RedisScripts
         local n = 0
         for _, id in ipairs(redis.call('ZRANGE', k('idx:instance-schedules', A.instance), 0, -1)) do n = n + schedule_delete(id) end
         return n
+        """;
+
+    /// <summary>A.project's quota usage: {instances, volumes, ram, backups, clusters}.</summary>
+    public const string QuotaUsage = Prelude + """
+        local u = quota_usage(A.project, {})
+        for _, id in ipairs(redis.call('ZRANGE', k('idx:project-backups', A.project), 0, -1)) do
+          if redis.call('HGET', k('backup', id), 'state') ~= 'DELETING' then u.backups = u.backups + 1 end
+        end
+        return {u.instances, u.volumes, u.ram, u.backups, u.clusters}
         """;
 
     /// <summary>Writes the layout version unless one is there; returns the version found afterwards.</summary>

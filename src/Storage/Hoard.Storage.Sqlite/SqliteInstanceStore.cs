@@ -12,24 +12,36 @@ internal sealed class SqliteInstanceStore(SqliteDb db) : IInstanceStore
         "service_status_updated_at, deleted, cluster_id, instance_type, replica_of, cluster_node_id, configuration_id";
 
     /// <summary>
-    /// The count and the insert share one write transaction (BEGIN IMMEDIATE takes SQLite's single writer lock first), so
-    /// concurrent creates into one pool take turns and never exceed its capacity together.
+    /// The counts and the insert share one write transaction (BEGIN IMMEDIATE takes SQLite's single writer lock first), so
+    /// concurrent creates into one pool, or of one project, take turns and never exceed its capacity or quota together.
     /// </summary>
-    public async Task<bool> InsertWithTaskAsync(InstanceRecord instance, TaskRecord task, int? poolCapacity, CancellationToken cancellationToken)
+    public async Task<QuotaInsert> InsertWithTaskAsync(InstanceRecord instance, TaskRecord task, int? poolCapacity, QuotaLimits quota, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(instance);
         ArgumentNullException.ThrowIfNull(task);
+        ArgumentNullException.ThrowIfNull(quota);
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        if (quota.LimitsCreates)
+        {
+            var over = quota.Overs(
+                await SqliteQuotaStore.UsageAsync(connection, tx, instance.ProjectId, cancellationToken),
+                await SqliteQuotaStore.AddingAsync(connection, tx, [instance], 0, cancellationToken));
+            if (over.Count > 0)
+            {
+                return QuotaInsert.Over(over); // disposing the transaction rolls it back
+            }
+        }
+
         if (poolCapacity is { } capacity
             && Convert.ToInt64(await ScalarAsync(connection, tx, "SELECT COUNT(*) FROM catalogue WHERE pool = $pool", cancellationToken, ("$pool", instance.Pool)), System.Globalization.CultureInfo.InvariantCulture) >= capacity)
         {
-            return false; // disposing the transaction rolls it back
+            return QuotaInsert.Refused;
         }
 
         await InsertAsync(connection, tx, instance, task, cancellationToken);
         await tx.CommitAsync(cancellationToken);
-        return true;
+        return QuotaInsert.Done;
     }
 
     /// <summary>Inserts an instance, its task and its catalogue entry inside the caller's transaction.</summary>

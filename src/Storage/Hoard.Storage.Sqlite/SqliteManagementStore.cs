@@ -40,11 +40,14 @@ public sealed class SqliteManagementStore : IManagementStore
         Pools = new SqlitePoolStore(_db);
         Catalogue = new SqliteCatalogueStore(_db);
         Backups = new SqliteBackupStore(_db);
+        Quotas = new SqliteQuotaStore(_db);
         Configurations = new SqliteConfigurationStore(_db);
         BackupSchedules = new SqliteBackupScheduleStore(_db);
     }
 
     public IIdentityStore Identity { get; }
+
+    public IQuotaStore Quotas { get; }
 
     public IInstanceStore Instances { get; }
 
