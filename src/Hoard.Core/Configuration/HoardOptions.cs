@@ -46,6 +46,12 @@ public sealed record HoardOptions
     /// <summary>[DEFAULT] backup_schedule_tick: how often due backup schedules are looked for.</summary>
     public required TimeSpan BackupScheduleTick { get; init; }
 
+    /// <summary>[DEFAULT] guest_log_container_name: the container published database log parts go to.</summary>
+    public string GuestLogContainer { get; init; } = "database_logs";
+
+    /// <summary>[DEFAULT] guest_log_limit: the most bytes in one published log part.</summary>
+    public int GuestLogLimit { get; init; } = 1_000_000;
+
     public required string LocalPool { get; init; }
 
     public required string LocalPoolDir { get; init; }
@@ -114,6 +120,19 @@ public sealed record HoardOptions
             throw new ConfigurationException("[DEFAULT] max_backups_per_tenant must be -1 (no limit) or at least 0");
         }
 
+        var logContainer = config.GetString("DEFAULT", "guest_log_container_name");
+        if (!Hoard.Core.Logs.ObjectStore.IsContainerName(logContainer))
+        {
+            throw new ConfigurationException($"[DEFAULT] guest_log_container_name '{logContainer}' is not a container name (1-256 letters, digits, '.', '_' or '-', not '.' or '..')");
+        }
+
+        // A part travels from the guest in one frame, base64-encoded.
+        var logLimit = config.GetInt("DEFAULT", "guest_log_limit");
+        if (logLimit is < 1024 or > 2_000_000)
+        {
+            throw new ConfigurationException("[DEFAULT] guest_log_limit must be between 1024 and 2000000 bytes");
+        }
+
         return new HoardOptions
         {
             ListenHost = host,
@@ -134,6 +153,8 @@ public sealed record HoardOptions
             BackupEncryptionKey = backupKey.Length > 0 ? backupKey : null,
             MaxBackupsPerTenant = maxBackups < 0 ? null : maxBackups,
             BackupScheduleTick = Seconds(config, "DEFAULT", "backup_schedule_tick", 1),
+            GuestLogContainer = logContainer,
+            GuestLogLimit = logLimit,
             LocalPool = pool,
             LocalPoolDir = poolDir.Length > 0 ? ExpandHome(poolDir) : Path.Combine(dataDir, "pools", pool),
             LocalAddressRange = range,
