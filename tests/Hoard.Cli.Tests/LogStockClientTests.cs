@@ -20,6 +20,9 @@ public sealed class LogStockClientTests : IAsyncLifetime
         // 100 ms, so the slow statements of the test are short.
         ["HOARD_POSTGRESQL_GUEST_LOG_LONG_QUERY_TIME"] = "100",
         ["HOARD_MARIADB_GUEST_LOG_LONG_QUERY_TIME"] = "100",
+
+        // Small parts, so a published server log spans several and save has to join them.
+        ["HOARD_DEFAULT_GUEST_LOG_LIMIT"] = "1024",
     });
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
@@ -34,6 +37,47 @@ public sealed class LogStockClientTests : IAsyncLifetime
 
     [RequiresBinaryFact("openstack", "mariadb", "mariadbd")]
     public Task MariaDb_logs_through_the_stock_client() => RunAsync("mariadb", otherProject: false);
+
+    [Fact]
+    public async Task Bad_log_requests_are_refused_naming_what_is_wrong()
+    {
+        var (token, project) = await _server.LoginAsync("admin", _server.AdminPassword, "admin");
+        using var http = new HttpClient { BaseAddress = new Uri(_server.BaseUrl), Timeout = Timeouts.Short };
+        http.DefaultRequestHeaders.Add("X-Auth-Token", token);
+        var missing = Guid.NewGuid().ToString();
+        async Task<(HttpStatusCode Status, string Body)> PostAsync(string body)
+        {
+            using var response = await http.PostAsync($"/v1.0/{project}/instances/{missing}/log", new StringContent(body, System.Text.Encoding.UTF8, "application/json")).Within(Timeouts.Short);
+            return (response.StatusCode, await response.Content.ReadAsStringAsync().Within(Timeouts.Short));
+        }
+
+        foreach (var (body, expected) in new[]
+        {
+            ("{}", "'name' is a required property"),
+            ("{\"name\": \"server\", \"publish\": 2}", "publish 2 is not 0 or 1"),
+            ("{\"name\": \"server\", \"tail\": 1}", "'tail' was unexpected"),
+            ("{\"name\": \"slow_query\", \"enable\": 1, \"disable\": 1}", "Cannot enable and disable log 'slow_query'."),
+            ("not json", "Malformed request body"),
+        })
+        {
+            var (status, text) = await PostAsync(body);
+            var message = (JsonNode.Parse(text)?["badRequest"]?["message"])?.GetValue<string>() ?? string.Empty;
+            Assert.True(status == HttpStatusCode.BadRequest && message.Contains(expected, StringComparison.Ordinal), $"{body}: {(int)status} {text}");
+        }
+
+        var (notFound, notFoundText) = await PostAsync("{\"name\": \"server\"}");
+        Assert.True(notFound == HttpStatusCode.NotFound && notFoundText.Contains("itemNotFound", StringComparison.Ordinal), notFoundText);
+
+        // The Swift subset: a missing container is Swift's 404, writes are not the client's to make, other accounts are 403.
+        using var container = await http.GetAsync($"/swift/v1/AUTH_{project}/database_logs?format=json").Within(Timeouts.Short);
+        Assert.Equal(HttpStatusCode.NotFound, container.StatusCode);
+        using var put = await http.PutAsync($"/swift/v1/AUTH_{project}/database_logs/x", new StringContent("x")).Within(Timeouts.Short);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, put.StatusCode);
+        using var other = await http.GetAsync($"/swift/v1/AUTH_{Guid.NewGuid():N}/database_logs?format=json").Within(Timeouts.Short);
+        Assert.Equal(HttpStatusCode.Forbidden, other.StatusCode);
+        using var account = await http.GetAsync($"/swift/v1/AUTH_{project}?format=json").Within(Timeouts.Short);
+        Assert.Equal("[]", (await account.Content.ReadAsStringAsync().Within(Timeouts.Short)).Trim());
+    }
 
     private async Task RunAsync(string ds, bool otherProject)
     {
@@ -104,6 +148,8 @@ public sealed class LogStockClientTests : IAsyncLifetime
         // The server log, published whole, saves back byte for byte as the guest wrote it.
         var serverPublished = await OpenStackCli.JsonAsync(Env, "database", "log", "set", id, "server", "--publish");
         var serverSize = serverPublished["published"]!.GetValue<long>();
+        var serverParts = await SwiftListAsync(token, projectId, $"{id}/{ds}-server/");
+        Assert.True(serverParts.Count >= (serverSize + 1023) / 1024 && serverParts.All(p => p!["bytes"]!.GetValue<long>() <= 1024), $"{serverSize} bytes in parts of at most guest_log_limit: {serverParts.ToJsonString()}");
         var serverSaved = Path.Combine(_server.DataDir, $"{ds}-server.log");
         await OpenStackCli.RunOkAsync(Env, "database", "log", "save", id, "server", "--file", serverSaved);
         var guestFile = await File.ReadAllBytesAsync(Path.Combine(instanceDir, ds switch { "redis" => "redis.log", "postgresql" => "postgresql.log", _ => "mariadb.log" }));
