@@ -127,6 +127,18 @@ public sealed class LogStockClientTests : IAsyncLifetime
         var tailLines = tail.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.True(tail.ExitCode == 0 && tailLines.Length == 1 && tailLines[0].Contains("first", StringComparison.Ordinal), tail.ToString());
 
+        if (ds == "redis")
+        {
+            // hoard's own verbs read the same logs and parts.
+            var hoardEnv = new Dictionary<string, string>(Env) { ["COLUMNS"] = "250" };
+            var hoardList = await ProcessRunner.RunAsync(HoardServer.Executable, ["log", "list", "db"], hoardEnv, Timeouts.Cli);
+            Assert.True(hoardList.ExitCode == 0 && hoardList.Stdout.Contains("slow_query", StringComparison.Ordinal) && hoardList.Stdout.Contains("Published", StringComparison.Ordinal), hoardList.ToString());
+            var hoardTail = await ProcessRunner.RunAsync(HoardServer.Executable, ["log", "tail", "db", "slow_query", "--lines", "1"], hoardEnv, Timeouts.Cli);
+            Assert.True(hoardTail.ExitCode == 0 && hoardTail.Stdout.Trim() == tailLines[0].Trim(), hoardTail.ToString());
+            var hoardUnknown = await ProcessRunner.RunAsync(HoardServer.Executable, ["log", "show", "db", "no_such_log"], hoardEnv, Timeouts.Cli);
+            Assert.True(hoardUnknown.ExitCode != 0 && hoardUnknown.Stderr.Contains("Log 'no_such_log' is not defined", StringComparison.Ordinal), hoardUnknown.ToString());
+        }
+
         // A second publish adds a part with only the new lines.
         await SlowStatementAsync(ds, address, password, "second");
         var again = await OpenStackCli.JsonAsync(Env, "database", "log", "set", id, "slow_query", "--publish");

@@ -7,6 +7,7 @@ using Hoard.Abstractions.Guest;
 using Hoard.Core.Configuration;
 using Hoard.Core.Guests;
 using Hoard.Core.Instances;
+using Microsoft.Extensions.Logging;
 using Hoard.Abstractions.Storage;
 using Hoard.Core.Catalog;
 
@@ -31,7 +32,8 @@ public sealed record LogAction(bool Enable, bool Disable, bool Publish, bool Dis
 /// publish, as parts of at most guest_log_limit bytes, into the project's log container) and discard. What was
 /// published is known from the metafile in the container, as Trove's guest knows it, so it survives restarts.
 /// </summary>
-public sealed class GuestLogService(InstanceService instances, CatalogService catalog, GuestHub hub, ObjectStore objects, HoardOptions options, TimeProvider time)
+public sealed partial class GuestLogService(
+    InstanceService instances, CatalogService catalog, GuestHub hub, ObjectStore objects, HoardOptions options, TimeProvider time, ILogger<GuestLogService> logger)
 {
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _publishing = new(StringComparer.Ordinal);
 
@@ -68,6 +70,7 @@ public sealed class GuestLogService(InstanceService instances, CatalogService ca
             if (state.Type == "USER" && ((enable && !state.Enabled) || (action.Disable && state.Enabled)))
             {
                 state = await CallAsync<GuestLogState>(id, GuestMethods.GuestLogEnable, new GuestLogEnableArguments(name, enable), cancellationToken);
+                LogSwitched(id, name, state.Enabled);
             }
 
             var meta = ReadMeta(instance, name);
@@ -113,6 +116,7 @@ public sealed class GuestLogService(InstanceService instances, CatalogService ca
         var prefix = Prefix(instance, state.Name);
         if (meta is not null && Rotated(state, meta))
         {
+            LogRotated(instance.Id, state.Name, meta.LogSize, state.Size);
             Discard(instance, state.Name);
             meta = null;
         }
@@ -123,6 +127,7 @@ public sealed class GuestLogService(InstanceService instances, CatalogService ca
             return meta;
         }
 
+        var (parts, bytes) = (0, 0L);
         var last = objects.List(account, options.GuestLogContainer, prefix)?.Select(o => o.LastModified).DefaultIfEmpty().Max() ?? default;
         while (offset < state.Size)
         {
@@ -139,17 +144,20 @@ public sealed class GuestLogService(InstanceService instances, CatalogService ca
             objects.Put(account, options.GuestLogContainer, part, chunk.Data, last, "text/plain",
                 new Dictionary<string, string> { ["lines"] = chunk.Lines.ToString(CultureInfo.InvariantCulture) });
             offset += chunk.Data.Length;
+            (parts, bytes) = (parts + 1, bytes + chunk.Data.Length);
             meta = new LogMeta(state.Name, state.Type, state.File, offset, state.HeaderDigest);
             objects.Put(account, options.GuestLogContainer, MetafileName(instance, state.Name), JsonSerializer.SerializeToUtf8Bytes(meta), last, "application/json");
         }
 
+        LogPublished(instance.Id, state.Name, parts, bytes);
         return meta;
     }
 
     private void Discard(LogTarget instance, string name)
     {
         var account = instance.Account;
-        objects.DeletePrefix(account, options.GuestLogContainer, Prefix(instance, name));
+        var parts = objects.DeletePrefix(account, options.GuestLogContainer, Prefix(instance, name));
+        LogDiscarded(instance.Id, name, parts);
         if (objects.ContainerExists(account, options.GuestLogContainer))
         {
             objects.Delete(account, options.GuestLogContainer, MetafileName(instance, name));
@@ -221,6 +229,18 @@ public sealed class GuestLogService(InstanceService instances, CatalogService ca
             };
         }
     }
+
+    [LoggerMessage(2300, LogLevel.Information, "Log {Log} of instance {Instance} switched; enabled: {Enabled}")]
+    private partial void LogSwitched(string instance, string log, bool enabled);
+
+    [LoggerMessage(2301, LogLevel.Information, "Published log {Log} of instance {Instance}: {Parts} part(s), {Bytes} bytes")]
+    private partial void LogPublished(string instance, string log, int parts, long bytes);
+
+    [LoggerMessage(2302, LogLevel.Information, "Discarded {Parts} published part(s) of log {Log} of instance {Instance}")]
+    private partial void LogDiscarded(string instance, string log, int parts);
+
+    [LoggerMessage(2303, LogLevel.Information, "Log {Log} of instance {Instance} was rotated ({Published} bytes published, {Size} now); publishing it afresh")]
+    private partial void LogRotated(string instance, string log, long published, long size);
 
     /// <summary>An instance as the log API needs it: its id, its project's account and its datastore's name.</summary>
     private sealed record LogTarget(string Id, string Account, string Datastore);
