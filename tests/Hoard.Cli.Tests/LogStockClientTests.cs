@@ -167,7 +167,19 @@ public sealed class LogStockClientTests : IAsyncLifetime
         var guestFile = await File.ReadAllBytesAsync(Path.Combine(instanceDir, ds switch { "redis" => "redis.log", "postgresql" => "postgresql.log", _ => "mariadb.log" }));
         Assert.Equal(guestFile.AsSpan(0, (int)serverSize).ToArray(), await File.ReadAllBytesAsync(serverSaved));
 
-        if (ds != "redis")
+        if (ds == "redis")
+        {
+            // A rotated log (truncated and started afresh, as logrotate's copytruncate leaves it): its old parts go,
+            // and the new content is published from its start.
+            var serverFile = Path.Combine(instanceDir, "redis.log");
+            await File.WriteAllTextAsync(serverFile, "rotated: a fresh log\n");
+            var afterRotation = await OpenStackCli.JsonAsync(Env, "database", "log", "set", id, "server", "--publish");
+            var rotatedSize = new FileInfo(serverFile).Length;
+            Assert.Equal(("Published", rotatedSize), (afterRotation["status"]!.GetValue<string>(), afterRotation["published"]!.GetValue<long>()));
+            var rotatedParts = await SwiftListAsync(token, projectId, $"{id}/{ds}-server/");
+            Assert.Equal(rotatedSize, rotatedParts.Sum(p => p!["bytes"]!.GetValue<long>()));
+        }
+        else
         {
             // The switch survives a restart of the server (Redis' is a file of the agent's own).
             await OpenStackCli.RunOkAsync(Env, "database", "instance", "restart", id);
