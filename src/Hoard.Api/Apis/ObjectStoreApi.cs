@@ -106,6 +106,11 @@ public static class ObjectStoreApi
         headers.ETag = stored.Hash;
         headers.LastModified = stored.LastModified.ToString("R", CultureInfo.InvariantCulture);
         headers["X-Timestamp"] = Timestamp(stored.LastModified);
+        if (stored.DeleteAt is { } deleteAt)
+        {
+            headers["X-Delete-At"] = deleteAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        }
+
         foreach (var (key, value) in stored.Meta)
         {
             headers["X-Object-Meta-" + key] = value;

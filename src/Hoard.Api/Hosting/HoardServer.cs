@@ -89,7 +89,7 @@ public static class HoardServer
         services.AddSingleton<ITaskHandler, DeleteBackupHandler>();
         services.AddSingleton<ParameterCatalog>();
         services.AddSingleton<ConfigurationService>();
-        services.AddSingleton(new Hoard.Core.Logs.ObjectStore(Path.Combine(options.DataDir, "object-store")));
+        services.AddSingleton(sp => new Hoard.Core.Logs.ObjectStore(Path.Combine(options.DataDir, "object-store"), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<Hoard.Core.Logs.GuestLogService>();
         services.AddSingleton<ITaskHandler, ApplyConfigurationHandler>();
         services.AddSingleton<TaskEngine>();

@@ -44,6 +44,7 @@ public sealed class HoardConfiguration
         new("DEFAULT", "backup_schedule_tick", "seconds", "30", "How often the control plane looks for backup schedules that are due; a due schedule runs at most this late."),
         new("DEFAULT", "guest_log_container_name", "string", "database_logs", "Container (Trove's option of that name) that published database log parts go to, in each project's account of Hoard's object store (<data_dir>/object-store)."),
         new("DEFAULT", "guest_log_limit", "integer", "1000000", "Most bytes in one published log part (Trove's option of that name); a publish cuts the new lines into parts of at most this size."),
+        new("DEFAULT", "guest_log_expiry", "seconds", "2592000", "Seconds a published log part (and the log's metafile) is kept before it expires (Trove's option of that name); 0 keeps them until discarded."),
         new("database", "connection", "uri", "", "Management store connection string; empty means sqlite:///<data_dir>/hoard.db."),
         new("local", "pool", "string", "default", "Name of the first pool, registered in the store on a first start (when it has no pool); later pools are managed with hoard pool or /mgmt/pools."),
         new("local", "pool_dir", "path", "", "Directory of that first pool (its local:// URI); empty means <data_dir>/pools/<pool>."),

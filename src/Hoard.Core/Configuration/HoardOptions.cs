@@ -52,6 +52,9 @@ public sealed record HoardOptions
     /// <summary>[DEFAULT] guest_log_limit: the most bytes in one published log part.</summary>
     public int GuestLogLimit { get; init; } = 1_000_000;
 
+    /// <summary>[DEFAULT] guest_log_expiry: how long published log parts are kept; null for until discarded.</summary>
+    public TimeSpan? GuestLogExpiry { get; init; } = TimeSpan.FromDays(30);
+
     public required string LocalPool { get; init; }
 
     public required string LocalPoolDir { get; init; }
@@ -133,6 +136,12 @@ public sealed record HoardOptions
             throw new ConfigurationException("[DEFAULT] guest_log_limit must be between 1024 and 2000000 bytes");
         }
 
+        var logExpiry = config.GetInt("DEFAULT", "guest_log_expiry");
+        if (logExpiry < 0)
+        {
+            throw new ConfigurationException("[DEFAULT] guest_log_expiry must be 0 (keep until discarded) or a number of seconds");
+        }
+
         return new HoardOptions
         {
             ListenHost = host,
@@ -155,6 +164,7 @@ public sealed record HoardOptions
             BackupScheduleTick = Seconds(config, "DEFAULT", "backup_schedule_tick", 1),
             GuestLogContainer = logContainer,
             GuestLogLimit = logLimit,
+            GuestLogExpiry = logExpiry == 0 ? null : TimeSpan.FromSeconds(logExpiry),
             LocalPool = pool,
             LocalPoolDir = poolDir.Length > 0 ? ExpandHome(poolDir) : Path.Combine(dataDir, "pools", pool),
             LocalAddressRange = range,

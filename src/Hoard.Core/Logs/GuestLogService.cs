@@ -141,12 +141,13 @@ public sealed partial class GuestLogService(
             var now = time.GetUtcNow();
             last = now > last ? now : last.AddTicks(10);
             var part = prefix + "log-" + ObjectStore.ListingTime(last);
-            objects.Put(account, options.GuestLogContainer, part, chunk.Data, last, "text/plain",
+            var deleteAt = options.GuestLogExpiry is { } expiry ? last + expiry : (DateTimeOffset?)null;
+            objects.Put(account, options.GuestLogContainer, part, chunk.Data, last, deleteAt, "text/plain",
                 new Dictionary<string, string> { ["lines"] = chunk.Lines.ToString(CultureInfo.InvariantCulture) });
             offset += chunk.Data.Length;
             (parts, bytes) = (parts + 1, bytes + chunk.Data.Length);
             meta = new LogMeta(state.Name, state.Type, state.File, offset, state.HeaderDigest);
-            objects.Put(account, options.GuestLogContainer, MetafileName(instance, state.Name), JsonSerializer.SerializeToUtf8Bytes(meta), last, "application/json");
+            objects.Put(account, options.GuestLogContainer, MetafileName(instance, state.Name), JsonSerializer.SerializeToUtf8Bytes(meta), last, deleteAt, "application/json");
         }
 
         LogPublished(instance.Id, state.Name, parts, bytes);

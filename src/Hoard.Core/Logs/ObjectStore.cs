@@ -25,6 +25,10 @@ public sealed record StoredObject
     [JsonPropertyName("content_type")]
     public required string ContentType { get; init; }
 
+    /// <summary>When the object expires (Swift's X-Delete-At); null for never. An expired object reads as absent and is deleted.</summary>
+    [JsonPropertyName("delete_at")]
+    public DateTimeOffset? DeleteAt { get; init; }
+
     /// <summary>X-Object-Meta-* values, names lower case without the prefix (e.g. "lines").</summary>
     [JsonPropertyName("meta")]
     public Dictionary<string, string> Meta { get; init; } = [];
@@ -38,7 +42,7 @@ public sealed record StoredObject
 /// and renamed into place, metadata first, so a listing (which walks data/) never sees half an object or one without
 /// metadata.
 /// </summary>
-public sealed class ObjectStore(string root)
+public sealed class ObjectStore(string root, TimeProvider time)
 {
     private const string DataFolder = "data";
     private const string MetaFolder = "meta";
@@ -99,7 +103,14 @@ public sealed class ObjectStore(string root)
         var (data, meta) = ObjectPaths(account, container, name);
         try
         {
-            return File.Exists(data) ? JsonSerializer.Deserialize<StoredObject>(File.ReadAllBytes(meta), Json) : null;
+            var stored = File.Exists(data) ? JsonSerializer.Deserialize<StoredObject>(File.ReadAllBytes(meta), Json) : null;
+            if (stored?.DeleteAt is { } deleteAt && deleteAt <= time.GetUtcNow())
+            {
+                Delete(account, container, name); // Swift's expirer, done when the object is next looked at
+                return null;
+            }
+
+            return stored;
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or JsonException)
         {
@@ -111,6 +122,11 @@ public sealed class ObjectStore(string root)
     public async Task<byte[]?> ReadAsync(string account, string container, string name, CancellationToken cancellationToken)
     {
         var (data, _) = ObjectPaths(account, container, name);
+        if (Head(account, container, name) is null)
+        {
+            return null;
+        }
+
         try
         {
             return await File.ReadAllBytesAsync(data, cancellationToken);
@@ -125,6 +141,11 @@ public sealed class ObjectStore(string root)
     public byte[]? Read(string account, string container, string name)
     {
         var (data, _) = ObjectPaths(account, container, name);
+        if (Head(account, container, name) is null)
+        {
+            return null;
+        }
+
         try
         {
             return File.ReadAllBytes(data);
@@ -136,7 +157,7 @@ public sealed class ObjectStore(string root)
     }
 
     /// <summary>Stores an object (replacing one of the same name) atomically.</summary>
-    public StoredObject Put(string account, string container, string name, ReadOnlySpan<byte> content, DateTimeOffset modified, string contentType, IReadOnlyDictionary<string, string>? meta = null)
+    public StoredObject Put(string account, string container, string name, ReadOnlySpan<byte> content, DateTimeOffset modified, DateTimeOffset? deleteAt, string contentType, IReadOnlyDictionary<string, string>? meta = null)
     {
         var (data, metaPath) = ObjectPaths(account, container, name);
         Directory.CreateDirectory(Path.GetDirectoryName(data)!);
@@ -151,6 +172,7 @@ public sealed class ObjectStore(string root)
             Bytes = content.Length,
             Hash = hash,
             LastModified = modified,
+            DeleteAt = deleteAt,
             ContentType = contentType,
             Meta = meta is null ? [] : new Dictionary<string, string>(meta, StringComparer.Ordinal),
         };
