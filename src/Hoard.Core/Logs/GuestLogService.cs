@@ -56,7 +56,8 @@ public sealed partial class GuestLogService(
         }
 
         var instance = await TargetAsync(projectId, id, cancellationToken);
-        var gate = _publishing.GetOrAdd($"{id}/{name}", _ => new SemaphoreSlim(1, 1));
+        // One action at a time per instance (keyed by the instance, never by a caller's log name, so the map stays small).
+        var gate = _publishing.GetOrAdd(instance.Id, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken);
         try
         {
