@@ -21,5 +21,6 @@ root.Subcommands.Add(FlavorCommand.Create());
 root.Subcommands.Add(CatalogueCommand.Create());
 root.Subcommands.Add(BackupCommand.Create());
 root.Subcommands.Add(ConfigurationCommand.Create());
+root.Subcommands.Add(LogCommand.Create());
 root.Subcommands.Add(TraceCommand.Create());
 return await root.Parse(args).InvokeAsync();

@@ -378,6 +378,12 @@ public sealed class GuestAgent
                     return new ConfigurationApplied(restart);
                 case GuestMethods.GetConfiguration:
                     return new EffectiveConfiguration(await Configuration(slot).GetEffectiveConfigurationAsync(instance, cancellationToken));
+                case GuestMethods.GuestLogList:
+                    return await GuestLogReader.ListAsync(Logs(slot), instance, cancellationToken);
+                case GuestMethods.GuestLogEnable:
+                    return await GuestLogReader.EnableAsync(Logs(slot), instance, GuestArguments.Read<GuestLogEnableArguments>(args), cancellationToken);
+                case GuestMethods.GuestLogRead:
+                    return await GuestLogReader.ReadAsync(Logs(slot), instance, GuestArguments.Read<GuestLogReadArguments>(args), cancellationToken);
                 default:
                     throw new InvalidOperationException($"unknown guest method '{method}'");
             }
@@ -395,6 +401,10 @@ public sealed class GuestAgent
     /// <summary>A datastore's manager, made only when the agent first needs one of it.</summary>
     private IDatastoreManager ManagerFor(string datastore) =>
         _managers.GetOrAdd(datastore, name => _plugins.Get<IDatastorePlugin>(PluginKind.Datastore, name).CreateManager(_loggerFactory));
+
+    private static IDatastoreLogs Logs(InstanceSlot slot) =>
+        slot.Manager as IDatastoreLogs
+        ?? throw DatastoreOperationException.NotSupported($"The {slot.Instance.Datastore} datastore exposes no logs.");
 
     private static IDatastoreConfiguration Configuration(InstanceSlot slot) =>
         slot.Manager as IDatastoreConfiguration

@@ -33,6 +33,12 @@ internal sealed record InstanceFiles(string Directory, string DataDirectory, boo
     /// <summary>The server's stdout and stderr (its error log); opened by the agent, so it stays the agent's.</summary>
     public string LogFile => Path.Combine(Directory, "mariadb.log");
 
+    /// <summary>The slow-query log, written by the server itself, so in its data directory (the engine user's).</summary>
+    public string SlowLogFile => Path.Combine(DataDirectory, "slow_query.log");
+
+    /// <summary>The slow-query log's switch and threshold while a user has it on, included by my.cnf so a restart keeps them; mode 0600.</summary>
+    public string LogsConfig => Path.Combine(Directory, "logs.cnf");
+
     public static InstanceFiles For(GuestInstance instance)
     {
         ArgumentNullException.ThrowIfNull(instance);

@@ -83,6 +83,8 @@ public sealed partial class MariaDbManager : IDatastoreManager
         // my.cnf includes it, so it must exist before the server starts; a configuration group fills it.
         await PrivateFile.WriteAsync(files.GroupConfig, ServerConfig.RenderGroup(instance, new Dictionary<string, string>()), overwrite: false, cancellationToken);
 
+        await PrivateFile.WriteAsync(files.LogsConfig, ServerConfig.RenderLogs(instance, null), overwrite: false, cancellationToken);
+
         // Rewritten on every prepare (a resize changes the buffer pool), but only when it changed.
         var config = ServerConfig.Render(instance, files);
         if (!File.Exists(files.Config) || await File.ReadAllTextAsync(files.Config, cancellationToken) != config)

@@ -48,6 +48,7 @@ public sealed class MariaDbPlugin : IDatastorePlugin
             backupNamespace: "trove.guestagent.strategies.backup.experimental.mariadb_impl",
             restoreNamespace: "trove.guestagent.strategies.restore.experimental.mariadb_impl"),
         DatastoreOptionNames.SpareCopiesOption,
+        DatastoreOptionNames.LongQueryTimeOption,
     ];
 
     public SchemaRules Schema => MariaDbSchema.Rules;

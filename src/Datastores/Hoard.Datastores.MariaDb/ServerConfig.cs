@@ -50,11 +50,13 @@ internal static class ServerConfig
         conf.AppendLine("innodb-buffer-pool-dump-at-shutdown = OFF");
         conf.AppendLine();
         conf.AppendLine(CultureInfo.InvariantCulture, $"!include {files.GroupConfig}");
+        conf.AppendLine(CultureInfo.InvariantCulture, $"!include {files.LogsConfig}");
         conf.AppendLine();
         conf.AppendLine("# The manager's own options, read after the group's, win over them.");
         conf.AppendLine("[mariadbd]");
         conf.AppendLine(CultureInfo.InvariantCulture, $"datadir = {Quote(files.DataDirectory)}");
         conf.AppendLine(CultureInfo.InvariantCulture, $"pid-file = {Quote(files.EnginePidFile)}");
+        conf.AppendLine(CultureInfo.InvariantCulture, $"slow-query-log-file = {Quote(files.SlowLogFile)}");
 
         // TCP on the instance's own address only; no unix socket (an empty path makes none), so every
         // login is a password login over TCP, and no socket path can overflow sun_path's 108 bytes.
@@ -68,6 +70,21 @@ internal static class ServerConfig
 
         // A 12 MiB temp tablespace is start-up work a fresh or small server does not need.
         conf.AppendLine("innodb-temp-data-file-path = ibtmp1:1M:autoextend");
+        return conf.ToString();
+    }
+
+    /// <summary>logs.cnf: the slow-query log on with its threshold, or (null) off, which is the server's default.</summary>
+    public static string RenderLogs(GuestInstance instance, decimal? longQuerySeconds)
+    {
+        var conf = new StringBuilder();
+        conf.AppendLine(CultureInfo.InvariantCulture, $"# Database logs of MariaDB instance {instance.Id}; written by Hoard (openstack database log set), included by my.cnf.");
+        conf.AppendLine("[mariadbd]");
+        if (longQuerySeconds is { } seconds)
+        {
+            conf.AppendLine("slow-query-log = ON");
+            conf.AppendLine(CultureInfo.InvariantCulture, $"long-query-time = {seconds}");
+        }
+
         return conf.ToString();
     }
 

@@ -18,6 +18,12 @@ internal sealed record InstanceFiles(string Directory, string DataDirectory, boo
     /// <summary>The server's stdout and stderr; opened by the agent, so it stays private to the agent's user.</summary>
     public string LogFile => Path.Combine(Directory, "postgresql.log");
 
+    /// <summary>The slow-query log: the server log's "duration:" entries, copied out of <see cref="LogFile"/> as it grows.</summary>
+    public string SlowLogFile => Path.Combine(Directory, "slow_query.log");
+
+    /// <summary>How far into <see cref="LogFile"/> the slow-query log has been copied (a byte offset).</summary>
+    public string SlowLogCursor => Path.Combine(Directory, "slow_query.cursor");
+
     /// <summary>PostgreSQL's lock file: pid, data directory, port, shared memory key, status ("ready").</summary>
     public string PidFile => Path.Combine(DataDirectory, "postmaster.pid");
 

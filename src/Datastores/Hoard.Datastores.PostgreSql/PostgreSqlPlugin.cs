@@ -47,6 +47,7 @@ public sealed class PostgreSqlPlugin : IDatastorePlugin
             backupNamespace: "trove.guestagent.strategies.backup.experimental.postgresql_impl",
             restoreNamespace: "trove.guestagent.strategies.restore.experimental.postgresql_impl"),
         DatastoreOptionNames.SpareCopiesOption,
+        DatastoreOptionNames.LongQueryTimeOption,
     ];
 
     public SchemaRules Schema => PostgreSqlSchema.Rules;

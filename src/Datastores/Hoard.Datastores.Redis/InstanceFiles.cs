@@ -28,5 +28,14 @@ internal sealed record InstanceFiles(string Directory)
 
     public string LogFile => Path.Combine(Directory, "redis.log");
 
+    /// <summary>The slow-query log: SLOWLOG entries written out as lines while the log is enabled.</summary>
+    public string SlowLogFile => Path.Combine(Directory, "slowlog.log");
+
+    /// <summary>Present while the slow-query log is enabled.</summary>
+    public string SlowLogEnabled => Path.Combine(Directory, "slowlog.enabled");
+
+    /// <summary>The server's run_id and the last SLOWLOG entry id written out.</summary>
+    public string SlowLogCursor => Path.Combine(Directory, "slowlog.cursor");
+
     public static InstanceFiles For(GuestInstance instance) => new(Path.GetFullPath(instance.Directory));
 }

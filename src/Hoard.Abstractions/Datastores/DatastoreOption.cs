@@ -33,6 +33,15 @@ public static class DatastoreOptionNames
     public const string SpareCopies = "spare_copies";
     public const string ClusterWarmMembers = "cluster_warm_members";
     public const string ClusterWarmFlavor = "cluster_warm_flavor";
+    public const string LongQueryTime = "guest_log_long_query_time";
+
+    /// <summary>The guest-side option of SQL datastores: the slow-query log's threshold when a user enables it (Trove's option and default).</summary>
+    public static DatastoreOption LongQueryTimeOption { get; } = new(
+        LongQueryTime,
+        "integer",
+        "1000",
+        "Milliseconds a statement must run to land in the slow_query log once a user enables it (openstack database log set --enable).",
+        OptionSide.Guest);
 
     /// <summary>
     /// The server-side options of datastores with clusters: cluster-mode servers kept built and running so a cluster

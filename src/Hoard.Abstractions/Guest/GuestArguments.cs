@@ -139,3 +139,20 @@ public sealed record DiscoverParametersArguments(string Datastore, string Versio
 
 /// <summary>The parameters a datastore version accepts in a configuration group, with their rules.</summary>
 public sealed record DiscoveredParameters(IReadOnlyList<Hoard.Abstractions.Datastores.ConfigurationParameter> Parameters);
+
+/// <summary>One log of an instance as the guest sees it: its file's size and the digest of its first line (to tell a rotation).</summary>
+/// <param name="Type">"SYS" or "USER", Trove's names.</param>
+/// <param name="File">The log file's name on the guest (no directory), for the metafile.</param>
+public sealed record GuestLogState(string Name, string Type, bool Enabled, bool Exists, long Size, string HeaderDigest, string File);
+
+/// <summary>guest_log_list's answer.</summary>
+public sealed record GuestLogList(IReadOnlyList<GuestLogState> Logs);
+
+/// <summary>guest_log_enable: turn a USER log on or off.</summary>
+public sealed record GuestLogEnableArguments(string Name, bool Enabled);
+
+/// <summary>guest_log_read: whole lines of a log from a byte offset, at most <c>MaxBytes</c> of them (one longer line is cut).</summary>
+public sealed record GuestLogReadArguments(string Name, long Offset, int MaxBytes);
+
+/// <summary>guest_log_read's answer: the log's state and the bytes read from the offset (empty at the end), with their line count.</summary>
+public sealed record GuestLogChunk(GuestLogState State, long Offset, byte[] Data, int Lines);

@@ -132,6 +132,11 @@ public static class GuestMethods
     public const string ApplyConfiguration = "apply_configuration";
     public const string GetConfiguration = "get_configuration";
     public const string DiscoverParameters = "discover_parameters";
+
+    // Database logs: Trove's guest_log_list and guest_log_action, split so the control plane stores the published parts.
+    public const string GuestLogList = "guest_log_list";
+    public const string GuestLogEnable = "guest_log_enable";
+    public const string GuestLogRead = "guest_log_read";
 }
 
 /// <summary>

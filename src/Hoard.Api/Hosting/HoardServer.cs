@@ -103,6 +103,8 @@ public static class HoardServer
         services.AddSingleton<ITaskHandler, DeleteBackupHandler>();
         services.AddSingleton<ParameterCatalog>();
         services.AddSingleton<ConfigurationService>();
+        services.AddSingleton(sp => new Hoard.Core.Logs.ObjectStore(Path.Combine(options.DataDir, "object-store"), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<Hoard.Core.Logs.GuestLogService>();
         services.AddSingleton<ITaskHandler, ApplyConfigurationHandler>();
         services.AddSingleton<TaskEngine>();
         services.AddSingleton<InstanceService>();
@@ -138,8 +140,10 @@ public static class HoardServer
         app.MapVersionsApi();
         app.MapIdentityApi();
         app.MapGuestEndpoint();
+        app.MapObjectStoreApi();
         var tenant = app.MapGroup("/v1.0/{tenant}").AddEndpointFilter(TenantFilter.AuthenticateAsync);
         tenant.MapInstancesApi();
+        tenant.MapLogsApi();
         tenant.MapSchemaApi();
         tenant.MapClustersApi();
         tenant.MapCatalogApi();

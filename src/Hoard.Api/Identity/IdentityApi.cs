@@ -284,6 +284,9 @@ public static class IdentityApi
                 {
                     new { type = "database", name = "trove", id = CatalogIds("database", "service"), endpoints = endpoint($"{o.PublicUrl}/v1.0/{project.Id}", "database") },
                     new { type = "identity", name = "keystone", id = CatalogIds("identity", "service"), endpoints = endpoint($"{o.PublicUrl}/identity/v3", "identity") },
+
+                    // Where published database logs are read from (openstack database log tail|save use swiftclient).
+                    new { type = "object-store", name = "swift", id = CatalogIds("object-store", "service"), endpoints = endpoint($"{o.PublicUrl}{ObjectStoreApi.Root}/AUTH_{project.Id}", "object-store") },
                 },
             },
         };

@@ -16,6 +16,7 @@ public sealed class HoardClient : IDisposable
 {
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(60) };
     private string? _endpoint;
+    private string? _objectStore;
 
     public static async Task<HoardClient> ConnectAsync(ClientSettings settings, CancellationToken cancellationToken)
     {
@@ -42,6 +43,9 @@ public sealed class HoardClient : IDisposable
             .FirstOrDefault(s => s?["type"]?.GetValue<string>() == "database")?["endpoints"]?.AsArray()
             .FirstOrDefault(e => e?["interface"]?.GetValue<string>() == "public")?["url"]?.GetValue<string>()
             ?? throw new HoardApiException(HttpStatusCode.NotFound, "the token's catalog has no database endpoint");
+        client._objectStore = json?["token"]?["catalog"]?.AsArray()
+            .FirstOrDefault(s => s?["type"]?.GetValue<string>() == "object-store")?["endpoints"]?.AsArray()
+            .FirstOrDefault(e => e?["interface"]?.GetValue<string>() == "public")?["url"]?.GetValue<string>();
         client._http.DefaultRequestHeaders.Add("X-Auth-Token", token);
         return client;
     }
@@ -62,6 +66,21 @@ public sealed class HoardClient : IDisposable
         }
 
         return text.Length == 0 ? null : JsonNode.Parse(text) as JsonObject;
+    }
+
+    /// <summary>GET from the object store (published database logs): a listing's JSON, or an object's bytes.</summary>
+    public async Task<byte[]> GetObjectStoreAsync(string path, CancellationToken cancellationToken)
+    {
+        if (_objectStore is null)
+        {
+            throw new HoardApiException(HttpStatusCode.NotFound, "the token's catalog has no object-store endpoint");
+        }
+
+        using var response = await _http.GetAsync(_objectStore + path, cancellationToken);
+        var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+        return response.IsSuccessStatusCode
+            ? bytes
+            : throw new HoardApiException(response.StatusCode, $"object store: {(int)response.StatusCode} {response.ReasonPhrase}");
     }
 
     public Task<JsonObject?> GetAsync(string path, CancellationToken cancellationToken) => SendAsync(HttpMethod.Get, path, null, cancellationToken);

@@ -62,6 +62,15 @@ public sealed record HoardOptions
     /// <summary>[DEFAULT] backup_schedule_tick: how often due backup schedules are looked for.</summary>
     public required TimeSpan BackupScheduleTick { get; init; }
 
+    /// <summary>[DEFAULT] guest_log_container_name: the container published database log parts go to.</summary>
+    public string GuestLogContainer { get; init; } = "database_logs";
+
+    /// <summary>[DEFAULT] guest_log_limit: the most bytes in one published log part.</summary>
+    public int GuestLogLimit { get; init; } = 1_000_000;
+
+    /// <summary>[DEFAULT] guest_log_expiry: how long published log parts are kept; null for until discarded.</summary>
+    public TimeSpan? GuestLogExpiry { get; init; } = TimeSpan.FromDays(30);
+
     public required string LocalPool { get; init; }
 
     public required string LocalPoolDir { get; init; }
@@ -135,6 +144,25 @@ public sealed record HoardOptions
                 : limit < 0 ? null : limit;
         }
 
+        var logContainer = config.GetString("DEFAULT", "guest_log_container_name");
+        if (!Hoard.Core.Logs.ObjectStore.IsContainerName(logContainer))
+        {
+            throw new ConfigurationException($"[DEFAULT] guest_log_container_name '{logContainer}' is not a container name (1-256 letters, digits, '.', '_' or '-', not '.' or '..')");
+        }
+
+        // A part travels from the guest in one frame, base64-encoded.
+        var logLimit = config.GetInt("DEFAULT", "guest_log_limit");
+        if (logLimit is < 1024 or > 2_000_000)
+        {
+            throw new ConfigurationException("[DEFAULT] guest_log_limit must be between 1024 and 2000000 bytes");
+        }
+
+        var logExpiry = config.GetInt("DEFAULT", "guest_log_expiry");
+        if (logExpiry < 0)
+        {
+            throw new ConfigurationException("[DEFAULT] guest_log_expiry must be 0 (keep until discarded) or a number of seconds");
+        }
+
         return new HoardOptions
         {
             ListenHost = host,
@@ -159,6 +187,9 @@ public sealed record HoardOptions
             MaxRamPerTenant = Quota("max_ram_per_tenant"),
             MaxClustersPerTenant = Quota("max_clusters_per_tenant"),
             BackupScheduleTick = Seconds(config, "DEFAULT", "backup_schedule_tick", 1),
+            GuestLogContainer = logContainer,
+            GuestLogLimit = logLimit,
+            GuestLogExpiry = logExpiry == 0 ? null : TimeSpan.FromSeconds(logExpiry),
             LocalPool = pool,
             LocalPoolDir = poolDir.Length > 0 ? ExpandHome(poolDir) : Path.Combine(dataDir, "pools", pool),
             LocalAddressRange = range,
