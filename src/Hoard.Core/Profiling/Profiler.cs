@@ -172,9 +172,9 @@ public sealed partial class Profiler : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    [LoggerMessage(1900, LogLevel.Warning, "The trace backend refused {Count} trace points ({Error}: {Message}); points are dropped until it recovers")]
+    [LoggerMessage(2200, LogLevel.Warning, "The trace backend refused {Count} trace points ({Error}: {Message}); points are dropped until it recovers")]
     private partial void LogBackendFailed(int count, string error, string message);
 
-    [LoggerMessage(1901, LogLevel.Information, "The trace backend accepts trace points again")]
+    [LoggerMessage(2201, LogLevel.Information, "The trace backend accepts trace points again")]
     private partial void LogBackendBack();
 }
