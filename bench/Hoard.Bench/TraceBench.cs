@@ -82,7 +82,7 @@ internal static class TraceBench
             + (py is null ? "n/a" : $"{1e6 / py.Redis:N0} points/s"));
         line($"Target <= 5 µs per point with the Redis driver: {(sampled.CallerUs + (sampled.DrainMs * 1000 / count) <= 5 ? "met" : "NOT met")} "
             + $"(caller {Us(sampled.CallerUs)}, caller + drain {Us(sampled.CallerUs + (sampled.DrainMs * 1000 / count))}; "
-            + $"CPU with redis-server's {Us(sampled.CpuUs + sampled.RedisCpuUs)}, which the machine's load does not inflate as it does wall time); "
+            + $"CPU with redis-server's {Us(sampled.CpuUs + sampled.RedisCpuUs)}, which the machine's load skews far less than wall time); "
             + $"off vs empty loop: {(off - empty) * 1000:+0.00;-0.00} ns/point");
         if (py is not null)
         {
