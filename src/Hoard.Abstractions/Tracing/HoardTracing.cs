@@ -122,7 +122,6 @@ public static class HoardTracing
         new[] { "SELECT", "INSERT", "UPDATE", "DELETE", "SET", "SHOW", "GRANT", "REVOKE", "BEGIN", "COMMIT", "ROLLBACK", "FLUSH", "GET", "PING", "DO", "WITH", "VALUES", "CALL", "ANALYZE", "VACUUM" }
             .ToDictionary(k => k, k => k, StringComparer.Ordinal).GetAlternateLookup<ReadOnlySpan<char>>();
 
-
     /// <summary>Marks <paramref name="activity"/> failed with the exception's type and message (never its data).</summary>
     public static void RecordError(this Activity? activity, Exception error)
     {

@@ -126,10 +126,15 @@ public sealed record TraceEvent(
         writer.WriteString(Properties.Service, point.Service);
         writer.WriteEndObject();
         writer.Flush();
+
+        // Let go of the caller's buffer: an idle thread's writer must not keep a driver's batch buffer alive.
+        writer.Reset(Detached);
     }
 
     [ThreadStatic]
     private static Utf8JsonWriter? t_writer;
+
+    private static readonly ArrayBufferWriter<byte> Detached = new(1);
 
     private const int TimestampLength = 26;
 
