@@ -22,7 +22,9 @@ namespace Hoard.Bench;
 /// <list type="bullet">
 /// <item>sampled, Redis driver: the point is made, handed to <see cref="Profiler"/>'s buffer, and written by its background
 /// writer through <see cref="RedisTraceDriver"/> (OSProfiler's layout). Reported: the caller's wall time over N, and apart
-/// from it the time the writer still needed after the loop to drain the buffer into Redis, and the points/s end to end;</item>
+/// from it the time the writer still needed after the loop to drain the buffer into Redis, and the points/s end to end;
+/// and the CPU time a point cost over a round, this process's and redis-server's, which other load on a shared machine
+/// skews far less than wall time;</item>
 /// <item>sampled, no-op driver: the same with a driver that drops every batch (OSProfiler's no-op notifier);</item>
 /// <item>enabled, not sampled: a Profiler listens but the request carried no trace header (no recorded parent);</item>
 /// <item>off: no Profiler, so nothing listens to the Hoard source; beside an empty loop of the same shape.</item>
