@@ -8,7 +8,8 @@ cd "$here"
   /usr/lib/postgresql/15/bin/postgres:postgresql psql:postgresql-client \
   mariadbd:mariadb-server mariadb-install-db:mariadb-server mariadb:mariadb-client mariadb-backup:mariadb-backup \
   openstack:python3-openstackclient /usr/lib/python3/dist-packages/troveclient/__init__.py:python3-troveclient \
-  osprofiler:python3-osprofiler /usr/lib/python3/dist-packages/redis/__init__.py:python3-redis
+  osprofiler:python3-osprofiler /usr/lib/python3/dist-packages/redis/__init__.py:python3-redis \
+  /usr/bin/chromium:chromium
 
 dotnet build Hoard.slnx -c Release --nologo -v quiet
 # The end-to-end tests run the same hoard the README's ./hoard runs.

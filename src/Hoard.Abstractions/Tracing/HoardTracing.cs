@@ -56,18 +56,71 @@ public static class HoardTracing
             return null;
         }
 
-        var words = sql.Split((char[]?)null, 3, StringSplitOptions.RemoveEmptyEntries);
-        static bool IsWord(string w) => w.Length > 0 && w.All(char.IsAsciiLetter);
-        var verb = words.Length > 0 && IsWord(words[0]) ? words[0].ToUpperInvariant() : "?";
-        if (verb is "CREATE" or "ALTER" or "DROP" && words.Length > 1 && IsWord(words[1]))
-        {
-            verb += " " + words[1].ToUpperInvariant();
-        }
-
         activity.SetTag("datastore", datastore);
-        activity.SetTag("command", verb);
+        activity.SetTag("command", StatementKind(sql));
         return activity;
     }
+
+    /// <summary>
+    /// The statement's kind: its first word upper-cased, with the object for CREATE/ALTER/DROP (CREATE ROLE), or "?"
+    /// when it does not start with a word. Read off the text without splitting it (a statement can be long), and the
+    /// common kinds are shared strings rather than one new string a point.
+    /// </summary>
+    internal static string StatementKind(string sql)
+    {
+        var rest = sql.AsSpan();
+        var first = NextWord(ref rest);
+        if (!IsWord(first))
+        {
+            return "?";
+        }
+
+        Span<char> upper = stackalloc char[Math.Min(first.Length, 64)];
+        if (first.Length > upper.Length)
+        {
+            return first.ToString().ToUpperInvariant();
+        }
+
+        first.ToUpperInvariant(upper);
+        if (upper.SequenceEqual("CREATE") || upper.SequenceEqual("ALTER") || upper.SequenceEqual("DROP"))
+        {
+            var second = NextWord(ref rest);
+            if (IsWord(second))
+            {
+                return string.Concat(upper, " ", second.ToString().ToUpperInvariant());
+            }
+        }
+
+        return CommonKinds.TryGetValue(upper, out var kind) ? kind : new string(upper);
+
+        static bool IsWord(ReadOnlySpan<char> word) => !word.IsEmpty && !word.ContainsAnyExcept(AsciiLetters);
+
+        static ReadOnlySpan<char> NextWord(ref ReadOnlySpan<char> text)
+        {
+            var start = 0;
+            while (start < text.Length && char.IsWhiteSpace(text[start]))
+            {
+                start++;
+            }
+
+            var end = start;
+            while (end < text.Length && !char.IsWhiteSpace(text[end]))
+            {
+                end++;
+            }
+
+            var word = text[start..end];
+            text = text[end..];
+            return word;
+        }
+    }
+
+    private static readonly System.Buffers.SearchValues<char> AsciiLetters =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
+    private static readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> CommonKinds =
+        new[] { "SELECT", "INSERT", "UPDATE", "DELETE", "SET", "SHOW", "GRANT", "REVOKE", "BEGIN", "COMMIT", "ROLLBACK", "FLUSH", "GET", "PING", "DO", "WITH", "VALUES", "CALL", "ANALYZE", "VACUUM" }
+            .ToDictionary(k => k, k => k, StringComparer.Ordinal).GetAlternateLookup<ReadOnlySpan<char>>();
 
     /// <summary>Marks <paramref name="activity"/> failed with the exception's type and message (never its data).</summary>
     public static void RecordError(this Activity? activity, Exception error)

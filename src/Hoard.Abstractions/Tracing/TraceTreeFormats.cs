@@ -6,7 +6,7 @@ using System.Text.Json.Nodes;
 namespace Hoard.Abstractions.Tracing;
 
 /// <summary>A trace tree written the ways OSProfiler's <c>trace show</c> writes it, so tools made for one read the other.</summary>
-public static class TraceTreeFormats
+public static partial class TraceTreeFormats
 {
     /// <summary>OSProfiler's JSON: a "total" root, each point's info with its raw events, and per-category stats.</summary>
     public static JsonObject ToJson(TraceTree tree)

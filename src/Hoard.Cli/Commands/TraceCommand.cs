@@ -30,8 +30,10 @@ public static class TraceCommand
         var id = new Argument<string>("id") { Description = "The trace id (openstack --os-profile prints it as Trace ID; the API answers it in X-Trace-ID)." };
         var json = new Option<bool>("--json") { Description = "OSProfiler's JSON tree." };
         var dot = new Option<bool>("--dot") { Description = "A Graphviz graph." };
+        var html = new Option<bool>("--html") { Description = "One self-contained HTML page: a collapsible timeline and the per-category stats." };
+        var output = new Option<string?>("--output", "-o") { Description = "Write to this file instead of standard output." };
         var (connection, config) = BackendOptions();
-        var show = new Command("show", "Show one trace as a tree with each point's timing and per-category stats.") { id, json, dot, connection, config };
+        var show = new Command("show", "Show one trace as a tree with each point's timing and per-category stats.") { id, json, dot, html, output, connection, config };
         show.SetAction(async (parse, cancellationToken) => await WithDriverAsync(parse.GetValue(connection), parse.GetValue(config), async driver =>
         {
             var traceId = parse.GetValue(id)!;
@@ -41,9 +43,25 @@ public static class TraceCommand
                 return 1;
             }
 
-            Console.Write(parse.GetValue(json) ? TraceTreeFormats.ToJson(tree).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n"
+            if (new[] { parse.GetValue(json), parse.GetValue(dot), parse.GetValue(html) }.Count(f => f) > 1)
+            {
+                await Console.Error.WriteLineAsync("hoard: give at most one of --json, --dot and --html");
+                return 2;
+            }
+
+            var text = parse.GetValue(json) ? TraceTreeFormats.ToJson(tree).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n"
                 : parse.GetValue(dot) ? TraceTreeFormats.ToDot(tree)
-                : TraceTreeFormats.ToText(tree));
+                : parse.GetValue(html) ? TraceTreeFormats.ToHtml(tree, traceId)
+                : TraceTreeFormats.ToText(tree);
+            if (parse.GetValue(output) is { Length: > 0 } file)
+            {
+                await File.WriteAllTextAsync(file, text, cancellationToken);
+            }
+            else
+            {
+                Console.Write(text);
+            }
+
             return 0;
         }));
         return show;

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Hoard.Abstractions.Plugins;
@@ -36,6 +37,7 @@ public sealed class RedisTraceDriver : ITraceDriver
     private readonly ConfigurationOptions _options;
     private readonly SemaphoreSlim _connecting = new(1, 1);
     private ConnectionMultiplexer? _connection;
+    private ArrayBufferWriter<byte>? _scratch;
 
     public RedisTraceDriver(ConfigurationOptions options)
     {
@@ -93,29 +95,58 @@ public sealed class RedisTraceDriver : ITraceDriver
         }
 
         var db = (await ConnectAsync(cancellationToken)).GetDatabase();
-        var batch = db.CreateBatch();
-        var writes = new List<Task>();
+
+        // Every event of the batch is written as UTF-8 into one reused buffer and pushed as slices of it: no JSON tree,
+        // string or byte array per event. The slices are taken once all is written (the buffer may move as it grows).
+        var buffer = Interlocked.Exchange(ref _scratch, null) ?? new ArrayBufferWriter<byte>(64 * 1024);
+        buffer.ResetWrittenCount();
+        var traces = new List<(string BaseId, int First, int Count, TracePoint? Failed)>();
+        var ends = new List<int>(2 * points.Count);
         foreach (var trace in points.GroupBy(p => p.BaseId, StringComparer.Ordinal))
         {
-            var events = new List<RedisValue>(2 * points.Count);
+            var first = ends.Count;
             TracePoint? failed = null;
             foreach (var point in trace)
             {
-                events.Add(Event(point, start: true));
-                events.Add(Event(point, start: false));
+                TraceEvent.WriteJson(buffer, point, start: true, Project);
+                ends.Add(buffer.WrittenCount);
+                TraceEvent.WriteJson(buffer, point, start: false, Project);
+                ends.Add(buffer.WrittenCount);
                 failed ??= point.ErrorType is null ? null : point;
             }
 
-            writes.Add(batch.ListLeftPushAsync(TraceKeyPrefix + trace.Key, [.. events]));
+            traces.Add((trace.Key, first, ends.Count - first, failed));
+        }
+
+        var written = buffer.WrittenMemory;
+        var batch = db.CreateBatch();
+        var writes = new List<Task>(2 * traces.Count);
+        foreach (var (baseId, first, count, failed) in traces)
+        {
+            var events = new RedisValue[count];
+            for (var i = 0; i < count; i++)
+            {
+                var from = first + i == 0 ? 0 : ends[first + i - 1];
+                events[i] = written[from..ends[first + i]];
+            }
+
+            writes.Add(batch.ListLeftPushAsync(TraceKeyPrefix + baseId, events));
             if (failed is not null)
             {
-                var error = new JsonObject { ["base_id"] = trace.Key, ["timestamp"] = TraceEvent.FormatTimestamp(failed.Stop) };
-                writes.Add(batch.StringSetAsync(ErrorKeyPrefix + trace.Key, error.ToJsonString()));
+                var error = new JsonObject { ["base_id"] = baseId, ["timestamp"] = TraceEvent.FormatTimestamp(failed.Stop) };
+                writes.Add(batch.StringSetAsync(ErrorKeyPrefix + baseId, error.ToJsonString()));
             }
         }
 
         batch.Execute();
         await Task.WhenAll(writes).WaitAsync(cancellationToken);
+
+        // Only now is every command sent (its reply came back); after a failure a queued command may still hold the
+        // buffer, so it is left to the collector then.
+        if (buffer.Capacity <= 4 * 1024 * 1024)
+        {
+            _scratch = buffer;
+        }
     }
 
     public async Task<TraceTree?> GetTraceAsync(string baseId, CancellationToken cancellationToken)
@@ -171,8 +202,6 @@ public sealed class RedisTraceDriver : ITraceDriver
 
         return [.. result.OrderBy(t => t.Timestamp)];
     }
-
-    private static string Event(TracePoint point, bool start) => TraceEvent.ToJson(point, start, Project);
 
     private static async IAsyncEnumerable<RedisKey> Keys(ConnectionMultiplexer connection, string prefix)
     {
