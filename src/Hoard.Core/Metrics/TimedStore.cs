@@ -1,8 +1,7 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Reflection;
-using System.Runtime.ExceptionServices;
+using System.Diagnostics.Metrics;
 using Hoard.Abstractions.Storage;
+using Hoard.Core.Storage;
 
 namespace Hoard.Core.Metrics;
 
@@ -15,53 +14,33 @@ public static class TimedStore
 {
     public static IManagementStore Wrap(IManagementStore store, HoardMetrics metrics)
     {
-        ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(metrics);
-        return (IManagementStore)StoreTimingProxy.Create(typeof(IManagementStore), store, "store", metrics.StoreCallDuration);
+        return StoreTimingProxy.Wrap(store, metrics.StoreCallDuration);
     }
 }
 
-/// <summary>The proxy behind <see cref="TimedStore"/>: one per store interface, sub-stores wrapped on first access.</summary>
-public class StoreTimingProxy : DispatchProxy
+/// <summary>The proxy behind <see cref="TimedStore"/>.</summary>
+public class StoreTimingProxy : StoreCallInterceptor
 {
-    private static readonly ConcurrentDictionary<MethodInfo, string> Names = new();
-    private readonly ConcurrentDictionary<MethodInfo, object?> _children = new();
-    private object _target = null!;
-    private string _area = string.Empty;
-    private System.Diagnostics.Metrics.Histogram<double> _duration = null!;
+    private Histogram<double> _duration = null!;
 
-    internal static object Create(Type contract, object target, string area, System.Diagnostics.Metrics.Histogram<double> duration)
-    {
-        var proxy = DispatchProxy.Create(contract, typeof(StoreTimingProxy));
-        var self = (StoreTimingProxy)proxy;
-        self._target = target;
-        self._area = area;
-        self._duration = duration;
-        return proxy;
-    }
+    internal static IManagementStore Wrap(IManagementStore store, Histogram<double> duration) =>
+        Wrap<StoreTimingProxy>(store, p => p._duration = duration);
 
-    protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
+    protected override void Inherit(StoreCallInterceptor parent) => _duration = ((StoreTimingProxy)parent)._duration;
+
+    protected override Task Intercept(string name, Func<Task> call)
     {
-        ArgumentNullException.ThrowIfNull(targetMethod);
-        if (targetMethod.IsSpecialName && targetMethod.Name.StartsWith("get_", StringComparison.Ordinal)
-            && targetMethod.ReturnType.IsInterface && targetMethod.ReturnType.Namespace == typeof(IManagementStore).Namespace)
+        if (!_duration.Enabled)
         {
-            return _children.GetOrAdd(targetMethod, m => Call(m, null) is { } child
-                ? Create(m.ReturnType, child, m.Name[4..].ToLowerInvariant(), _duration)
-                : null);
+            return call();
         }
 
-        if (!typeof(Task).IsAssignableFrom(targetMethod.ReturnType) || !_duration.Enabled)
-        {
-            return Call(targetMethod, args);
-        }
-
-        var name = Names.GetOrAdd(targetMethod, m => $"{_area}.{m.Name}");
         var started = Stopwatch.GetTimestamp();
         Task task;
         try
         {
-            task = (Task)Call(targetMethod, args)!;
+            task = call();
         }
         catch (Exception e)
         {
@@ -91,19 +70,6 @@ public class StoreTimingProxy : DispatchProxy
                 seconds,
                 new KeyValuePair<string, object?>(HoardMetrics.Names.StoreCall, name),
                 new KeyValuePair<string, object?>(HoardMetrics.Names.ErrorType, errorType));
-        }
-    }
-
-    private object? Call(MethodInfo method, object?[]? args)
-    {
-        try
-        {
-            return method.Invoke(_target, args);
-        }
-        catch (TargetInvocationException e) when (e.InnerException is not null)
-        {
-            ExceptionDispatchInfo.Throw(e.InnerException);
-            throw;
         }
     }
 }

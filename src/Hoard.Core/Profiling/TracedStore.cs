@@ -1,9 +1,7 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Reflection;
-using System.Runtime.ExceptionServices;
 using Hoard.Abstractions.Storage;
 using Hoard.Abstractions.Tracing;
+using Hoard.Core.Storage;
 
 namespace Hoard.Core.Profiling;
 
@@ -14,57 +12,31 @@ namespace Hoard.Core.Profiling;
 /// </summary>
 public static class TracedStore
 {
-    public static IManagementStore Wrap(IManagementStore store)
-    {
-        ArgumentNullException.ThrowIfNull(store);
-        return (IManagementStore)StoreCallProxy.Create(typeof(IManagementStore), store, "store");
-    }
+    public static IManagementStore Wrap(IManagementStore store) => StoreCallProxy.Wrap(store);
 }
 
-/// <summary>The proxy behind <see cref="TracedStore"/>: one per store interface, sub-stores wrapped on first access.</summary>
-public class StoreCallProxy : DispatchProxy
+/// <summary>The proxy behind <see cref="TracedStore"/>.</summary>
+public class StoreCallProxy : StoreCallInterceptor
 {
-    private static readonly ConcurrentDictionary<MethodInfo, string> Names = new();
-    private readonly ConcurrentDictionary<MethodInfo, object?> _children = new();
-    private object _target = null!;
-    private string _area = string.Empty;
+    internal static IManagementStore Wrap(IManagementStore store) => Wrap<StoreCallProxy>(store, _ => { });
 
-    internal static object Create(Type contract, object target, string area)
+    protected override void Inherit(StoreCallInterceptor parent)
     {
-        var proxy = DispatchProxy.Create(contract, typeof(StoreCallProxy));
-        var self = (StoreCallProxy)proxy;
-        self._target = target;
-        self._area = area;
-        return proxy;
     }
 
-    protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
+    protected override Task Intercept(string name, Func<Task> call)
     {
-        ArgumentNullException.ThrowIfNull(targetMethod);
-        if (targetMethod.IsSpecialName && targetMethod.Name.StartsWith("get_", StringComparison.Ordinal)
-            && targetMethod.ReturnType.IsInterface && targetMethod.ReturnType.Namespace == typeof(IManagementStore).Namespace)
-        {
-            return _children.GetOrAdd(targetMethod, m => Call(m, null) is { } child
-                ? Create(m.ReturnType, child, m.Name[4..].ToLowerInvariant())
-                : null);
-        }
-
-        if (!typeof(Task).IsAssignableFrom(targetMethod.ReturnType))
-        {
-            return Call(targetMethod, args);
-        }
-
         var previous = Activity.Current;
         var activity = HoardTracing.Store.StartActivity(HoardTracing.Names.StoreCall);
         if (activity is null)
         {
-            return Call(targetMethod, args);
+            return call();
         }
 
-        activity.SetTag("function.name", Names.GetOrAdd(targetMethod, m => $"{_area}.{m.Name}"));
+        activity.SetTag("function.name", name);
         try
         {
-            var task = (Task)Call(targetMethod, args)!;
+            var task = call();
             task.ContinueWith(
                 static (t, state) =>
                 {
@@ -92,19 +64,6 @@ public class StoreCallProxy : DispatchProxy
         {
             // The call's point is not the caller's current activity: what the caller does next is not inside it.
             Activity.Current = previous;
-        }
-    }
-
-    private object? Call(MethodInfo method, object?[]? args)
-    {
-        try
-        {
-            return method.Invoke(_target, args);
-        }
-        catch (TargetInvocationException e) when (e.InnerException is not null)
-        {
-            ExceptionDispatchInfo.Throw(e.InnerException);
-            throw;
         }
     }
 }
