@@ -115,6 +115,14 @@ public sealed class HoardServer : IAsyncDisposable
             ["HOARD_DEFAULT_MAX_INSTANCES_PER_TENANT"] = "-1",
             ["HOARD_DEFAULT_MAX_VOLUMES_PER_TENANT"] = "-1",
             ["HOARD_DEFAULT_MAX_CLUSTERS_PER_TENANT"] = "-1",
+
+            // Suites poll and burst far past Trove's 200 requests a minute per kind from one project (status polls,
+            // 50 concurrent creates); a 413 there would be a flake, not a finding. RateLimitTests sets the rates it tests.
+            ["HOARD_DEFAULT_HTTP_GET_RATE"] = "-1",
+            ["HOARD_DEFAULT_HTTP_POST_RATE"] = "-1",
+            ["HOARD_DEFAULT_HTTP_PUT_RATE"] = "-1",
+            ["HOARD_DEFAULT_HTTP_DELETE_RATE"] = "-1",
+            ["HOARD_DEFAULT_HTTP_MGMT_POST_RATE"] = "-1",
         };
         var ports = FreePorts(count);
         if (count > 1)

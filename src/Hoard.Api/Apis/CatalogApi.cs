@@ -1,4 +1,5 @@
 using Hoard.Abstractions.Storage;
+using Hoard.Api.Hosting;
 using Hoard.Api.Views;
 using Hoard.Core;
 using Hoard.Core.Catalog;
@@ -50,7 +51,7 @@ public static class CatalogApi
             return Results.Json(new { flavor = Flavor(http, views, flavor) });
         });
 
-        tenant.MapGet("/limits", async (HttpContext http, IManagementStore store, QuotaService quotas, CancellationToken ct) =>
+        tenant.MapGet("/limits", async (HttpContext http, IManagementStore store, QuotaService quotas, ProjectRateLimiter rates, CancellationToken ct) =>
         {
             // Trove's absolute limits: the project's effective quota (its overrides, else the defaults), -1 for none.
             var project = http.Caller().ProjectId;
@@ -66,7 +67,9 @@ public static class CatalogApi
                 ["max_clusters"] = limits.Clusters ?? -1,
                 ["used_instances"] = used,
             };
-            return Results.Json(new { limits = new object[] { absolute } }, TroveHttp.Json);
+
+            // Then Trove's rate entries, with what the project has left this minute (this request already counted).
+            return Results.Json(new { limits = rates.Entries(project).Prepend(absolute) }, TroveHttp.Json);
         });
         return tenant;
     }

@@ -94,6 +94,7 @@ public static class HoardServer
         services.AddSingleton<ITaskHandler, RebalanceClusterHandler>();
         services.AddSingleton<ITaskHandler, DeleteClusterHandler>();
         services.AddSingleton<Hoard.Core.Quotas.QuotaService>();
+        services.AddSingleton<ProjectRateLimiter>();
         services.AddSingleton<BackupVault>();
         services.AddSingleton<BackupService>();
         services.AddSingleton<BackupRetention>();
@@ -141,7 +142,11 @@ public static class HoardServer
         app.MapIdentityApi();
         app.MapGuestEndpoint();
         app.MapObjectStoreApi();
-        var tenant = app.MapGroup("/v1.0/{tenant}").AddEndpointFilter(TenantFilter.AuthenticateAsync);
+        // Rate limits count only the Trove routes, per the token's project (so after TenantFilter); identity, /metrics
+        // and the guest endpoint are outside this group.
+        var tenant = app.MapGroup("/v1.0/{tenant}")
+            .AddEndpointFilter(TenantFilter.AuthenticateAsync)
+            .AddEndpointFilter(ProjectRateLimiter.LimitAsync);
         tenant.MapInstancesApi();
         tenant.MapLogsApi();
         tenant.MapSchemaApi();

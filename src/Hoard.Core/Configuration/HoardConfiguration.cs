@@ -60,7 +60,7 @@ public sealed class HoardConfiguration
     /// <summary>The core options plus <paramref name="extra"/> ones (each datastore's group).</summary>
     public HoardConfiguration(IEnumerable<OptionDefinition>? extra = null)
     {
-        _definitions = [.. CoreOptions, .. ProfilerOptions.Definitions, .. extra ?? []];
+        _definitions = [.. CoreOptions, .. RateLimitOptions.Definitions, .. ProfilerOptions.Definitions, .. extra ?? []];
         foreach (var option in _definitions)
         {
             _values[(option.Section.ToUpperInvariant(), option.Name)] = option.Default;

@@ -59,6 +59,9 @@ public sealed record HoardOptions
     /// <summary>The quota of a project that has no override: the max_*_per_tenant options.</summary>
     public QuotaLimits DefaultQuota => new(MaxInstancesPerTenant, MaxVolumesPerTenant, MaxRamPerTenant, MaxBackupsPerTenant, MaxClustersPerTenant);
 
+    /// <summary>[DEFAULT] http_*_rate: requests a project may make a minute, per kind.</summary>
+    public RateLimitOptions RateLimits { get; init; } = RateLimitOptions.Default;
+
     /// <summary>[DEFAULT] backup_schedule_tick: how often due backup schedules are looked for.</summary>
     public required TimeSpan BackupScheduleTick { get; init; }
 
@@ -186,6 +189,7 @@ public sealed record HoardOptions
             MaxVolumesPerTenant = Quota("max_volumes_per_tenant"),
             MaxRamPerTenant = Quota("max_ram_per_tenant"),
             MaxClustersPerTenant = Quota("max_clusters_per_tenant"),
+            RateLimits = RateLimitOptions.From(config),
             BackupScheduleTick = Seconds(config, "DEFAULT", "backup_schedule_tick", 1),
             GuestLogContainer = logContainer,
             GuestLogLimit = logLimit,
