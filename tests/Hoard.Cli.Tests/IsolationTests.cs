@@ -23,6 +23,7 @@ namespace Hoard.Cli.Tests;
 public sealed class IsolationTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private HoardServer _server = null!;
+    /// <summary>The ids the route table's placeholders stand for: A's resources, and B's user and instance ({bUser}, {bInst}).</summary>
     private readonly Dictionary<string, string> _a = new(StringComparer.Ordinal);
     private string _aToken = null!;
     private string _bToken = null!;
@@ -163,6 +164,22 @@ public sealed class IsolationTests(ITestOutputHelper output) : IAsyncLifetime
         new("GET", "{*path:nonfile}", "/v1.0/{T}/no-such-thing", 404),
     ];
 
+    /// <summary>
+    /// Calls on B's own resources (or creates) that name one of A's in the body or query: B's instance {bInst}. Any 2xx
+    /// here would copy, attach or restore something of A's into B.
+    /// </summary>
+    private static readonly (string Method, string Path, string? Body, int Expected)[] CrossReferences =
+    [
+        ("POST", "instances", """{"instance": {"name": "b-cfg", "flavorRef": "1", "datastore": {"type": "redis"}, "configuration": "{cfg}"}}""", 404),
+        ("PUT", "instances/{bInst}", """{"instance": {"configuration": "{cfg}"}}""", 404),
+        // Redis has no incremental backups, so this is refused before the parent is looked at (IncrementalBackupTests
+        // checks another instance's parent on PostgreSQL).
+        ("POST", "backups", """{"backup": {"name": "b-incr", "instance": "{bInst}", "parent_id": "{bk}"}}""", 422),
+        ("GET", "backups?instance_id={inst}", null, 200),
+        ("GET", "backup_schedules?instance_id={inst}", null, 200),
+        ("GET", "instances/{bInst}/configuration", null, 200),
+    ];
+
     public async Task InitializeAsync()
     {
         _server = await HoardServer.StartAsync();
@@ -208,17 +225,35 @@ public sealed class IsolationTests(ITestOutputHelper output) : IAsyncLifetime
                 }
 
                 // Nothing of A's in any answer, unless the caller itself put it in the request.
-                var shown = route.NamesInstances ? new[] { _a["inst"], _a["member"] } : [];
-                foreach (var secret in Secrets().Except(shown).Where(s => !path.Contains(s, StringComparison.Ordinal) && !(body ?? string.Empty).Contains(s, StringComparison.Ordinal)))
-                {
-                    if (response.Text.Contains(secret, StringComparison.Ordinal))
-                    {
-                        leaks.Add($"{name}: {route.Method} {path} answered with A's '{secret}': {Truncate(response.Text)}");
-                    }
-                }
+                leaks.AddRange(Disclosed(name, route.Method, path, body, response, route.NamesInstances ? [_a["inst"], _a["member"]] : []));
             }
 
             summary.AppendLine(FormattableString.Invariant($"{route.Method,-7} {route.Template,-78} {statuses[0],14} {statuses[1],14} {statuses[2],10}"));
+        }
+
+        summary.AppendLine("B's own calls naming A's resources:");
+        foreach (var (method, rawPath, rawBody, expected) in CrossReferences)
+        {
+            var path = Expand(rawPath, _bProject);
+            var body = rawBody is null ? null : Fill(rawBody, _bProject);
+            var response = await SendAsync(_bToken, method, path, body);
+            if (response.Status != expected)
+            {
+                leaks.Add($"B, B's tenant: {method} {path} {body} answered {response.Status}, expected {expected}: {Truncate(response.Text)}");
+            }
+
+            leaks.AddRange(Disclosed("B, B's tenant", method, path, body, response, []));
+            summary.AppendLine(FormattableString.Invariant($"{method,-7} {rawPath + " " + rawBody,-150} {response.Status,4}"));
+        }
+
+        // Nothing of the above made anything in B either: B still has its one instance, no backup, no cluster.
+        foreach (var (kind, expected) in new[] { ("instances", 1), ("backups", 0), ("clusters", 0) })
+        {
+            var made = (await SendAsync(_bToken, "GET", $"/v1.0/{_bProject}/{kind}")).Body![kind]!.AsArray();
+            if (made.Count != expected)
+            {
+                leaks.Add($"B has {made.Count} {kind} after the calls, not {expected}: {made.ToJsonString()}");
+            }
         }
 
         // The one /mgmt route a member may call: its own project's quotas.
@@ -279,6 +314,14 @@ public sealed class IsolationTests(ITestOutputHelper output) : IAsyncLifetime
         _ => route.Own,
     };
 
+    /// <summary>What of A's an answer holds that the caller did not send itself.</summary>
+    private IEnumerable<string> Disclosed(string caller, string method, string path, string? body, Response response, string[] allowed) =>
+        Secrets()
+            .Except(allowed)
+            .Where(s => !path.Contains(s, StringComparison.Ordinal) && !(body ?? string.Empty).Contains(s, StringComparison.Ordinal))
+            .Where(s => response.Text.Contains(s, StringComparison.Ordinal))
+            .Select(s => $"{caller}: {method} {path} answered with A's '{s}': {Truncate(response.Text)}");
+
     private IEnumerable<string> Secrets() =>
         ["alphamark", _aToken, _a["projA"], _a["alice"], _a["inst"], _a["bk"], _a["cl"], _a["member"], _a["cfg"], _a["sch"], _a["logObject"]];
 
@@ -309,6 +352,11 @@ public sealed class IsolationTests(ITestOutputHelper output) : IAsyncLifetime
         _a["inst"] = Id(instance.Body!["instance"]!["id"]);
         var cluster = await OkAsync("POST", "clusters", $$$"""{"cluster": {"name": "alphamark-cl", "datastore": {"type": "redis", "version": "{{{_a["ver"]}}}"}, "instances": [{"flavorRef": "1"}, {"flavorRef": "1"}, {"flavorRef": "1"}]}}""");
         _a["cl"] = Id(cluster.Body!["cluster"]!["id"]);
+
+        // B's own instance, for the calls that name A's resources in a body about B's.
+        var bInstance = await SendAsync(_bToken, "POST", $"/v1.0/{_bProject}/instances", """{"instance": {"name": "b-db", "flavorRef": "1", "datastore": {"type": "redis"}}}""");
+        Assert.True(bInstance.Status == 200, bInstance.Text);
+        _a["bInst"] = Id(bInstance.Body!["instance"]!["id"]);
         await Timeouts.EventuallyAsync(() => ASendAsync("GET", $"instances/{_a["inst"]}"), r => Status(r, "instance") is "ACTIVE" or "ERROR", Timeouts.Settle, "A's instance to settle");
         Assert.Equal("ACTIVE", Status(await ASendAsync("GET", $"instances/{_a["inst"]}"), "instance"));
 
@@ -316,6 +364,7 @@ public sealed class IsolationTests(ITestOutputHelper output) : IAsyncLifetime
         _a["bk"] = Id(backup.Body!["backup"]!["id"]);
         var schedule = await OkAsync("POST", "backup_schedules", $$$"""{"backup_schedule": {"instance": "{{{_a["inst"]}}}", "name": "alphamark-sch", "pattern": "0 3 * * *", "retention": 7, "enabled": false}}""");
         _a["sch"] = Id(schedule.Body!["backup_schedule"]!["id"]);
+        await Timeouts.EventuallyAsync(() => SendAsync(_bToken, "GET", $"/v1.0/{_bProject}/instances/{_a["bInst"]}"), r => Status(r, "instance") is "ACTIVE", Timeouts.Settle, "B's instance to be ACTIVE");
         await Timeouts.EventuallyAsync(() => ASendAsync("GET", $"backups/{_a["bk"]}"), r => Status(r, "backup") is "COMPLETED" or "FAILED", Timeouts.Settle, "A's backup to finish");
         Assert.Equal("COMPLETED", Status(await ASendAsync("GET", $"backups/{_a["bk"]}"), "backup"));
         await Timeouts.EventuallyAsync(() => ASendAsync("GET", $"instances/{_a["inst"]}"), r => Status(r, "instance") is "ACTIVE", Timeouts.Settle, "A's instance to be ACTIVE after its backup");
