@@ -39,6 +39,12 @@ public static class IdentityApi
                 return NotFound("token", "subject");
             }
 
+            // Keystone's identity:validate_token: an admin, or the token's own user; another user's token is theirs.
+            if (!caller.IsAdmin && subject.UserId != caller.UserId)
+            {
+                return Forbidden();
+            }
+
             var project = await store.Identity.GetProjectAsync(subject.ProjectId, ct);
             http.Response.Headers["X-Subject-Token"] = subjectToken;
             return Results.Json(TokenBody(subject, project!, o));
@@ -51,7 +57,20 @@ public static class IdentityApi
                 return Unauthorized();
             }
 
-            return await identity.RevokeAsync(http.Request.Headers["X-Subject-Token"].ToString(), ct) ? Results.NoContent() : NotFound("token", "subject");
+            // Keystone's identity:revoke_token: an admin, or the token's own user; anyone else could log a user out.
+            var subjectToken = http.Request.Headers["X-Subject-Token"].ToString();
+            var subject = await identity.ValidateAsync(subjectToken, ct);
+            if (subject is null)
+            {
+                return NotFound("token", "subject");
+            }
+
+            if (!caller.IsAdmin && subject.UserId != caller.UserId)
+            {
+                return Forbidden();
+            }
+
+            return await identity.RevokeAsync(subjectToken, ct) ? Results.NoContent() : NotFound("token", "subject");
         });
 
         var admin = v3.MapGroup(string.Empty).AddEndpointFilter(RequireTokenAsync);
@@ -171,14 +190,18 @@ public static class IdentityApi
             ChangeRoleAsync(http, project, user, role, store, identity, assign: true, ct));
         admin.MapDelete("/projects/{project}/users/{user}/roles/{role}", (HttpContext http, string project, string user, string role, IManagementStore store, IdentityService identity, CancellationToken ct) =>
             ChangeRoleAsync(http, project, user, role, store, identity, assign: false, ct));
-        admin.MapMethods("/projects/{project}/users/{user}/roles/{role}", ["HEAD"], async (string project, string user, string role, IManagementStore store, CancellationToken ct) =>
-            (await store.Identity.ListRolesForAsync(project, user, ct)).Any(r => r.Id == role) ? Results.NoContent() : Results.NotFound());
-        admin.MapGet("/projects/{project}/users/{user}/roles", async (string project, string user, IManagementStore store, HoardOptions o, CancellationToken ct) =>
-            Results.Json(new { roles = (await store.Identity.ListRolesForAsync(project, user, ct)).Select(r => RoleView(r, o)) }));
+        admin.MapMethods("/projects/{project}/users/{user}/roles/{role}", ["HEAD"], async (HttpContext http, string project, string user, string role, IManagementStore store, CancellationToken ct) =>
+            !MaySeeGrantsOf(Caller(http), user) ? Forbidden()
+            : (await store.Identity.ListRolesForAsync(project, user, ct)).Any(r => r.Id == role) ? Results.NoContent() : Results.NotFound());
+        admin.MapGet("/projects/{project}/users/{user}/roles", async (HttpContext http, string project, string user, IManagementStore store, HoardOptions o, CancellationToken ct) =>
+            !MaySeeGrantsOf(Caller(http), user) ? Forbidden()
+            : Results.Json(new { roles = (await store.Identity.ListRolesForAsync(project, user, ct)).Select(r => RoleView(r, o)) }));
         admin.MapGet("/role_assignments", async (HttpContext http, IManagementStore store, CancellationToken ct) =>
         {
             var q = http.Request.Query;
-            var assignments = await store.Identity.ListAssignmentsAsync(q["scope.project.id"].FirstOrDefault(), q["user.id"].FirstOrDefault(), ct);
+            var caller = Caller(http);
+            var assignments = (await store.Identity.ListAssignmentsAsync(q["scope.project.id"].FirstOrDefault(), q["user.id"].FirstOrDefault(), ct))
+                .Where(a => MaySeeGrantsOf(caller, a.UserId));
             return Results.Json(new
             {
                 role_assignments = assignments.Select(a => new { role = new { id = a.RoleId }, user = new { id = a.UserId }, scope = new { project = new { id = a.ProjectId } } }),
@@ -361,6 +384,9 @@ public static class IdentityApi
     }
 
     private static AuthContext Caller(HttpContext http) => http.Caller();
+
+    /// <summary>Who holds which role where is an admin's to see; a member sees only its own grants.</summary>
+    private static bool MaySeeGrantsOf(AuthContext caller, string userId) => caller.IsAdmin || caller.UserId == userId;
 
     private sealed record Body(JsonObject? Object, IResult? Error)
     {
