@@ -75,6 +75,17 @@ public sealed class ApiContractTests : IAsyncLifetime
         Assert.Empty(list.Body!["instances"]!.AsArray());
     }
 
+    [Theory]
+    [InlineData("replica_of", "\"00000000-0000-0000-0000-000000000000\"")]
+    [InlineData("replica_count", "2")]
+    public async Task Asking_for_replication_is_refused_rather_than_making_a_plain_instance(string key, string value)
+    {
+        var body = $"{{\"instance\":{{\"name\":\"db\",\"flavorRef\":\"2\",\"datastore\":{{\"type\":\"redis\"}},\"{key}\":{value}}}}}";
+        AssertFault(HttpStatusCode.NotImplemented, "notImplemented", $"Replication ('{key}') is not supported yet", await SendAsync(HttpMethod.Post, $"/v1.0/{_project}/instances", body));
+        var list = await SendAsync(HttpMethod.Get, $"/v1.0/{_project}/instances");
+        Assert.Empty(list.Body!["instances"]!.AsArray());
+    }
+
     [Fact]
     public async Task Over_long_names_unknown_datastores_and_huge_bodies_are_refused()
     {

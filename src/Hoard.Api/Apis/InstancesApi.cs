@@ -130,6 +130,12 @@ public static class InstancesApi
 
         v.ThrowIfFailed();
 
+        // Asked-for replication must not quietly become a plain, empty instance.
+        if (new[] { "replica_of", "slave_of", "replica_count" }.FirstOrDefault(instance.ContainsKey) is { } replication)
+        {
+            throw ApiException.NotImplemented($"Replication ('{replication}') is not supported yet; create the instance without it.");
+        }
+
         var caller = http.Caller();
         var (created, password) = await instances.CreateAsync(
             caller,
