@@ -234,7 +234,7 @@ public sealed partial class HostileInputTests(HostileInputTests.Target target, I
             foreach (var c in CasesFor(route))
             {
                 cases++;
-                var (status, text, elapsed) = await RunAsync(route.Method, c.Path, c.Body, c.ContentType, c.ExpectContinue);
+                var (status, text, elapsed) = await RunAsync(route.Method, c.Path, c.Body, c.ContentType, c.ExpectContinue, c.Chunked);
                 statuses[status] = statuses.GetValueOrDefault(status) + 1;
                 routeStatuses[status] = routeStatuses.GetValueOrDefault(status) + 1;
                 judged |= status == 400 && keys.Any(k => text.Contains(k, StringComparison.Ordinal));
@@ -335,7 +335,7 @@ public sealed partial class HostileInputTests(HostileInputTests.Target target, I
         Assert.Equal(before, await SnapshotAsync());
     }
 
-    private sealed record Case(string Label, string Path, byte[]? Body, string? ContentType, bool ExpectContinue = false, bool Depth = false, bool Oversize = false);
+    private sealed record Case(string Label, string Path, byte[]? Body, string? ContentType, bool ExpectContinue = false, bool Depth = false, bool Oversize = false, bool Chunked = false);
 
     private IEnumerable<Case> CasesFor(BodyRoute route)
     {
@@ -356,6 +356,7 @@ public sealed partial class HostileInputTests(HostileInputTests.Target target, I
         yield return new Case("depth 33", path, Encoding.UTF8.GetBytes(Nest(wrapper, 33)), json, Depth: true);
         yield return new Case("depth 5000", path, Encoding.UTF8.GetBytes(Nest(wrapper, 5000)), json, Depth: true);
         yield return new Case("2 MB body", path, Encoding.UTF8.GetBytes($"{{\"{wrapper}\":\"{new string('x', 2 * 1024 * 1024)}\"}}"), json, ExpectContinue: true, Oversize: true);
+        yield return new Case("2 MB chunked body", path, Encoding.UTF8.GetBytes($"{{\"{wrapper}\":\"{new string('x', 2 * 1024 * 1024)}\"}}"), json, ExpectContinue: true, Oversize: true, Chunked: true);
         yield return new Case("invalid UTF-8 in a value", path, [.. Encoding.UTF8.GetBytes($"{{\"{wrapper}\":\""), 0xFF, 0xFE, 0xC3, 0x28, .. Encoding.UTF8.GetBytes("\"}")], json);
         yield return new Case("overlong UTF-8 in a key", path, [.. Encoding.UTF8.GetBytes("{\""), 0xC0, 0xAF, .. Encoding.UTF8.GetBytes($"\":1,\"{wrapper}\":{{}}}}")], json);
         yield return new Case("raw NUL byte", path, [.. Encoding.UTF8.GetBytes($"{{\"{wrapper}\":\"a"), 0x00, .. Encoding.UTF8.GetBytes("\"}")], json);
@@ -478,10 +479,11 @@ public sealed partial class HostileInputTests(HostileInputTests.Target target, I
         return deleted.Status is 202 or 204 ? null : $"could not undo the accepted case: {deleted.Status}";
     }
 
-    private async Task<(int Status, string Text, TimeSpan Elapsed)> RunAsync(string method, string path, byte[]? body, string? contentType, bool expectContinue)
+    private async Task<(int Status, string Text, TimeSpan Elapsed)> RunAsync(string method, string path, byte[]? body, string? contentType, bool expectContinue, bool chunked = false)
     {
         using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(Server.BaseUrl + path, UriKind.Absolute));
         request.Headers.ExpectContinue = expectContinue;
+        request.Headers.TransferEncodingChunked = chunked ? true : null; // no Content-Length: the cap is met while reading
         if (body is not null)
         {
             request.Content = new ByteArrayContent(body);
