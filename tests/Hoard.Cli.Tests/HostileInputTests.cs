@@ -335,6 +335,32 @@ public sealed partial class HostileInputTests(HostileInputTests.Target target, I
         Assert.Equal(before, await SnapshotAsync());
     }
 
+    /// <summary>A hostile name that is legal (Trove asks only for a letter or digit) is stored and shown verbatim, never interpreted.</summary>
+    [Fact]
+    public async Task Hostile_but_legal_instance_names_are_stored_and_shown_verbatim()
+    {
+        var path = $"/v1.0/{Project}/instances/{Instance}";
+        try
+        {
+            foreach (var name in new[] { Sql, Traversal, Nul, "fz-\u202e\ud83d\ude00-\u00e9", "x\\\"'%_*?[]{}$`;|&<>" })
+            {
+                var body = new JsonObject { ["instance"] = new JsonObject { ["name"] = name } }.ToJsonString();
+                var (status, text, _) = await RunAsync("PUT", path, Encoding.UTF8.GetBytes(body), "application/json", false);
+                Assert.True(status == 202, $"rename to {name}: {status} {text}");
+                var (shown, view, _) = await RunAsync("GET", path, null, null, false);
+                Assert.True(shown == 200, view);
+                Assert.Equal(name, JsonNode.Parse(view)!["instance"]!["name"]!.GetValue<string>());
+                var (listed, list, _) = await RunAsync("GET", $"/v1.0/{Project}/instances", null, null, false);
+                Assert.True(listed == 200, list);
+                Assert.Contains(JsonNode.Parse(list)!["instances"]!.AsArray(), i => i!["name"]!.GetValue<string>() == name);
+            }
+        }
+        finally
+        {
+            await RunAsync("PUT", path, Encoding.UTF8.GetBytes("""{"instance":{"name":"target"}}"""), "application/json", false);
+        }
+    }
+
     private sealed record Case(string Label, string Path, byte[]? Body, string? ContentType, bool ExpectContinue = false, bool Depth = false, bool Oversize = false, bool Chunked = false);
 
     private IEnumerable<Case> CasesFor(BodyRoute route)
