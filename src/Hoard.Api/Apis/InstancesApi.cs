@@ -212,6 +212,36 @@ public static class InstancesApi
         return Results.StatusCode(202);
     }
 
+    /// <summary>Trove's action schemas: resize takes exactly one of flavorRef and volume.size; the others take an object.</summary>
+    private static void ValidateUnsupportedAction(string action, JsonNode? value)
+    {
+        if (value is not JsonObject o)
+        {
+            throw ApiException.BadRequest($"Validation error: {action} {Validation.Repr(value)} is not of type 'object'");
+        }
+
+        if (action != "resize")
+        {
+            return;
+        }
+
+        var v = new Validation();
+        if (o.ContainsKey("flavorRef") == o.ContainsKey("volume"))
+        {
+            v.Fail(action, $"{Validation.Repr(o)} is not valid under any of the given schemas: exactly one of 'flavorRef' and 'volume' is expected");
+        }
+        else if (o.ContainsKey("flavorRef"))
+        {
+            v.FlavorRef(o, action);
+        }
+        else if (v.RequiredObject(o, action, "volume") is { } volume)
+        {
+            v.VolumeSize(volume, Validation.Path(action, "volume"));
+        }
+
+        v.ThrowIfFailed();
+    }
+
     private static async Task<IResult> ActionAsync(HttpContext http, string id, InstanceService instances, CancellationToken ct)
     {
         var body = await TroveHttp.ReadObjectAsync(http.Request, ct);
@@ -228,6 +258,8 @@ public static class InstancesApi
                 await instances.RestartAsync(caller.ProjectId, id, ct);
                 return Results.StatusCode(202);
             case "resize" or "promote_to_replica_source" or "eject_replica_source" or "reset_status":
+                // Judged as Trove's schema would before the 501, so a malformed body is the caller's 400, not "not implemented".
+                ValidateUnsupportedAction(action, body[action]);
                 _ = await instances.GetAsync(caller.ProjectId, id, ct);
                 throw ApiException.NotImplemented($"Action '{action}' is not supported yet.");
             case null:

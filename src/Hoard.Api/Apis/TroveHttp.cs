@@ -62,10 +62,18 @@ public static class TroveHttp
             throw ApiException.BadRequest("Malformed request body: the body is empty; a JSON object is expected.");
         }
 
+        // The parser checks UTF-8 only when a string is read, which is later, in code that cannot tell a bad body
+        // from a bug (a 500): bytes that are not UTF-8 are refused here, with where they start.
+        var bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+        {
+            throw ApiException.BadRequest($"Malformed request body: the body is not valid UTF-8 (from byte {FirstInvalidUtf8(bytes)}).");
+        }
+
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(buffer.ToArray(), documentOptions: DocumentOptions);
+            node = JsonNode.Parse(bytes, documentOptions: DocumentOptions);
         }
         catch (JsonException e)
         {
@@ -77,6 +85,12 @@ public static class TroveHttp
         }
 
         return node as JsonObject ?? throw ApiException.BadRequest("Malformed request body: a JSON object is expected.");
+    }
+
+    private static int FirstInvalidUtf8(ReadOnlySpan<byte> bytes)
+    {
+        var status = System.Text.Unicode.Utf8.ToUtf16(bytes, new char[bytes.Length], out var read, out _, replaceInvalidSequences: false);
+        return status == System.Buffers.OperationStatus.Done ? bytes.Length : read;
     }
 
     /// <summary>Reads an optional body: empty means an empty object (root enable, for one, takes none).</summary>

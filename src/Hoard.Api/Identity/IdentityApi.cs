@@ -255,7 +255,7 @@ public static class IdentityApi
         }
         catch (Hoard.Core.ApiException e)
         {
-            return BadRequest(e.Message);
+            return BodyError(e);
         }
 
         var auth = body["auth"] as JsonObject;
@@ -266,7 +266,8 @@ public static class IdentityApi
             return BadRequest("Expecting to find identity.methods with 'password' in auth; only password authentication is supported.");
         }
 
-        var user = identitySection["password"]?["user"] as JsonObject;
+        // Each level may be any JSON value: indexing a string or an array by name would throw, so each is checked as an object.
+        var user = (identitySection["password"] as JsonObject)?["user"] as JsonObject;
         var userKey = Str(user?["id"]) ?? Str(user?["name"]);
         var password = Str(user?["password"]);
         if (userKey is null || password is null)
@@ -274,7 +275,7 @@ public static class IdentityApi
             return BadRequest("Expecting to find auth.identity.password.user with a name or id and a password.");
         }
 
-        var scope = auth?["scope"]?["project"] as JsonObject;
+        var scope = (auth?["scope"] as JsonObject)?["project"] as JsonObject;
         var projectKey = Str(scope?["id"]) ?? Str(scope?["name"]);
         var issued = await identity.AuthenticateAsync(userKey, password, projectKey, ct);
         if (issued is null)
@@ -404,7 +405,7 @@ public static class IdentityApi
         }
         catch (Hoard.Core.ApiException e)
         {
-            return new Body(null, BadRequest(e.Message));
+            return new Body(null, BodyError(e));
         }
     }
 
@@ -418,6 +419,10 @@ public static class IdentityApi
     private static IResult Forbidden() => Error(403, "Forbidden", "You are not authorized to perform the requested action: the admin role is required.");
 
     private static IResult BadRequest(string message) => Error(400, "Bad Request", message);
+
+    /// <summary>A body that could not be read: too large stays Keystone's 413, anything else is a 400.</summary>
+    private static IResult BodyError(Hoard.Core.ApiException e) =>
+        e.Status == 413 ? Error(413, "Request Entity Too Large", e.Message) : BadRequest(e.Message);
 
     private static IResult NotFound(string kind, string id) => Error(404, "Not Found", $"Could not find {kind}: {id}.");
 
