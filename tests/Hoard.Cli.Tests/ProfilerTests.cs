@@ -248,7 +248,7 @@ public sealed partial class ProfilerTests : IAsyncLifetime
 
     /// <summary>OSProfiler's signing, written out here independently of Hoard's: base64url of the JSON, HMAC-SHA1 hex of that.</summary>
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA5350", Justification = "OSProfiler's header format is HMAC-SHA1.")]
-    private static (string Info, string Hmac) Sign(string baseId, string key)
+    internal static (string Info, string Hmac) Sign(string baseId, string key)
     {
         var info = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{{\"base_id\": \"{baseId}\", \"parent_id\": \"{baseId}\"}}")).Replace('+', '-').Replace('/', '_');
         return (info, Convert.ToHexStringLower(HMACSHA1.HashData(Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(info))));
