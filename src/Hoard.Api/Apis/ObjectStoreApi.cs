@@ -71,13 +71,14 @@ public static class ObjectStoreApi
 
     private static IResult Container(HttpContext http, string account, string container, string? prefix, string? marker, string? limit, ObjectStore store)
     {
-        if (!ObjectStore.IsContainerName(container) || store.List(account, container, prefix ?? string.Empty) is not { } all)
+        // One read of the container: its totals for the headers, the listing filtered from it.
+        if (!ObjectStore.IsContainerName(container) || store.List(account, container, string.Empty) is not { } whole)
         {
             return NotFound();
         }
 
+        var all = prefix is { Length: > 0 } ? whole.Where(o => o.Name.StartsWith(prefix, StringComparison.Ordinal)).ToList() : whole;
         var headers = http.Response.Headers;
-        var whole = store.List(account, container, string.Empty) ?? [];
         headers["X-Container-Object-Count"] = whole.Count.ToString(CultureInfo.InvariantCulture);
         headers["X-Container-Bytes-Used"] = whole.Sum(o => o.Bytes).ToString(CultureInfo.InvariantCulture);
         headers["X-Timestamp"] = Timestamp(DateTimeOffset.UtcNow);

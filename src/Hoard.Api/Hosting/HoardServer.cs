@@ -115,7 +115,7 @@ public static class HoardServer
         services.AddHostedService<ControlPlaneLoops>();
         if (options.Profiler.Enabled)
         {
-            var driver = OpenTraceDriver(options.Profiler, plugins);
+            var driver = TraceDrivers.Open(new Uri(options.Profiler.ConnectionString), plugins, "[profiler] connection_string");
             services.AddSingleton(sp => new Profiler(options.Profiler, driver, sp.GetRequiredService<ILogger<Profiler>>()));
         }
 
@@ -159,27 +159,6 @@ public static class HoardServer
         tenant.MapBackupSchedulesApi();
         app.MapFallback((HttpContext http) => TroveHttp.Error(404, "itemNotFound", "The resource could not be found."));
         return app;
-    }
-
-    /// <summary>
-    /// The trace driver of <c>[profiler] connection_string</c>, by its scheme; an unknown scheme or a bad string stops
-    /// start-up with a message that names only the scheme (the string may hold a password).
-    /// </summary>
-    private static ITraceDriver OpenTraceDriver(ProfilerOptions profiler, PluginRegistry plugins)
-    {
-        var uri = new Uri(profiler.ConnectionString);
-        try
-        {
-            return plugins.Get<ITraceDriverFactory>(PluginKind.Trace, uri.Scheme).Open(uri);
-        }
-        catch (KeyNotFoundException e)
-        {
-            throw new ConfigurationException($"[profiler] connection_string '{uri.Scheme}://...': {e.Message}");
-        }
-        catch (ArgumentException e)
-        {
-            throw new ConfigurationException($"[profiler] connection_string '{uri.Scheme}://...': {e.Message}");
-        }
     }
 
     /// <summary>Prepares the store and the catalogue before the server listens.</summary>

@@ -26,51 +26,20 @@ public static class IdentityApi
         v3.MapPost("/auth/tokens", IssueTokenAsync);
         v3.MapGet("/auth/tokens", async (HttpContext http, IdentityService identity, IManagementStore store, HoardOptions o, CancellationToken ct) =>
         {
-            var caller = await identity.ValidateAsync(http.Request.Headers["X-Auth-Token"].ToString(), ct);
-            if (caller is null)
+            var (token, subject, refusal) = await SubjectTokenAsync(http, identity, ct);
+            if (refusal is not null)
             {
-                return Unauthorized();
+                return refusal;
             }
 
-            var subjectToken = http.Request.Headers["X-Subject-Token"].ToString();
-            var subject = await identity.ValidateAsync(subjectToken, ct);
-            if (subject is null)
-            {
-                return NotFound("token", "subject");
-            }
-
-            // Keystone's identity:validate_token: an admin, or the token's own user; another user's token is theirs.
-            if (!caller.IsAdmin && subject.UserId != caller.UserId)
-            {
-                return Forbidden();
-            }
-
-            var project = await store.Identity.GetProjectAsync(subject.ProjectId, ct);
-            http.Response.Headers["X-Subject-Token"] = subjectToken;
+            var project = await store.Identity.GetProjectAsync(subject!.ProjectId, ct);
+            http.Response.Headers["X-Subject-Token"] = token;
             return Results.Json(TokenBody(subject, project!, o));
         });
         v3.MapDelete("/auth/tokens", async (HttpContext http, IdentityService identity, CancellationToken ct) =>
         {
-            var caller = await identity.ValidateAsync(http.Request.Headers["X-Auth-Token"].ToString(), ct);
-            if (caller is null)
-            {
-                return Unauthorized();
-            }
-
-            // Keystone's identity:revoke_token: an admin, or the token's own user; anyone else could log a user out.
-            var subjectToken = http.Request.Headers["X-Subject-Token"].ToString();
-            var subject = await identity.ValidateAsync(subjectToken, ct);
-            if (subject is null)
-            {
-                return NotFound("token", "subject");
-            }
-
-            if (!caller.IsAdmin && subject.UserId != caller.UserId)
-            {
-                return Forbidden();
-            }
-
-            return await identity.RevokeAsync(subjectToken, ct) ? Results.NoContent() : NotFound("token", "subject");
+            var (token, _, refusal) = await SubjectTokenAsync(http, identity, ct);
+            return refusal ?? (await identity.RevokeAsync(token, ct) ? Results.NoContent() : NotFound("token", "subject"));
         });
 
         var admin = v3.MapGroup(string.Empty).AddEndpointFilter(RequireTokenAsync);
@@ -191,17 +160,17 @@ public static class IdentityApi
         admin.MapDelete("/projects/{project}/users/{user}/roles/{role}", (HttpContext http, string project, string user, string role, IManagementStore store, IdentityService identity, CancellationToken ct) =>
             ChangeRoleAsync(http, project, user, role, store, identity, assign: false, ct));
         admin.MapMethods("/projects/{project}/users/{user}/roles/{role}", ["HEAD"], async (HttpContext http, string project, string user, string role, IManagementStore store, CancellationToken ct) =>
-            !MaySeeGrantsOf(Caller(http), user) ? Forbidden()
+            !MayActFor(Caller(http), user) ? Forbidden()
             : (await store.Identity.ListRolesForAsync(project, user, ct)).Any(r => r.Id == role) ? Results.NoContent() : Results.NotFound());
         admin.MapGet("/projects/{project}/users/{user}/roles", async (HttpContext http, string project, string user, IManagementStore store, HoardOptions o, CancellationToken ct) =>
-            !MaySeeGrantsOf(Caller(http), user) ? Forbidden()
+            !MayActFor(Caller(http), user) ? Forbidden()
             : Results.Json(new { roles = (await store.Identity.ListRolesForAsync(project, user, ct)).Select(r => RoleView(r, o)) }));
         admin.MapGet("/role_assignments", async (HttpContext http, IManagementStore store, CancellationToken ct) =>
         {
             var q = http.Request.Query;
             var caller = Caller(http);
             var assignments = (await store.Identity.ListAssignmentsAsync(q["scope.project.id"].FirstOrDefault(), q["user.id"].FirstOrDefault(), ct))
-                .Where(a => MaySeeGrantsOf(caller, a.UserId));
+                .Where(a => MayActFor(caller, a.UserId));
             return Results.Json(new
             {
                 role_assignments = assignments.Select(a => new { role = new { id = a.RoleId }, user = new { id = a.UserId }, scope = new { project = new { id = a.ProjectId } } }),
@@ -386,8 +355,27 @@ public static class IdentityApi
 
     private static AuthContext Caller(HttpContext http) => http.Caller();
 
-    /// <summary>Who holds which role where is an admin's to see; a member sees only its own grants.</summary>
-    private static bool MaySeeGrantsOf(AuthContext caller, string userId) => caller.IsAdmin || caller.UserId == userId;
+    /// <summary>
+    /// Keystone's rule for another user's things (their role grants, their tokens): an admin's, or the user's own. A
+    /// member sees only its own grants, and could otherwise read or revoke (log out) another user's token.
+    /// </summary>
+    private static bool MayActFor(AuthContext caller, string userId) => caller.IsAdmin || caller.UserId == userId;
+
+    /// <summary>The X-Subject-Token the caller (X-Auth-Token) asks about and whose it is, or the refusal to answer with.</summary>
+    private static async Task<(string Token, AuthContext? Subject, IResult? Refusal)> SubjectTokenAsync(HttpContext http, IdentityService identity, CancellationToken ct)
+    {
+        var caller = await identity.ValidateAsync(http.Request.Headers["X-Auth-Token"].ToString(), ct);
+        if (caller is null)
+        {
+            return (string.Empty, null, Unauthorized());
+        }
+
+        var token = http.Request.Headers["X-Subject-Token"].ToString();
+        var subject = await identity.ValidateAsync(token, ct);
+        return subject is null ? (token, null, NotFound("token", "subject"))
+            : MayActFor(caller, subject.UserId) ? (token, subject, null)
+            : (token, null, Forbidden());
+    }
 
     private sealed record Body(JsonObject? Object, IResult? Error)
     {

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Hoard.Abstractions.Plugins;
 using Hoard.Abstractions.Tracing;
 using Hoard.Core.Configuration;
+using Hoard.Core.Profiling;
 
 namespace Hoard.Cli.Commands;
 
@@ -108,17 +109,7 @@ public static class TraceCommand
                 throw new ConfigurationException("no trace backend: give --connection-string or set [profiler] connection_string");
             }
 
-            ITraceDriver driver;
-            try
-            {
-                driver = PluginRegistry.FromApplicationDirectory().Get<ITraceDriverFactory>(PluginKind.Trace, uri.Scheme).Open(uri);
-            }
-            catch (Exception e) when (e is KeyNotFoundException or ArgumentException)
-            {
-                throw new ConfigurationException($"connection string '{uri.Scheme}://...': {e.Message}");
-            }
-
-            await using (driver)
+            await using (var driver = TraceDrivers.Open(uri, PluginRegistry.FromApplicationDirectory(), "connection string"))
             {
                 return await action(driver);
             }
