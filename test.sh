@@ -18,6 +18,9 @@ export HOARD_BIN="$here/artifacts/bin/hoard"
 
 results="$here/artifacts/test-results"
 rm -rf "$results"
+# The reliability suites record what they measured here; scripts/reliability-figures.py renders it into docs/RELIABILITY.md.
+export HOARD_FIGURES="$here/artifacts/figures.jsonl"
+rm -f "$HOARD_FIGURES"
 status=0
 dotnet test Hoard.slnx -c Release --no-build --nologo --logger "trx" --results-directory "$results" "$@" || status=$?
 

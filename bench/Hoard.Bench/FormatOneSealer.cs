@@ -8,7 +8,9 @@ namespace Hoard.Bench;
 
 /// <summary>
 /// The format 1 sealer (per-chunk Deflate, fastest level) as it was before format 2, kept here only so the seal bench
-/// can time before and after in the same run on the same machine; Hoard itself only reads format 1.
+/// can time before and after in the same run on the same machine. Only the sealing half: what it writes is opened by
+/// Hoard's own <see cref="BackupEnvelope.OpenAsync(Stream, Stream, BackupKey, string?, CancellationToken)"/>, which
+/// still reads format 1.
 /// </summary>
 internal static class FormatOneSealer
 {
@@ -118,209 +120,6 @@ internal static class FormatOneSealer
             return chunk;
         }
     }
-
-    /// <summary>
-    /// Verifies and decrypts a sealed backup into <paramref name="plaintextDestination"/>, returning the plaintext byte
-    /// count; throws <see cref="BackupIntegrityException"/> saying what is wrong.
-    /// </summary>
-    /// <remarks>
-    /// Checks stream with the data: the key id before any decryption, each chunk as it is read, the end and (given
-    /// <paramref name="expectedSha256"/>) the checksum only once the last byte is read. Plaintext written before a
-    /// failure is unverified, so write it somewhere temporary and use it only after this returns. When a check fails
-    /// and <paramref name="expectedSha256"/> is given, the rest of the stored bytes are still hashed, so damaged
-    /// storage is reported as a checksum mismatch (with the first failing check as the inner exception).
-    /// </remarks>
-    public static Task<long> OpenAsync(
-        Stream stored, Stream plaintextDestination, BackupKey key, string? expectedSha256, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(plaintextDestination);
-        return OpenCoreAsync(stored, plaintextDestination, key, expectedSha256, cancellationToken);
-    }
-
-    /// <summary>
-    /// Every check <see cref="OpenAsync"/> makes (header, key, every chunk's authentication, the end, the checksum),
-    /// without decompressing or producing plaintext.
-    /// </summary>
-    public static Task VerifyAsync(Stream stored, BackupKey key, string expectedSha256, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(expectedSha256);
-        return OpenCoreAsync(stored, null, key, expectedSha256, cancellationToken);
-    }
-
-    private static async Task<long> OpenCoreAsync(
-        Stream stored, Stream? plaintextDestination, BackupKey key, string? expectedSha256, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(stored);
-        ArgumentNullException.ThrowIfNull(key);
-        if (expectedSha256 is not null && (expectedSha256.Length != 64 || !expectedSha256.All(char.IsAsciiHexDigit)))
-        {
-            throw new ArgumentException("The expected SHA-256 must be 64 hex digits.", nameof(expectedSha256));
-        }
-
-        using var reader = new HashingReader(stored);
-        try
-        {
-            var header = await ReadHeaderAsync(reader, key, cancellationToken);
-            var plaintextBytes = await OpenChunksAsync(reader, header, plaintextDestination, key, cancellationToken);
-            if (expectedSha256 is not null)
-            {
-                var actual = reader.Sha256();
-                if (!string.Equals(actual, expectedSha256, StringComparison.OrdinalIgnoreCase))
-                {
-                    throw ChecksumMismatch(expectedSha256, actual, null);
-                }
-            }
-
-            return plaintextBytes;
-        }
-        catch (BackupIntegrityException e) when (expectedSha256 is not null && e.Failure != BackupIntegrityFailure.ChecksumMismatch)
-        {
-            // Damaged storage explains most failures; the checksum says so plainly, the inner exception says where.
-            var actual = await reader.HashRestAsync(cancellationToken);
-            if (!string.Equals(actual, expectedSha256, StringComparison.OrdinalIgnoreCase))
-            {
-                throw ChecksumMismatch(expectedSha256, actual, e);
-            }
-
-            throw;
-        }
-    }
-
-    private static async Task<byte[]> ReadHeaderAsync(HashingReader reader, BackupKey key, CancellationToken cancellationToken)
-    {
-        var header = new byte[HeaderLength];
-        var read = await reader.ReadAsync(header, cancellationToken);
-        if (read < HeaderLength || !header.AsSpan(0, Magic.Length).SequenceEqual(Magic))
-        {
-            throw new BackupIntegrityException(
-                BackupIntegrityFailure.NotABackup, "Not a Hoard backup: the stored bytes do not start with a Hoard backup header.");
-        }
-
-        if (header[8] != FormatVersion || header[9] != DeflateCompression || header[10] != 0 || header[11] != 0)
-        {
-            throw new BackupIntegrityException(
-                BackupIntegrityFailure.UnsupportedVersion,
-                $"Unknown Hoard backup format (version {header[8]}, compression {header[9]}); this Hoard reads version {FormatVersion}.");
-        }
-
-        var keyId = header.AsSpan(12, BackupKey.IdLength);
-        if (!keyId.SequenceEqual(key.IdBytes))
-        {
-            throw new BackupIntegrityException(
-                BackupIntegrityFailure.WrongKey,
-                $"The backup was encrypted with another key: its key id is {Convert.ToHexStringLower(keyId)}, the configured key's id is {key.Id}.");
-        }
-
-        var chunkSize = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(28));
-        if (chunkSize is < MinChunkSize or > MaxChunkSize)
-        {
-            throw new BackupIntegrityException(BackupIntegrityFailure.Malformed, $"The backup header names an impossible chunk size ({chunkSize}).");
-        }
-
-        return header;
-    }
-
-    private static async Task<long> OpenChunksAsync(
-        HashingReader reader, byte[] header, Stream? destination, BackupKey key, CancellationToken cancellationToken)
-    {
-        var chunkSize = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(28));
-        var pipeline = new ChunkPipeline(key, header, chunkSize);
-        var frameHeader = new byte[FrameHeaderLength];
-        long plaintextBytes = 0;
-        try
-        {
-            long index = 0;
-            var final = false;
-            while (!final)
-            {
-                var chunk = pipeline.TryTakeFree() ?? await WriteOldestAsync();
-                try
-                {
-                    var (flags, length) = await ReadFrameAsync(reader, chunk, frameHeader, index, chunkSize, cancellationToken);
-                    final = (flags & FinalFlag) != 0;
-                    var at = index++;
-                    pipeline.Start(chunk, () => chunk.Open(at, flags, length, inflate: destination is not null), cancellationToken);
-                    if (final && await reader.ReadAsync(frameHeader.AsMemory(0, 1), cancellationToken) > 0)
-                    {
-                        throw new BackupIntegrityException(BackupIntegrityFailure.Malformed, $"The backup has bytes after its final chunk ({at}).");
-                    }
-                }
-                catch (BackupIntegrityException)
-                {
-                    // A chunk already read may have failed first: report the earliest failure.
-                    while (pipeline.Busy)
-                    {
-                        pipeline.Release(await WriteOldestAsync());
-                    }
-
-                    throw;
-                }
-            }
-
-            while (pipeline.Busy)
-            {
-                pipeline.Release(await WriteOldestAsync());
-            }
-
-            return plaintextBytes;
-        }
-        finally
-        {
-            await pipeline.DisposeAsync();
-        }
-
-        async Task<Chunk> WriteOldestAsync()
-        {
-            var chunk = await pipeline.TakeOldestAsync();
-            if (destination is not null)
-            {
-                await destination.WriteAsync(chunk.Output.AsMemory(0, chunk.OutputLength), cancellationToken);
-            }
-
-            plaintextBytes += chunk.OutputLength;
-            return chunk;
-        }
-    }
-
-    /// <summary>Reads one chunk's frame into <paramref name="chunk"/>, checking what can be checked before decryption.</summary>
-    private static async Task<(byte Flags, int Length)> ReadFrameAsync(
-        HashingReader reader, Chunk chunk, byte[] frameHeader, long index, int chunkSize, CancellationToken cancellationToken)
-    {
-        if (await reader.ReadAsync(frameHeader, cancellationToken) < FrameHeaderLength)
-        {
-            throw new BackupIntegrityException(
-                BackupIntegrityFailure.Truncated, $"The backup is truncated: it ends at chunk {index} without its final chunk.");
-        }
-
-        var flags = frameHeader[0];
-        var length = BinaryPrimitives.ReadInt32BigEndian(frameHeader.AsSpan(1));
-        var final = (flags & FinalFlag) != 0;
-        var deflated = (flags & DeflatedFlag) != 0;
-        if ((flags & ~(FinalFlag | DeflatedFlag)) != 0 || length < 0 || length > chunkSize || (!final && !deflated && length != chunkSize)
-            || index > uint.MaxValue)
-        {
-            throw new BackupIntegrityException(
-                BackupIntegrityFailure.ChunkAuthentication,
-                $"The backup's integrity check failed at chunk {index}: its frame is malformed (flags {flags}, length {length}).");
-        }
-
-        var sealedLength = length + TagLength;
-        if (await reader.ReadAsync(chunk.Frame.AsMemory(0, sealedLength), cancellationToken) < sealedLength)
-        {
-            throw new BackupIntegrityException(
-                BackupIntegrityFailure.Truncated, $"The backup is truncated: it ends inside chunk {index}, without its final chunk.");
-        }
-
-        return (flags, length);
-    }
-
-    private static BackupIntegrityException ChecksumMismatch(string expected, string actual, BackupIntegrityException? first) =>
-        new(
-            BackupIntegrityFailure.ChecksumMismatch,
-            $"Checksum mismatch: the stored bytes do not match the recorded SHA-256 {expected.ToLowerInvariant()} (they hash to {actual}); "
-            + "the backup was damaged or altered in storage and is not restored."
-            + (first is null ? string.Empty : $" First failed check: {first.Message}"),
-            first);
 
     /// <summary>
     /// Chunks being sealed or opened on the thread pool, taken back in the order they started, with the buffers of the
@@ -438,39 +237,6 @@ internal static class FormatOneSealer
             FrameLength = FrameHeaderLength + payload.Length + TagLength;
         }
 
-        public void Open(long index, byte flags, int length, bool inflate)
-        {
-            Span<byte> nonce = stackalloc byte[NonceLength];
-            Span<byte> aad = stackalloc byte[AadLength];
-            WriteNonceAndAad(nonce, aad, index, flags);
-            var deflated = (flags & DeflatedFlag) != 0;
-            var decrypted = deflated ? CompressedBuffer() : Plain;
-            try
-            {
-                _aes.Decrypt(nonce, Frame.AsSpan(0, length), Frame.AsSpan(length, TagLength), decrypted.AsSpan(0, length), aad);
-            }
-            catch (AuthenticationTagMismatchException e)
-            {
-                throw new BackupIntegrityException(
-                    BackupIntegrityFailure.ChunkAuthentication,
-                    $"The backup's integrity check failed at chunk {index}: it was altered, reordered or does not belong to this backup.",
-                    e);
-            }
-
-            OutputLength = length;
-            if (deflated && inflate)
-            {
-                OutputLength = Inflate(decrypted, length, index);
-            }
-
-            var final = (flags & FinalFlag) != 0;
-            if (inflate && !final && OutputLength != _chunkSize)
-            {
-                throw new BackupIntegrityException(
-                    BackupIntegrityFailure.Malformed, $"Chunk {index} holds {OutputLength} bytes where {_chunkSize} were expected.");
-            }
-        }
-
         public void Dispose()
         {
             _aes.Dispose();
@@ -516,29 +282,6 @@ internal static class FormatOneSealer
             return _compressed.Length < length;
         }
 
-        private int Inflate(byte[] compressed, int length, long index)
-        {
-            try
-            {
-                using var input = new MemoryStream(compressed, 0, length, writable: false);
-                using var inflate = new DeflateStream(input, CompressionMode.Decompress);
-                var inflated = inflate.ReadAtLeast(Plain, Plain.Length, throwOnEndOfStream: false);
-                Span<byte> probe = stackalloc byte[1];
-                if (inflated == Plain.Length && inflate.Read(probe) > 0)
-                {
-                    throw new BackupIntegrityException(
-                        BackupIntegrityFailure.Malformed, $"Chunk {index} inflates to more than the chunk size ({_chunkSize}).");
-                }
-
-                return inflated;
-            }
-            catch (InvalidDataException e)
-            {
-                // Authenticated, so written wrong rather than damaged in storage.
-                throw new BackupIntegrityException(BackupIntegrityFailure.Malformed, $"Chunk {index}'s compressed data is invalid: {e.Message}", e);
-            }
-        }
-
         private void WriteNonceAndAad(Span<byte> nonce, Span<byte> aad, long index, byte flags)
         {
             _header.AsSpan(20, NoncePrefixLength).CopyTo(nonce);
@@ -547,41 +290,5 @@ internal static class FormatOneSealer
             BinaryPrimitives.WriteInt64BigEndian(aad[HeaderLength..], index);
             aad[HeaderLength + 8] = flags;
         }
-    }
-
-    /// <summary>Reads the stored bytes, hashing every byte read, so the checksum covers exactly what was read.</summary>
-    private sealed class HashingReader(Stream stored) : IDisposable
-    {
-        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-
-        /// <summary>Fills as much of <paramref name="buffer"/> as the stream has.</summary>
-        public async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken)
-        {
-            var read = await stored.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken);
-            _hash.AppendData(buffer.Span[..read]);
-            return read;
-        }
-
-        public string Sha256() => Convert.ToHexStringLower(_hash.GetHashAndReset());
-
-        /// <summary>After a failed check: hashes what is left, for the whole stored bytes' hash.</summary>
-        public async Task<string> HashRestAsync(CancellationToken cancellationToken)
-        {
-            var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
-            try
-            {
-                while (await ReadAsync(buffer, cancellationToken) > 0)
-                {
-                }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-
-            return Sha256();
-        }
-
-        public void Dispose() => _hash.Dispose();
     }
 }

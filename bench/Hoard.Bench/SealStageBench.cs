@@ -260,7 +260,7 @@ internal static class SealStageBench
         var sealedBytes = new MemoryStream(data.Length + (16 << 20));
         foreach (var (name, seal, open) in new (string, SealWith, OpenWith)[]
         {
-            ("format 1 (Deflate)", FormatOneSealer.SealAsync, FormatOneSealer.OpenAsync),
+            ("format 1 (Deflate)", FormatOneSealer.SealAsync, BackupEnvelope.OpenAsync),
             ("format 2 (LzChunkCodec)", BackupEnvelope.SealAsync, BackupEnvelope.OpenAsync),
         })
         {

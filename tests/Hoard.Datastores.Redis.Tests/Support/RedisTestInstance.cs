@@ -106,6 +106,24 @@ internal sealed class RedisTestInstance : IAsyncDisposable
         var pid = ServerPid() ?? throw new InvalidOperationException("the instance has no pidfile");
         Process.GetProcessById(pid).Kill();
         await TestTimeouts.EventuallyAsync(() => !Manager.IsProcessAlive(Instance), "the killed server is gone");
+
+        // Its cmdline reads empty (so it no longer looks like redis-server) before the kernel has closed its
+        // sockets; a server restarted on the same address before then fails with "Address already in use".
+        await TestTimeouts.EventuallyAsync(() => Exited(pid), "the killed server's sockets to be closed");
+    }
+
+    /// <summary>Gone, or a zombie (a zombie holds no socket any more).</summary>
+    private static bool Exited(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+        }
+        catch (IOException)
+        {
+            return true;
+        }
     }
 
     /// <summary>Freezes the server (SIGSTOP): alive, but answering nothing.</summary>
