@@ -52,7 +52,7 @@ def render():
     for (suite, figure), r in sorted(last.items()):
         v = r["value"]
         if isinstance(v, float):
-            v = f"{v:,.2f}"
+            v = f"{v:,}"
         elif isinstance(v, int):
             v = f"{v:,}"
         elif not isinstance(v, str):

@@ -279,6 +279,14 @@ public sealed partial class HostileInputTests(HostileInputTests.Target target, I
         var summary = $"hostile inputs: {Routes.Length} body routes, {cases} cases, statuses {string.Join(", ", statuses.Select(s => $"{s.Key}×{s.Value}"))}, " +
             $"{statuses.Where(s => s.Key >= 500).Sum(s => s.Value)} 5xx, {accepted.Count} accepted (no-ops, or read back and undone), {total.Elapsed.TotalSeconds:0.0} s";
         output.WriteLine(summary);
+        const string suite = "hostile inputs";
+        Figures.Record(suite, "body routes fuzzed", Routes.Length);
+        Figures.Record(suite, "cases sent", cases);
+        Figures.Record(suite, "answers by status", string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Key} × {s.Value:N0}")));
+        Figures.Record(suite, "5xx answers", statuses.Where(s => s.Key >= 500).Sum(s => s.Value));
+        Figures.Record(suite, "accepted (no-ops, or read back and undone)", accepted.Count);
+        Figures.Record(suite, "failures (slow, 5xx, wrong shape, state changed)", failures.Count);
+        Figures.Record(suite, "seconds for all cases", Math.Round(total.Elapsed.TotalSeconds, 1));
         foreach (var a in accepted)
         {
             output.WriteLine("accepted: " + a);

@@ -264,6 +264,9 @@ public sealed class IsolationTests(ITestOutputHelper output) : IAsyncLifetime
         summary.AppendLine(FormattableString.Invariant($"{Routes.Length} routes x {callers.Length} callers, {leaks.Count} leaks"));
         output.WriteLine(summary.ToString());
         output.WriteLine(string.Join('\n', leaks));
+        Figures.Record("isolation", "routes (template × method)", Routes.Length);
+        Figures.Record("isolation", "callers per route (other project's tenant, owner's tenant, no token)", callers.Length);
+        Figures.Record("isolation", "leaks", leaks.Count);
 
         // Read with a fresh token of A's, so a revoked one shows as a difference (the last line), not as a failed read.
         var original = _aToken;

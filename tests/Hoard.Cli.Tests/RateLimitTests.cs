@@ -171,6 +171,8 @@ public sealed class RateLimitTests : IAsyncLifetime
     public async Task A_concurrent_burst_of_fifty_POSTs_against_a_rate_of_five_lets_exactly_five_through()
     {
         var burst = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Task.Run(() => PostAsync(_admin)))).Within(Timeouts.Settle);
+        Figures.Record("rate limits", "concurrent POSTs against a rate of 5 a minute", burst.Length);
+        Figures.Record("rate limits", "of them let through", burst.Count(a => a.Status != HttpStatusCode.RequestEntityTooLarge));
 
         Assert.Equal(5, burst.Count(a => a.Status != HttpStatusCode.RequestEntityTooLarge));
         Assert.All(burst.Where(a => a.Status == HttpStatusCode.RequestEntityTooLarge), a => AssertRateLimited("Only 5 POST request(s) can be made to * every minute.", a));

@@ -169,6 +169,11 @@ public sealed class ResilienceTests
 
         var dirs = Directory.GetDirectories(Path.Combine(server.PoolDir, "instances")).Select(d => Path.GetFileName(d)!).Order().ToList();
         Assert.Equal(listed.Order().ToList(), dirs);
+        const string suite = "control plane killed mid creates and deletes";
+        Figures.Record(suite, "control-plane SIGKILLs", 2);
+        Figures.Record(suite, "creates and deletes sent", 2 * 6);
+        Figures.Record(suite, "acknowledged deletes carried out", deleted.Count);
+        Figures.Record(suite, "instances at the end, each ACTIVE with one redis-server and one directory", listed.Count);
         api.Dispose();
     }
 
@@ -185,9 +190,11 @@ public sealed class ResilienceTests
         Assert.Equal("OK", (await ProcessRunner.RunAsync("redis-cli", [.. auth, "SET", "kept", "yes"])).Stdout.Trim());
 
         var agent = server.AgentPid() ?? throw new InvalidOperationException("no agent runs");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         ProcessRunner.Kill(agent);
         Assert.Equal("yes", (await ProcessRunner.RunAsync("redis-cli", [.. auth, "GET", "kept"])).Stdout.Trim());
         await Timeouts.EventuallyAsync(() => Task.FromResult(server.AgentPid()), p => p is not null && p != agent, Timeouts.Settle, "a new agent");
+        Figures.Record("agent and database SIGKILL (Redis)", "seconds from agent SIGKILL to a new agent (agent_restart_after 2 s)", Math.Round(clock.Elapsed.TotalSeconds, 1));
 
         // The new agent re-adopted the instance: guest calls work again.
         await Timeouts.EventuallyAsync(() => api.SendAsync(HttpMethod.Post, $"/instances/{id}/root"), r => r.Status == HttpStatusCode.OK, Timeouts.Settle, "root enable through the new agent");
@@ -196,6 +203,7 @@ public sealed class ResilienceTests
         auth = ["-h", address, "--user", "root", "--pass", password, "--no-auth-warning"];
 
         var database = Assert.Single(ProcessRunner.FindProcesses("redis-server", address + ":"));
+        clock.Restart();
         ProcessRunner.Kill(database);
         await Timeouts.EventuallyAsync(
             async () => (await ProcessRunner.RunAsync("redis-cli", [.. auth, "GET", "kept"])).Stdout.Trim(),
@@ -204,6 +212,7 @@ public sealed class ResilienceTests
             "the restarted database to serve the key written before the kill");
         Assert.NotEqual(database, Assert.Single(ProcessRunner.FindProcesses("redis-server", address + ":")));
         await api.WaitForAsync(id, "ACTIVE");
+        Figures.Record("agent and database SIGKILL (Redis)", "seconds from redis-server SIGKILL to the key read back and the instance ACTIVE", Math.Round(clock.Elapsed.TotalSeconds, 1));
     }
 
     [RequiresBinaryFact("redis-server")]
