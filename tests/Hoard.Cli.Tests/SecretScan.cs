@@ -8,7 +8,7 @@ namespace Hoard.Cli.Tests;
 /// <summary>
 /// Searches bytes for any of a set of secrets, each in the encodings a store, a log or a trace could put it in:
 /// the UTF-8 bytes, JSON-escaped (the default and the relaxed encoder), base64 and base64url at each of the three
-/// byte alignments, UTF-16, percent-encoded and hex. One pass per buffer (a multi-string search over the bytes read
+/// byte alignments, UTF-16, percent-encoded and hex; keys as their raw bytes, hex and base64. One pass per buffer (a multi-string search over the bytes read
 /// as Latin-1, one char a byte), so a scan of a few hundred megabytes takes seconds.
 /// </summary>
 internal sealed class SecretScan
@@ -17,25 +17,37 @@ internal sealed class SecretScan
     private readonly SearchValues<string> _any;
     private readonly List<string> _hits = [];
 
-    public SecretScan(IReadOnlyDictionary<string, string> secrets)
+    /// <param name="secrets">Text secrets (passwords, tokens).</param>
+    /// <param name="keys">Binary secrets (keys), searched for as raw bytes, hex and base64.</param>
+    public SecretScan(IReadOnlyDictionary<string, string> secrets, IReadOnlyDictionary<string, byte[]>? keys = null)
     {
         ArgumentNullException.ThrowIfNull(secrets);
         foreach (var (what, secret) in secrets)
         {
-            foreach (var (encoding, bytes) in Encodings(secret))
-            {
-                var needle = Encoding.Latin1.GetString(bytes);
-                if (!_needles.Any(n => n.Secret == what && n.Needle == needle))
-                {
-                    _needles.Add((what, encoding, needle));
-                }
-            }
+            Add(what, Encodings(secret));
+        }
+
+        foreach (var (what, key) in keys ?? new Dictionary<string, byte[]>())
+        {
+            Add(what, [("raw", key), .. ByteEncodings(key)]);
         }
 
         _any = SearchValues.Create([.. _needles.Select(n => n.Needle).Distinct()], StringComparison.Ordinal);
     }
 
     public int Needles => _needles.Count;
+
+    private void Add(string what, IEnumerable<(string Encoding, byte[] Bytes)> encodings)
+    {
+        foreach (var (encoding, bytes) in encodings)
+        {
+            var needle = Encoding.Latin1.GetString(bytes);
+            if (!_needles.Any(n => n.Secret == what && n.Needle == needle))
+            {
+                _needles.Add((what, encoding, needle));
+            }
+        }
+    }
 
     public long Files { get; private set; }
 
@@ -104,6 +116,14 @@ internal sealed class SecretScan
         yield return ("JSON-escaped, relaxed", Encoding.UTF8.GetBytes(JsonSerializer.Serialize(secret, new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping })[1..^1]));
         yield return ("UTF-16", Encoding.Unicode.GetBytes(secret));
         yield return ("percent-encoded", Encoding.ASCII.GetBytes(Uri.EscapeDataString(secret)));
+        foreach (var encoded in ByteEncodings(utf8))
+        {
+            yield return encoded;
+        }
+    }
+
+    private static IEnumerable<(string Encoding, byte[] Bytes)> ByteEncodings(byte[] utf8)
+    {
         yield return ("hex", Encoding.ASCII.GetBytes(Convert.ToHexStringLower(utf8)));
         yield return ("HEX", Encoding.ASCII.GetBytes(Convert.ToHexString(utf8)));
 

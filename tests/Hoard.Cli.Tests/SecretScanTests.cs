@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Hoard.Abstractions.Backups;
 using Hoard.Testing;
 using Npgsql;
 using StackExchange.Redis;
@@ -56,6 +57,13 @@ public sealed class SecretScanTests
             Assert.All(scan.Hits.Skip(before), h => Assert.StartsWith("canary", h, StringComparison.Ordinal));
         }
 
+        // A key, as raw bytes in a file and base64 in a configuration line.
+        var key = RandomNumberGenerator.GetBytes(32);
+        var keyScan = new SecretScan(new Dictionary<string, string>(), new Dictionary<string, byte[]> { ["key"] = key });
+        keyScan.Search("raw key", [.. RandomNumberGenerator.GetBytes(100), .. key, .. RandomNumberGenerator.GetBytes(100)]);
+        keyScan.Search("base64 key", Encoding.ASCII.GetBytes($"backup_encryption_key = {Convert.ToBase64String(key)}\n"));
+        Assert.Equal(2, keyScan.Hits.Count);
+
         var clean = new SecretScan(new Dictionary<string, string> { ["canary"] = secret });
         clean.Search("noise", RandomNumberGenerator.GetBytes(1_000_000));
         Assert.Empty(clean.Hits);
@@ -69,7 +77,7 @@ public sealed class SecretScanTests
         var planted = await Scenario.RunAsync(server, Configured());
         await server.KillAsync();
 
-        var scan = new SecretScan(planted.Secrets);
+        var scan = new SecretScan(planted.Secrets, Keys(server));
         await ScanDataDirectoryAsync(scan, server, planted);
         Assert.True(File.Exists(Path.Combine(server.DataDir, "traces.db")), "no trace store in the data directory");
         Record("sqlite", scan, planted);
@@ -85,6 +93,7 @@ public sealed class SecretScanTests
             await postgres.InitializeAsync();
             var store = await postgres.CreateDatabaseAsync();
             var traces = await postgres.CreateDatabaseAsync();
+            var backupKey = BackupKey.Generate();
             Planted planted;
             SecretScan scan;
             await using (var server = await HoardServer.StartAsync(
@@ -93,12 +102,13 @@ public sealed class SecretScanTests
                     ["HOARD_DATABASE_CONNECTION"] = store.AbsoluteUri,
                     ["HOARD_PROFILER_CONNECTION_STRING"] = traces.AbsoluteUri,
                     ["HOARD_PROFILER_TRACE_STORE"] = "true",
+                    ["HOARD_DEFAULT_BACKUP_ENCRYPTION_KEY"] = backupKey.ToConfiguration(),
                 },
                 ["--profiler-hmac-keys", TraceKey]))
             {
                 planted = await Scenario.RunAsync(server, Configured(("store password", postgres.Password)));
                 await server.KillAsync();
-                scan = new SecretScan(planted.Secrets);
+                scan = new SecretScan(planted.Secrets, Keys(server, backupKey));
                 await ScanDataDirectoryAsync(scan, server, planted);
             }
 
@@ -144,6 +154,7 @@ public sealed class SecretScanTests
             await admin.ConfigSetAsync("appendonly", "yes").Within(Timeouts.Short);
             var storeDb = await redis.FreshDatabaseAsync();
             var traceDb = await redis.FreshDatabaseAsync();
+            var backupKey = BackupKey.Generate();
             Planted planted;
             SecretScan scan;
             await using (var server = await HoardServer.StartAsync(
@@ -152,12 +163,13 @@ public sealed class SecretScanTests
                     ["HOARD_DATABASE_CONNECTION"] = redis.ConnectionString(storeDb).AbsoluteUri,
                     ["HOARD_PROFILER_CONNECTION_STRING"] = redis.ConnectionString(traceDb).AbsoluteUri,
                     ["HOARD_PROFILER_TRACE_STORE"] = "true",
+                    ["HOARD_DEFAULT_BACKUP_ENCRYPTION_KEY"] = backupKey.ToConfiguration(),
                 },
                 ["--profiler-hmac-keys", TraceKey]))
             {
                 planted = await Scenario.RunAsync(server, Configured(("store password", redis.Password)));
                 await server.KillAsync();
-                scan = new SecretScan(planted.Secrets);
+                scan = new SecretScan(planted.Secrets, Keys(server, backupKey));
                 await ScanDataDirectoryAsync(scan, server, planted);
             }
 
@@ -193,11 +205,28 @@ public sealed class SecretScanTests
         return configured;
     }
 
-    /// <summary>Every file under the data directory but admin-openrc, which must be the owner's only.</summary>
+    /// <summary>
+    /// The keys: master.key (only its own file may hold it) and the key backups are sealed with, derived from it or
+    /// configured (<paramref name="configured"/>): neither is ever written down.
+    /// </summary>
+    private static Dictionary<string, byte[]> Keys(HoardServer server, BackupKey? configured = null)
+    {
+        var master = File.ReadAllBytes(Path.Combine(server.DataDir, "master.key"));
+        Assert.Equal(32, master.Length);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(server.DataDir, "master.key")));
+        return new Dictionary<string, byte[]>(StringComparer.Ordinal)
+        {
+            ["master key"] = master,
+            ["backup key"] = Convert.FromBase64String((configured ?? BackupKey.Derive(master, "hoard backups v1")).ToConfiguration()),
+        };
+    }
+
+    /// <summary>Every file under the data directory but admin-openrc, which must be the owner's only, and master.key.</summary>
     private static async Task ScanDataDirectoryAsync(SecretScan scan, HoardServer server, Planted planted)
     {
         var openrc = Path.Combine(server.DataDir, "admin-openrc");
-        await scan.DirectoryAsync(server.DataDir, "data dir", file => file == openrc);
+        var masterKey = Path.Combine(server.DataDir, "master.key");
+        await scan.DirectoryAsync(server.DataDir, "data dir", file => file == openrc || file == masterKey);
         Assert.True(scan.Files > 50 && scan.Bytes > 1_000_000, $"scanned only {scan.Files} files, {scan.Bytes} bytes under {server.DataDir}");
         if (File.Exists(openrc))
         {
