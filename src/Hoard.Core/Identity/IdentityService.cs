@@ -28,8 +28,14 @@ public sealed class IdentityService(IManagementStore store, HoardOptions options
     public const string AdminRole = "admin";
     public const string MemberRole = "member";
 
-    // Token validation is on every API call; the store is asked once per token, then memory answers.
-    private readonly ConcurrentDictionary<string, AuthContext> _tokens = new(StringComparer.Ordinal);
+    /// <summary>
+    /// How long memory answers for a token before the store is asked again. Token validation is on every API call, so
+    /// memory answers most; but replicas sharing a store each keep their own memory, and a token revoked (or a user
+    /// removed) through one must be refused by the others too, within this time, not only once the token expires.
+    /// </summary>
+    public static readonly TimeSpan RecheckAfter = TimeSpan.FromSeconds(2);
+
+    private readonly ConcurrentDictionary<string, (AuthContext Context, DateTimeOffset CheckedAt)> _tokens = new(StringComparer.Ordinal);
 
     /// <summary>Creates the admin user, project and roles on first start. Returns true when it created the admin.</summary>
     public async Task<bool> BootstrapAsync(string adminPassword, CancellationToken cancellationToken)
@@ -99,7 +105,7 @@ public sealed class IdentityService(IManagementStore store, HoardOptions options
         var record = new TokenRecord(Secrets.Sha256Hex(token), user.Id, project.Id, now, now + options.TokenExpiration);
         await store.Identity.InsertTokenAsync(record, cancellationToken);
         var context = new AuthContext(user.Id, user.Name, project.Id, project.Name, roles, record.IssuedAt, record.ExpiresAt);
-        _tokens[token] = context;
+        _tokens[token] = (context, now);
         return new IssuedToken(token, context, user, project);
     }
 
@@ -114,18 +120,22 @@ public sealed class IdentityService(IManagementStore store, HoardOptions options
         var now = time.GetUtcNow();
         if (_tokens.TryGetValue(token, out var cached))
         {
-            if (cached.ExpiresAt > now)
+            if (cached.Context.ExpiresAt <= now)
             {
-                return cached;
+                _tokens.TryRemove(token, out _);
+                return null;
             }
 
-            _tokens.TryRemove(token, out _);
-            return null;
+            if (now - cached.CheckedAt < RecheckAfter)
+            {
+                return cached.Context;
+            }
         }
 
         var record = await store.Identity.GetTokenAsync(Secrets.Sha256Hex(token), cancellationToken);
         if (record is null || record.ExpiresAt <= now)
         {
+            _tokens.TryRemove(token, out _);
             return null;
         }
 
@@ -133,12 +143,13 @@ public sealed class IdentityService(IManagementStore store, HoardOptions options
         var project = await store.Identity.GetProjectAsync(record.ProjectId, cancellationToken);
         if (user is null || project is null)
         {
+            _tokens.TryRemove(token, out _);
             return null;
         }
 
         var roles = await store.Identity.ListRolesForAsync(project.Id, user.Id, cancellationToken);
         var context = new AuthContext(user.Id, user.Name, project.Id, project.Name, roles, record.IssuedAt, record.ExpiresAt);
-        _tokens[token] = context;
+        _tokens[token] = (context, now);
         return context;
     }
 
@@ -151,7 +162,7 @@ public sealed class IdentityService(IManagementStore store, HoardOptions options
     /// <summary>Forgets cached tokens of a user whose roles or existence changed.</summary>
     public void ForgetUser(string userId)
     {
-        foreach (var (token, context) in _tokens)
+        foreach (var (token, (context, _)) in _tokens)
         {
             if (context.UserId == userId)
             {
