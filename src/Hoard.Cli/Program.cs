@@ -22,5 +22,6 @@ root.Subcommands.Add(CatalogueCommand.Create());
 root.Subcommands.Add(BackupCommand.Create());
 root.Subcommands.Add(ConfigurationCommand.Create());
 root.Subcommands.Add(LogCommand.Create());
+root.Subcommands.Add(QuotaCommand.Create());
 root.Subcommands.Add(TraceCommand.Create());
 return await root.Parse(args).InvokeAsync();

@@ -24,6 +24,9 @@ public sealed class ApiException(int status, string fault, string message) : Exc
 
     public static ApiException Unprocessable(string message) => new(422, "unprocessableEntity", message);
 
+    /// <summary>Trove's 415 (webob's HTTPUnsupportedMediaType, which Trove names badMediaType): a body of a media type it does not read.</summary>
+    public static ApiException UnsupportedMediaType(string message) => new(415, "badMediaType", message);
+
     public static ApiException NotImplemented(string message) => new(501, "notImplemented", message);
 
     /// <summary>A part the request needs is not answering now; the request may succeed when retried.</summary>

@@ -100,6 +100,49 @@ public sealed class ApiContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_body_not_sent_as_json_is_troves_415_naming_its_media_type_and_json_with_any_charset_is_read()
+    {
+        // Trove 18 reads a body only as its Content-Type says and answers text/plain, forms, XML and none with 415
+        // "The request media type … is not supported by this server." (its fake mode, checked side by side).
+        async Task<(HttpStatusCode Status, JsonObject? Body)> SendAsAsync(string path, string body, string? contentType, HttpMethod? method = null)
+        {
+            using var request = new HttpRequestMessage(method ?? HttpMethod.Post, path) { Content = new ByteArrayContent(Encoding.UTF8.GetBytes(body)) };
+            if (contentType is not null)
+            {
+                request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+            }
+
+            using var response = await _http.SendAsync(request).Within(Timeouts.Short);
+            var text = await response.Content.ReadAsStringAsync();
+            return (response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text) as JsonObject);
+        }
+
+        var instances = $"/v1.0/{_project}/instances";
+        var create = """{"instance":{"name":"typed","flavorRef":"2","datastore":{"type":"nosuch"}}}""";
+        foreach (var type in new[] { "text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded", "application/xml", "text/xml", "application/octet-stream" })
+        {
+            AssertFault((HttpStatusCode)415, "badMediaType", $"The request media type {type} is not supported by this server.", await SendAsAsync(instances, create, type));
+        }
+
+        AssertFault((HttpStatusCode)415, "badMediaType", "no Content-Type", await SendAsAsync(instances, create, null));
+        AssertFault((HttpStatusCode)415, "badMediaType", "text/plain", await SendAsAsync($"/v1.0/{_project}/mgmt/quotas/{_project}", """{"quotas":{"instances":1}}""", "text/plain", HttpMethod.Put));
+
+        // JSON is read whatever its charset parameter or case (the body then fails on its own merits, past the media type).
+        foreach (var type in new[] { "application/json", "application/json; charset=utf-8", "application/json;charset=UTF-8", "Application/JSON" })
+        {
+            AssertFault(HttpStatusCode.NotFound, "itemNotFound", "Datastore 'nosuch' cannot be found.", await SendAsAsync(instances, create, type));
+        }
+
+        // No body, no media type to judge: Trove too looks at the Content-Type only when there is a body.
+        Assert.Equal(HttpStatusCode.OK, (await SendAsAsync(instances, string.Empty, "text/plain", HttpMethod.Get)).Status);
+
+        // Keystone's token route keeps its own rules: a password auth sent as JSON still issues a token.
+        var auth = """{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"admin","domain":{"name":"Default"},"password":""" +
+            JsonValue.Create(_server.AdminPassword).ToJsonString() + """}}},"scope":{"project":{"name":"admin","domain":{"name":"Default"}}}}}""";
+        Assert.Equal(HttpStatusCode.Created, (await SendAsAsync("/identity/v3/auth/tokens", auth, "application/json")).Status);
+    }
+
+    [Fact]
     public async Task Unknown_instances_are_404_and_actions_name_what_is_wrong()
     {
         AssertFault(HttpStatusCode.NotFound, "itemNotFound", "Resource nope cannot be found.", await SendAsync(HttpMethod.Get, $"/v1.0/{_project}/instances/nope"));

@@ -22,7 +22,8 @@ public sealed class MetricsTests
     [RequiresBinaryFact("redis-server")]
     public async Task A_scrape_shows_requests_by_route_template_the_create_task_the_live_instance_and_store_latency()
     {
-        await using var server = await HoardServer.StartAsync();
+        // The per-instance heartbeat series are exported only when asked for (/metrics needs no token).
+        await using var server = await HoardServer.StartAsync(new Dictionary<string, string> { ["HOARD_DEFAULT_METRICS_INSTANCE_LABELS"] = "true" });
         var (token, project) = await server.LoginAsync("admin", server.AdminPassword, "admin");
         using var api = new HttpClient { BaseAddress = new Uri(server.BaseUrl), Timeout = Timeouts.Short };
         api.DefaultRequestHeaders.Add("X-Auth-Token", token);
@@ -167,6 +168,30 @@ public sealed class MetricsTests
         {
             await redis.DisposeAsync();
         }
+    }
+
+    [RequiresBinaryFact("redis-server")]
+    public async Task By_default_the_page_names_no_instance()
+    {
+        // metrics_instance_labels is off by default: a live instance is counted, but no series names it.
+        await using var server = await HoardServer.StartAsync();
+        var (token, project) = await server.LoginAsync("admin", server.AdminPassword, "admin");
+        using var api = new HttpClient { BaseAddress = new Uri(server.BaseUrl), Timeout = Timeouts.Short };
+        api.DefaultRequestHeaders.Add("X-Auth-Token", token);
+        using var created = await api.PostAsync(
+            $"/v1.0/{project}/instances",
+            new StringContent("{\"instance\":{\"name\":\"unnamed\",\"flavorRef\":\"2\",\"datastore\":{\"type\":\"redis\"}}}", Encoding.UTF8, "application/json")).Within(Timeouts.Short);
+        Assert.Equal(HttpStatusCode.OK, created.StatusCode);
+        var id = JsonNode.Parse(await created.Content.ReadAsStringAsync())!["instance"]!["id"]!.GetValue<string>();
+        await Timeouts.EventuallyAsync(() => StatusAsync(api, project, id), s => s is "ACTIVE" or "ERROR", Timeouts.Settle, "the instance to become ACTIVE");
+
+        var page = await Timeouts.EventuallyAsync(
+            () => ScrapeAsync(server),
+            p => p.Samples("hoard_instances", ("datastore", "redis"), ("status", "ACTIVE")).Any(),
+            Timeouts.Settle,
+            "the instance count to include the new instance");
+        Assert.Empty(page.Samples("hoard_guest_heartbeat_age_seconds"));
+        Assert.DoesNotContain(id, page.Text, StringComparison.Ordinal);
     }
 
     [Fact]

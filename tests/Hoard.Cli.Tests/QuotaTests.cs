@@ -207,14 +207,7 @@ public sealed class QuotaTests : IAsyncLifetime
     [RequiresBinaryFact("openstack")]
     public async Task Members_read_only_their_own_quota_and_bad_updates_are_refused_naming_the_problem()
     {
-        // A second project with a member (no admin role).
-        var made = await SendAsync(_admin, HttpMethod.Post, $"{_server.BaseUrl}/identity/v3/projects", JsonNode.Parse("""{"project": {"name": "other", "domain_id": "default"}}"""));
-        Assert.True(made.Status == HttpStatusCode.Created, made.Body?.ToJsonString());
-        var otherId = made.Body!["project"]!["id"]!.GetValue<string>();
-        var user = await SendAsync(_admin, HttpMethod.Post, $"{_server.BaseUrl}/identity/v3/users", new JsonObject { ["user"] = new JsonObject { ["name"] = "mona", ["password"] = "pw-mona-1", ["default_project_id"] = otherId, ["domain_id"] = "default" } });
-        Assert.True(user.Status == HttpStatusCode.Created, user.Body?.ToJsonString());
-        var member = (await SendAsync(_admin, HttpMethod.Get, $"{_server.BaseUrl}/identity/v3/roles?name=member")).Body!["roles"]![0]!["id"]!.GetValue<string>();
-        await SendAsync(_admin, HttpMethod.Put, $"{_server.BaseUrl}/identity/v3/projects/{otherId}/users/{user.Body!["user"]!["id"]!.GetValue<string>()}/roles/{member}");
+        var otherId = await MemberOfOtherAsync();
         var (token, project) = await _server.LoginAsync("mona", "pw-mona-1", "other");
         using var mona = Client(token, project);
 
@@ -252,6 +245,67 @@ public sealed class QuotaTests : IAsyncLifetime
         AssertFault(HttpStatusCode.BadRequest, "badRequest", "too small", await PutAsync("""{"quotas": {"backups": 7, "clusters": -5}}"""));
         Assert.Equal(50, (await QuotaLineFor(otherId, "backups"))["limit"]!.GetValue<int>());
         Assert.Equal(0, (await QuotaLineFor(otherId))["limit"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task The_hoard_quota_verb_shows_and_updates_a_limit_and_prints_the_refusals_of_a_member_and_a_bad_resource()
+    {
+        var otherId = await MemberOfOtherAsync();
+        var adminEnv = new Dictionary<string, string>(_server.AdminEnvironment) { ["COLUMNS"] = "200" };
+        var monaEnv = new Dictionary<string, string>(adminEnv) { ["OS_USERNAME"] = "mona", ["OS_PASSWORD"] = "pw-mona-1", ["OS_PROJECT_NAME"] = "other" };
+        Task<ProcessResult> HoardAsync(IReadOnlyDictionary<string, string> env, params string[] args) => ProcessRunner.RunAsync(HoardServer.Executable, args, env);
+        static string[] Row(ProcessResult result, string resource) =>
+            result.Stdout.Split('\n').Select(l => l.Split('│', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+                .Single(cells => cells.Length > 0 && cells[0] == resource);
+
+        // The admin sets a limit of another project, by name, and sees it by id; the member sees their own by default.
+        var updated = await HoardAsync(adminEnv, "quota", "update", "other", "instances", "3");
+        Assert.True(updated.ExitCode == 0, updated.ToString());
+        Assert.Equal(["instances", "3"], Row(updated, "instances"));
+        var shown = await HoardAsync(adminEnv, "quota", "show", otherId);
+        Assert.True(shown.ExitCode == 0, shown.ToString());
+        Assert.Equal(["instances", "0", "0", "3"], Row(shown, "instances"));
+        Assert.Equal(["clusters", "0", "0", "-1"], Row(shown, "clusters"));
+        var own = await HoardAsync(monaEnv, "quota", "show");
+        Assert.True(own.ExitCode == 0, own.ToString());
+        Assert.Equal(["instances", "0", "0", "3"], Row(own, "instances"));
+
+        // A member may not change even their own project's limit, nor read another's; nothing is written.
+        var refused = await HoardAsync(monaEnv, "quota", "update", "other", "instances", "100");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("hoard: You are not authorized to perform the requested action: the admin role is required. (HTTP 403)", refused.Stderr, StringComparison.Ordinal);
+        var peek = await HoardAsync(monaEnv, "quota", "show", "admin");
+        Assert.Equal(1, peek.ExitCode);
+        Assert.Contains($"hoard: Operation not allowed for tenant {otherId}. (HTTP 403)", peek.Stderr, StringComparison.Ordinal);
+        Assert.Equal(3, (await QuotaLineFor(otherId))["limit"]!.GetValue<int>());
+
+        // A resource there is no such quota for, a limit too small, a project that does not exist, a limit not a number.
+        var unknown = await HoardAsync(adminEnv, "quota", "update", "other", "widgets", "1");
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Contains("hoard: Unknown quota resources widgets. (HTTP 404)", unknown.Stderr, StringComparison.Ordinal);
+        var small = await HoardAsync(adminEnv, "quota", "update", "other", "ram", "-2");
+        Assert.Equal(1, small.ExitCode);
+        Assert.Contains("Quota limit '-2' for 'ram' is too small - must be at least '-1'. (HTTP 400)", small.Stderr, StringComparison.Ordinal);
+        var nowhere = await HoardAsync(adminEnv, "quota", "show", "nowhere");
+        Assert.Equal(1, nowhere.ExitCode);
+        Assert.Contains("hoard: Could not find project: nowhere. (HTTP 404)", nowhere.Stderr, StringComparison.Ordinal);
+        var words = await HoardAsync(adminEnv, "quota", "update", "other", "ram", "lots");
+        Assert.NotEqual(0, words.ExitCode);
+        Assert.Contains("lots", words.Stderr, StringComparison.Ordinal);
+        Assert.Equal(3, (await QuotaLineFor(otherId))["limit"]!.GetValue<int>());
+    }
+
+    /// <summary>A second project, "other", with a member (no admin role) "mona"; its id.</summary>
+    private async Task<string> MemberOfOtherAsync()
+    {
+        var made = await SendAsync(_admin, HttpMethod.Post, $"{_server.BaseUrl}/identity/v3/projects", JsonNode.Parse("""{"project": {"name": "other", "domain_id": "default"}}"""));
+        Assert.True(made.Status == HttpStatusCode.Created, made.Body?.ToJsonString());
+        var otherId = made.Body!["project"]!["id"]!.GetValue<string>();
+        var user = await SendAsync(_admin, HttpMethod.Post, $"{_server.BaseUrl}/identity/v3/users", new JsonObject { ["user"] = new JsonObject { ["name"] = "mona", ["password"] = "pw-mona-1", ["default_project_id"] = otherId, ["domain_id"] = "default" } });
+        Assert.True(user.Status == HttpStatusCode.Created, user.Body?.ToJsonString());
+        var member = (await SendAsync(_admin, HttpMethod.Get, $"{_server.BaseUrl}/identity/v3/roles?name=member")).Body!["roles"]![0]!["id"]!.GetValue<string>();
+        await SendAsync(_admin, HttpMethod.Put, $"{_server.BaseUrl}/identity/v3/projects/{otherId}/users/{user.Body!["user"]!["id"]!.GetValue<string>()}/roles/{member}");
+        return otherId;
     }
 
     private async Task<JsonObject> QuotaLineFor(string project, string resource = "instances")

@@ -283,22 +283,22 @@ public abstract partial class ManagementStoreConformance
 
         var over = NewBackup(project, "i1", BackupStates.New);
         var overTask = NewTask(over.Id, "backup.create");
-        Assert.Equal(BackupInsert.OverQuota, await Backups.InsertWithTaskAsync(over, overTask, 2, ct).Within(Timeouts.Short));
+        Assert.Equal(BackupInsert.OverQuota, await Backups.InsertWithTaskAsync(over, overTask, BackupQuota(2), ct).Within(Timeouts.Short));
         Assert.Null(await Backups.GetAsync(over.Id, ct).Within(Timeouts.Short));
         Assert.Null(await Store.Tasks.GetAsync(overTask.Id, ct).Within(Timeouts.Short));
 
         // A quota of none, or a larger one, lets it in.
-        Assert.Equal(BackupInsert.Inserted, await Backups.InsertWithTaskAsync(over, overTask, 3, ct).Within(Timeouts.Short));
+        Assert.Equal(BackupInsert.Inserted, await Backups.InsertWithTaskAsync(over, overTask, BackupQuota(3), ct).Within(Timeouts.Short));
         var next = NewBackup(project, "i1", BackupStates.New);
-        Assert.Equal(BackupInsert.OverQuota, await Backups.InsertWithTaskAsync(next, NewTask(next.Id, "backup.create"), 3, ct).Within(Timeouts.Short));
+        Assert.Equal(BackupInsert.OverQuota, await Backups.InsertWithTaskAsync(next, NewTask(next.Id, "backup.create"), BackupQuota(3), ct).Within(Timeouts.Short));
 
         // Trove frees the quota when a delete is accepted: a DELETING backup, and a deleted one, no longer count.
         Assert.Equal(BackupDeletion.Started, await Backups.StartDeleteAsync(failed.Id, NewTask(failed.Id, "backup.delete"), ct).Within(Timeouts.Short));
-        Assert.Equal(BackupInsert.Inserted, await Backups.InsertWithTaskAsync(next, NewTask(next.Id, "backup.create"), 3, ct).Within(Timeouts.Short));
+        Assert.Equal(BackupInsert.Inserted, await Backups.InsertWithTaskAsync(next, NewTask(next.Id, "backup.create"), BackupQuota(3), ct).Within(Timeouts.Short));
         var last = NewBackup(project, "i1", BackupStates.New);
-        Assert.Equal(BackupInsert.OverQuota, await Backups.InsertWithTaskAsync(last, NewTask(last.Id, "backup.create"), 3, ct).Within(Timeouts.Short));
+        Assert.Equal(BackupInsert.OverQuota, await Backups.InsertWithTaskAsync(last, NewTask(last.Id, "backup.create"), BackupQuota(3), ct).Within(Timeouts.Short));
         Assert.True(await Backups.UpdateAsync(kept.Id, new BackupChange { Deleted = true }, ct).Within(Timeouts.Short));
-        Assert.Equal(BackupInsert.Inserted, await Backups.InsertWithTaskAsync(last, NewTask(last.Id, "backup.create"), 3, ct).Within(Timeouts.Short));
+        Assert.Equal(BackupInsert.Inserted, await Backups.InsertWithTaskAsync(last, NewTask(last.Id, "backup.create"), BackupQuota(3), ct).Within(Timeouts.Short));
     }
 
     [Fact]
@@ -310,7 +310,7 @@ public abstract partial class ManagementStoreConformance
         {
             var project = NewName();
             var backups = Enumerable.Range(0, 8).Select(i => NewBackup(project, $"i{i}", BackupStates.New)).ToList();
-            var outcomes = await Task.WhenAll(backups.Select(b => Task.Run(() => Backups.InsertWithTaskAsync(b, NewTask(b.Id, "backup.create"), quota, ct))))
+            var outcomes = await Task.WhenAll(backups.Select(b => Task.Run(() => Backups.InsertWithTaskAsync(b, NewTask(b.Id, "backup.create"), BackupQuota(quota), ct))))
                 .Within(Timeouts.Settle);
 
             Assert.Equal(quota, outcomes.Count(o => o == BackupInsert.Inserted));

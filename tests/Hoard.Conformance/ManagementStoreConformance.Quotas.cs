@@ -10,6 +10,8 @@ public abstract partial class ManagementStoreConformance
     private static QuotaLimits Limits(int? instances = null, int? volumes = null, int? ram = null, int? clusters = null) =>
         new(instances, volumes, ram, null, clusters);
 
+    private static QuotaLimits BackupQuota(int backups) => new(null, null, null, backups, null);
+
     /// <summary>A standalone instance of the project on a flavor of <paramref name="ramMb"/> (inserted first when new).</summary>
     private async Task<InstanceRecord> QuotaInstanceAsync(string project, int ramMb = 512, int? volume = null)
     {
@@ -126,6 +128,64 @@ public abstract partial class ManagementStoreConformance
         // A cluster being deleted no longer counts.
         Assert.True(await Store.Clusters.SetTaskAsync(first.Id, null, ClusterTasks.Deleting, ct).Within(Timeouts.Short));
         Assert.Equal(1, (await Store.Quotas.GetUsageAsync(project, ct).Within(Timeouts.Short)).Clusters);
+    }
+
+    [Fact]
+    public async Task The_projects_overrides_are_read_by_the_insert_itself_when_it_is_given_the_defaults()
+    {
+        // The caller passes only the defaults; the override set in the store is what decides, read by the insert itself.
+        var ct = CancellationToken.None;
+        var project = NewName();
+        var defaults = new QuotaLimits(10, null, null, 50, 5).WithProjectOverrides();
+        await Store.Quotas.SetLimitsAsync(project, new Dictionary<string, int> { ["instances"] = 1, ["backups"] = 1, ["clusters"] = 0 }, ct).Within(Timeouts.Short);
+        Assert.Equal(QuotaInsert.Done, await InsertUnderQuotaAsync(await QuotaInstanceAsync(project), defaults));
+        Assert.Equal(["instances"], (await InsertUnderQuotaAsync(await QuotaInstanceAsync(project), defaults)).OverQuota);
+        Assert.Equal(QuotaInsert.Done, await InsertUnderQuotaAsync(await QuotaInstanceAsync(project), defaults with { ProjectOverrides = false })); // not asked: not read
+
+        var cluster = NewCluster(project);
+        Assert.Equal(["clusters", "instances"], (await Store.Clusters.InsertAsync(cluster, [Member(cluster, 1)], NewTask(cluster.Id, "cluster.create"), defaults with { Instances = null }, ct).Within(Timeouts.Short)).OverQuota);
+        Assert.Null(await Store.Clusters.GetAsync(cluster.Id, ct).Within(Timeouts.Short));
+
+        var backup = NewBackup(project, "i1", BackupStates.New);
+        Assert.Equal(BackupInsert.Inserted, await Backups.InsertWithTaskAsync(backup, NewTask(backup.Id, "backup.create"), defaults, ct).Within(Timeouts.Short));
+        var second = NewBackup(project, "i1", BackupStates.New);
+        Assert.Equal(BackupInsert.OverQuota, await Backups.InsertWithTaskAsync(second, NewTask(second.Id, "backup.create"), defaults, ct).Within(Timeouts.Short));
+
+        // A later set is read by the next insert: -1 lifts the limit; another project still meets the defaults.
+        await Store.Quotas.SetLimitsAsync(project, new Dictionary<string, int> { ["instances"] = -1, ["backups"] = 2 }, ct).Within(Timeouts.Short);
+        Assert.Equal(QuotaInsert.Done, await InsertUnderQuotaAsync(await QuotaInstanceAsync(project), defaults with { Instances = 1 }));
+        Assert.Equal(BackupInsert.Inserted, await Backups.InsertWithTaskAsync(second, NewTask(second.Id, "backup.create"), defaults, ct).Within(Timeouts.Short));
+        var other = NewName();
+        Assert.Equal(QuotaInsert.Done, await InsertUnderQuotaAsync(await QuotaInstanceAsync(other), defaults with { Instances = 1 }));
+        Assert.Equal(["instances"], (await InsertUnderQuotaAsync(await QuotaInstanceAsync(other), defaults with { Instances = 1 })).OverQuota);
+    }
+
+    [Fact]
+    public async Task Creates_racing_a_lowered_override_add_nothing_past_it_once_the_set_has_returned()
+    {
+        // Creates race an override lowered from 100 to 3. Each reads the override inside its own transaction, so one that
+        // commits after the set has returned read the new limit: past what the project held then, it only fills up to 3.
+        // (A create that read the override before its transaction could commit 100's answer after the set.)
+        var ct = CancellationToken.None;
+        for (var round = 0; round < 3; round++)
+        {
+            var project = NewName();
+            var defaults = Limits(instances: 100).WithProjectOverrides();
+            var instances = new List<InstanceRecord>();
+            for (var i = 0; i < 30; i++)
+            {
+                instances.Add(await QuotaInstanceAsync(project));
+            }
+
+            var creates = instances.Select(i => Task.Run(() => Store.Instances.InsertWithTaskAsync(i, NewTask(i.Id), null, defaults, ct))).ToList();
+            await Store.Quotas.SetLimitsAsync(project, new Dictionary<string, int> { ["instances"] = 3 }, ct).Within(Timeouts.Short);
+            var before = await Store.Instances.CountAsync(project, ct).Within(Timeouts.Short);
+            var outcomes = await Task.WhenAll(creates).Within(Timeouts.Settle);
+            var after = await Store.Instances.CountAsync(project, ct).Within(Timeouts.Short);
+            Assert.True(after <= Math.Max(before, 3), $"{before} held when the set returned, {after} after every create");
+            Assert.Equal(outcomes.Count(o => o.Inserted), after);
+            Assert.Equal(["instances"], (await InsertUnderQuotaAsync(await QuotaInstanceAsync(project), defaults)).OverQuota);
+        }
     }
 
     [Fact]

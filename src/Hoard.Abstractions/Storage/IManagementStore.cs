@@ -99,7 +99,8 @@ public interface IInstanceStore
     /// Inserts as the overload without a quota does, unless the pool is full (<see cref="QuotaInsert.Refused"/>) or the
     /// instance would take its project over <paramref name="quota"/>'s instances, volumes or ram
     /// (<see cref="QuotaInsert.Over"/>, naming them): the project's usage (<see cref="QuotaUsage"/>) is counted in the
-    /// same transaction as the insert, so concurrent creates of one project never exceed its quota together.
+    /// same transaction as the insert, so concurrent creates of one project never exceed its quota together; given
+    /// <see cref="QuotaLimits.ProjectOverrides"/>, the project's overrides are read in that transaction too.
     /// </summary>
     Task<QuotaInsert> InsertWithTaskAsync(InstanceRecord instance, TaskRecord task, int? poolCapacity, QuotaLimits quota, CancellationToken cancellationToken);
 
@@ -279,12 +280,13 @@ public interface IBackupStore
     /// <summary>
     /// Inserts the backup and the task that makes it in one transaction, unless the backup has a parent that is not a live
     /// COMPLETED backup of the same instance (<see cref="BackupInsert.ParentUnusable"/>), or <paramref name="quota"/> is
-    /// given and the project already holds that many live backups not being deleted (<see cref="BackupInsert.OverQuota"/>).
+    /// given and the project already holds its <see cref="QuotaLimits.Backups"/> (the project's override in its place, given
+    /// <see cref="QuotaLimits.ProjectOverrides"/>) live backups not being deleted (<see cref="BackupInsert.OverQuota"/>).
     /// Both checks run in the same transaction as the insert, so a parent being deleted cannot gain a child and concurrent
     /// creates of one project never exceed its quota. A DELETING backup no longer counts (Trove frees the quota when the
     /// delete is accepted).
     /// </summary>
-    Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, int? quota, CancellationToken cancellationToken);
+    Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, QuotaLimits? quota, CancellationToken cancellationToken);
 
     /// <summary>The live backup, or null (missing, or marked deleted).</summary>
     Task<BackupRecord?> GetAsync(string id, CancellationToken cancellationToken);

@@ -40,10 +40,26 @@ public sealed record QuotaUsage(int Instances, int Volumes, int Ram, int Backups
     };
 }
 
-/// <summary>A project's effective limits, one per resource; null means no limit (Trove's -1).</summary>
+/// <summary>
+/// A project's limits, one per resource; null means no limit (Trove's -1). With <see cref="ProjectOverrides"/> they are
+/// the defaults, and the insert that checks them puts the project's own overrides in their place.
+/// </summary>
 public sealed record QuotaLimits(int? Instances, int? Volumes, int? Ram, int? Backups, int? Clusters)
 {
     public static readonly QuotaLimits None = new(null, null, null, null, null);
+
+    /// <summary>
+    /// Whether these are the defaults, over which the store applies the project's overrides (<see cref="IQuotaStore"/>)
+    /// read in the insert's own transaction (or script): a concurrent <see cref="IQuotaStore.SetLimitsAsync"/> is then
+    /// either wholly before the insert's check or wholly after it, never read stale by a create that commits later.
+    /// </summary>
+    public bool ProjectOverrides { get; init; }
+
+    /// <summary>These limits as defaults for the store to apply the project's overrides over, in the insert's transaction.</summary>
+    public QuotaLimits WithProjectOverrides() => this with { ProjectOverrides = true };
+
+    /// <summary>Whether an insert has anything to read for this quota: overrides to apply, or a limit to count against.</summary>
+    public bool ChecksCreates => ProjectOverrides || LimitsCreates;
 
     public int? Of(string resource) => resource switch
     {
@@ -55,7 +71,10 @@ public sealed record QuotaLimits(int? Instances, int? Volumes, int? Ram, int? Ba
         _ => throw new ArgumentOutOfRangeException(nameof(resource), resource, "not a quota resource"),
     };
 
-    /// <summary>These limits with <paramref name="overrides"/> (resource → limit, -1 for none) in place of the ones they name.</summary>
+    /// <summary>
+    /// These limits with <paramref name="overrides"/> (resource → limit, -1 for none) in place of the ones they name: the
+    /// effective limits, with no overrides left to apply.
+    /// </summary>
     public QuotaLimits With(IReadOnlyDictionary<string, int> overrides)
     {
         ArgumentNullException.ThrowIfNull(overrides);
@@ -99,8 +118,8 @@ public sealed record QuotaInsert(bool Inserted, IReadOnlyList<string> OverQuota)
 /// <summary>
 /// Per-project quota limits set by an admin (Trove's quotas table), each overriding the [DEFAULT] max_*_per_tenant option
 /// of its resource, and what a project holds. The limits are enforced by the inserts that add to them
-/// (<see cref="IInstanceStore"/>, <see cref="IClusterStore"/>, <see cref="IBackupStore"/>), which count inside their own
-/// transaction.
+/// (<see cref="IInstanceStore"/>, <see cref="IClusterStore"/>, <see cref="IBackupStore"/>), which read the overrides (given
+/// <see cref="QuotaLimits.ProjectOverrides"/>) and count inside their own transaction.
 /// </summary>
 public interface IQuotaStore
 {

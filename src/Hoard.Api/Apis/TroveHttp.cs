@@ -38,10 +38,19 @@ public static class TroveHttp
 
     /// <summary>
     /// Reads the body as a JSON object. A body that is not JSON, too deep, too large or not an object is
-    /// a 400 naming the problem (Trove answers some of these with a 500).
+    /// a 400 naming the problem (Trove answers some of these with a 500); a body sent as anything but
+    /// <c>application/json</c> (any parameters, such as a charset) is Trove's 415 naming the media type sent.
     /// </summary>
-    public static async Task<JsonObject> ReadObjectAsync(HttpRequest request, CancellationToken cancellationToken)
+    public static Task<JsonObject> ReadObjectAsync(HttpRequest request, CancellationToken cancellationToken) =>
+        ReadObjectAsync(request, requireJsonMediaType: true, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="ReadObjectAsync(HttpRequest, CancellationToken)"/>; with <paramref name="requireJsonMediaType"/>
+    /// false the Content-Type is not looked at (the identity routes, which follow Keystone's rules, not Trove's).
+    /// </summary>
+    public static async Task<JsonObject> ReadObjectAsync(HttpRequest request, bool requireJsonMediaType, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(request);
         if (request.ContentLength is > MaxBodyBytes)
         {
             throw new ApiException(413, "overLimit", $"Request body is larger than {MaxBodyBytes} bytes.");
@@ -60,6 +69,11 @@ public static class TroveHttp
         if (buffer.Length == 0)
         {
             throw ApiException.BadRequest("Malformed request body: the body is empty; a JSON object is expected.");
+        }
+
+        if (requireJsonMediaType)
+        {
+            RequireJsonMediaType(request);
         }
 
         // The parser checks UTF-8 only when a string is read, which is later, in code that cannot tell a bad body
@@ -85,6 +99,28 @@ public static class TroveHttp
         }
 
         return node as JsonObject ?? throw ApiException.BadRequest("Malformed request body: a JSON object is expected.");
+    }
+
+    /// <summary>
+    /// Trove reads a body only as the media type its Content-Type names, and answers anything but JSON (text/plain, a
+    /// form, none at all) with 415 "The request media type … is not supported by this server." — checked only when
+    /// there is a body, as Trove does. Its XML deserializer is gone in all but name (an XML body is its 500): here XML is
+    /// a 415 too. Media types are compared without case (RFC 9110); parameters, such as a charset, are not looked at.
+    /// </summary>
+    private static void RequireJsonMediaType(HttpRequest request)
+    {
+        var sent = request.ContentType;
+        if (string.IsNullOrWhiteSpace(sent))
+        {
+            throw ApiException.UnsupportedMediaType("The request has a body but no Content-Type; this server supports only application/json.");
+        }
+
+        var mediaType = sent.Split(';', 2)[0].Trim();
+        if (!mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase))
+        {
+            var named = sent.Length > 100 ? sent[..100] + "..." : sent;
+            throw ApiException.UnsupportedMediaType($"The request media type {named} is not supported by this server.");
+        }
     }
 
     private static int FirstInvalidUtf8(ReadOnlySpan<byte> bytes)

@@ -220,7 +220,7 @@ public static class IdentityApi
         JsonObject body;
         try
         {
-            body = await TroveHttp.ReadObjectAsync(http.Request, ct);
+            body = await TroveHttp.ReadObjectAsync(http.Request, requireJsonMediaType: false, ct);
         }
         catch (Hoard.Core.ApiException e)
         {
@@ -388,7 +388,7 @@ public static class IdentityApi
     {
         try
         {
-            var body = await TroveHttp.ReadObjectAsync(http.Request, ct);
+            var body = await TroveHttp.ReadObjectAsync(http.Request, requireJsonMediaType: false, ct);
             return body[wrapper] is JsonObject inner ? new Body(inner, null) : new Body(null, BadRequest($"Expecting to find {wrapper} in request body."));
         }
         catch (Hoard.Core.ApiException e)

@@ -89,8 +89,7 @@ public sealed class BackupService(
             UpdatedAt = now,
         };
         var task = TaskRecords.Pending(BackupTaskKinds.Create, backup.Id, now);
-        var quota = (await quotas.LimitsAsync(projectId, cancellationToken)).Backups;
-        switch (await store.Backups.InsertWithTaskAsync(backup, task, quota, cancellationToken))
+        switch (await store.Backups.InsertWithTaskAsync(backup, task, quotas.ForInsert, cancellationToken))
         {
             case BackupInsert.ParentUnusable:
                 // The parent changed between the checks above and the insert (deleted, or still being made).

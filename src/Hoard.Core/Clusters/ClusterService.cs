@@ -83,7 +83,7 @@ public sealed class ClusterService(
         };
 
         // Warm members (running, joined to nothing) are adopted first; if another create takes one meanwhile, try again.
-        var quota = await quotas.LimitsAsync(auth.ProjectId, cancellationToken);
+        var quota = quotas.ForInsert;
         for (var attempt = 0; ; attempt++)
         {
             var warm = attempt < 3 ? await WarmAsync(datastore.Name, version.Id, flavor.Id, cancellationToken) : [];
@@ -370,7 +370,7 @@ public sealed class ClusterService(
     private async Task StartTaskAsync(string projectId, string id, string newTask, TaskRecord task, IReadOnlyList<NewMember> newMembers, CancellationToken cancellationToken)
     {
         // A grow's new members count against the project's quota (Trove checks it too); other tasks add nothing.
-        var quota = newMembers.Count > 0 ? await quotas.LimitsAsync(projectId, cancellationToken) : QuotaLimits.None;
+        var quota = newMembers.Count > 0 ? quotas.ForInsert : QuotaLimits.None;
         var started = await store.Clusters.StartTaskAsync(id, ClusterTasks.None, newTask, task, newMembers, quota, cancellationToken);
         if (started.OverQuota.Count > 0)
         {

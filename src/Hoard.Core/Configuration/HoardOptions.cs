@@ -85,6 +85,12 @@ public sealed record HoardOptions
     /// <summary>[DEFAULT] metrics_enabled: serve /metrics and measure for it.</summary>
     public bool MetricsEnabled { get; init; } = true;
 
+    /// <summary>
+    /// [DEFAULT] metrics_instance_labels: export the per-instance series (hoard_guest_heartbeat_age_seconds, labelled
+    /// with each instance id). Off by default, because /metrics needs no token and would name every project's instances.
+    /// </summary>
+    public bool MetricsInstanceLabels { get; init; }
+
     /// <summary>[profiler]: tracing of requests that ask for it.</summary>
     public ProfilerOptions Profiler { get; init; } = ProfilerOptions.Disabled;
 
@@ -199,6 +205,7 @@ public sealed record HoardOptions
             LocalAddressRange = range,
             GuestCommand = config.GetString("local", "guest_command"),
             MetricsEnabled = config.GetBool("DEFAULT", "metrics_enabled"),
+            MetricsInstanceLabels = config.GetBool("DEFAULT", "metrics_instance_labels"),
             Profiler = ProfilerOptions.From(config, dataDir),
             Raw = config,
         };

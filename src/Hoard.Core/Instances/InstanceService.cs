@@ -110,7 +110,7 @@ public sealed class InstanceService(
         var task = TaskRecords.Pending(InstanceTaskKinds.Create, id, now, Backups.RestorePlan.AddTo(schema.ToPayload(secrets), restore?.Id));
 
         // The request is acknowledged once this commits: from here the task engine owns it, across restarts.
-        instance = await placement.InsertAsync(flavor, instance, task, await quotas.LimitsAsync(auth.ProjectId, cancellationToken), cancellationToken);
+        instance = await placement.InsertAsync(flavor, instance, task, quotas.ForInsert, cancellationToken);
         engine.Wake();
         return (instance, instance.RootEnabled ? secrets.RootPassword(id) : null);
     }

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Hoard.Core.Configuration;
 using Hoard.Core.Guests;
 using Hoard.Core.Profiling;
 using Hoard.Core.Tasks;
@@ -11,9 +12,10 @@ namespace Hoard.Core.Metrics;
 /// </summary>
 public sealed class HoardGauges
 {
-    public HoardGauges(HoardMetrics metrics, InstanceCensus census, Conductor conductor, TaskEngine engine, Profiler? profiler = null)
+    public HoardGauges(HoardMetrics metrics, HoardOptions options, InstanceCensus census, Conductor conductor, TaskEngine engine, Profiler? profiler = null)
     {
         ArgumentNullException.ThrowIfNull(metrics);
+        ArgumentNullException.ThrowIfNull(options);
         var meter = metrics.Meter;
         meter.CreateObservableGauge(
             HoardMetrics.Names.Instances,
@@ -25,13 +27,18 @@ public sealed class HoardGauges
             census.ObserveAge,
             unit: "s",
             description: "Age of the instance count behind hoard.instances; it grows while the management store cannot be read.");
-        meter.CreateObservableGauge(
-            HoardMetrics.Names.HeartbeatAge,
-            () => conductor.Silences().Select(s => new Measurement<double>(
-                s.Silence.TotalSeconds,
-                new KeyValuePair<string, object?>(HoardMetrics.Names.InstanceId, s.InstanceId))),
-            unit: "s",
-            description: "Seconds since each instance's guest last reported (or since this control plane started or set its status); past agent_heartbeat_expiry it shows FAILED_TIMEOUT_GUESTAGENT.");
+        if (options.MetricsInstanceLabels)
+        {
+            // Only when asked: /metrics needs no token, and each series names an instance, whatever its project.
+            meter.CreateObservableGauge(
+                HoardMetrics.Names.HeartbeatAge,
+                () => conductor.Silences().Select(s => new Measurement<double>(
+                    s.Silence.TotalSeconds,
+                    new KeyValuePair<string, object?>(HoardMetrics.Names.InstanceId, s.InstanceId))),
+                unit: "s",
+                description: "Seconds since each instance's guest last reported (or since this control plane started or set its status); past agent_heartbeat_expiry it shows FAILED_TIMEOUT_GUESTAGENT.");
+        }
+
         meter.CreateObservableGauge(
             HoardMetrics.Names.TasksUnfinished,
             engine.ObserveUnfinished,

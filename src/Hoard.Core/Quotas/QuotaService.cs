@@ -10,11 +10,17 @@ public sealed record QuotaLine(string Resource, int InUse, int Reserved, int Lim
 
 /// <summary>
 /// Trove's per-project quotas (quota/quota.py, extensions/mgmt/quota): the [DEFAULT] max_*_per_tenant options, overridden
-/// per project by an admin. The creates that add to a quota pass <see cref="LimitsAsync"/> to the store, which counts
-/// and inserts atomically; nothing is reserved ahead (Trove's reserved is always 0 here).
+/// per project by an admin. The creates that add to a quota pass <see cref="ForInsert"/> to the store, which reads the
+/// project's overrides, counts and inserts atomically; nothing is reserved ahead (Trove's reserved is always 0 here).
 /// </summary>
 public sealed partial class QuotaService(IManagementStore store, HoardOptions options, ILogger<QuotaService> logger)
 {
+    /// <summary>
+    /// What a create hands its insert: the defaults, with the project's overrides to be read in the insert's own
+    /// transaction, so a concurrent update lowering a limit cannot be read stale by a create that commits after it.
+    /// </summary>
+    public QuotaLimits ForInsert => options.DefaultQuota.WithProjectOverrides();
+
     /// <summary>Trove's QuotaExceeded: a 413 naming the resources, as a Python list, sorted.</summary>
     public static ApiException Exceeded(IReadOnlyList<string> resources)
     {
@@ -22,7 +28,7 @@ public sealed partial class QuotaService(IManagementStore store, HoardOptions op
         return ApiException.OverLimit($"Quota exceeded for resources: [{string.Join(", ", resources.Select(r => $"'{r}'"))}].");
     }
 
-    /// <summary>The project's effective limits: its overrides, else the defaults.</summary>
+    /// <summary>The project's effective limits now (its overrides, else the defaults), for showing; inserts use <see cref="ForInsert"/>.</summary>
     public async Task<QuotaLimits> LimitsAsync(string projectId, CancellationToken cancellationToken) =>
         options.DefaultQuota.With(await store.Quotas.GetLimitsAsync(projectId, cancellationToken));
 

@@ -16,13 +16,15 @@ internal sealed class PostgreSqlBackupStore(PostgreSqlDb db) : IBackupStore
         "id, name, description, project_id, instance_id, parent_id, datastore_version_id, state, size, checksum, location, " +
         "fault_message, created_at, updated_at, deleted, schedule_id";
 
-    public async Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, int? quota, CancellationToken cancellationToken)
+    public async Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, QuotaLimits? quota, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(backup);
         ArgumentNullException.ThrowIfNull(task);
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
-        if (quota is { } limit)
+        // The project's override is read under its quota lock (taken first, as every insert takes it before its others).
+        if (quota is not null
+            && (await PostgreSqlQuotaStore.EffectiveAsync(connection, tx, backup.ProjectId, quota, cancellationToken)).Backups is { } limit)
         {
             // Creates of one project that count its quota take turns on the project's advisory lock: under READ COMMITTED
             // two of them would otherwise both count one below the quota and both insert.

@@ -18,7 +18,13 @@ internal sealed class PostgreSqlClusterStore(PostgreSqlDb db, PostgreSqlInstance
         async Task<bool> WithinQuotaAsync(NpgsqlConnection connection, NpgsqlTransaction tx)
         {
             // Counted under the project's quota lock, before anything is written: adopted warm members join the project too.
-            over = quota.Overs(
+            var limits = await PostgreSqlQuotaStore.EffectiveAsync(connection, tx, cluster.ProjectId, quota, cancellationToken);
+            if (!limits.LimitsCreates)
+            {
+                return true;
+            }
+
+            over = limits.Overs(
                 await PostgreSqlQuotaStore.LockAndCountAsync(connection, tx, cluster.ProjectId, cancellationToken),
                 await PostgreSqlQuotaStore.AddingAsync(connection, tx, members.Select(m => m.Instance), 1, cancellationToken));
             return over.Count == 0;
@@ -31,7 +37,7 @@ internal sealed class PostgreSqlClusterStore(PostgreSqlDb db, PostgreSqlInstance
             clusterTask,
             members,
             cancellationToken,
-            quota.LimitsCreates ? WithinQuotaAsync : null);
+            quota.ChecksCreates ? WithinQuotaAsync : null);
         return inserted ? QuotaInsert.Done : over.Count > 0 ? QuotaInsert.Over(over) : QuotaInsert.Refused;
     }
 
@@ -68,7 +74,13 @@ internal sealed class PostgreSqlClusterStore(PostgreSqlDb db, PostgreSqlInstance
                 return true;
             }
 
-            over = quota.Overs(
+            var limits = await PostgreSqlQuotaStore.EffectiveAsync(connection, tx, project, quota, cancellationToken);
+            if (!limits.LimitsCreates)
+            {
+                return true;
+            }
+
+            over = limits.Overs(
                 await PostgreSqlQuotaStore.LockAndCountAsync(connection, tx, project, cancellationToken),
                 await PostgreSqlQuotaStore.AddingAsync(connection, tx, newMembers.Select(m => m.Instance), 0, cancellationToken));
             return over.Count == 0;
@@ -80,7 +92,7 @@ internal sealed class PostgreSqlClusterStore(PostgreSqlDb db, PostgreSqlInstance
             clusterTask,
             newMembers,
             cancellationToken,
-            quota.LimitsCreates && newMembers.Count > 0 ? WithinQuotaAsync : null);
+            quota.ChecksCreates && newMembers.Count > 0 ? WithinQuotaAsync : null);
         return started ? QuotaInsert.Done : over.Count > 0 ? QuotaInsert.Over(over) : QuotaInsert.Refused;
     }
 

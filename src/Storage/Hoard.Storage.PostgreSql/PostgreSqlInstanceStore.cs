@@ -24,6 +24,7 @@ internal sealed class PostgreSqlInstanceStore(PostgreSqlDb db) : IInstanceStore
         ArgumentNullException.ThrowIfNull(quota);
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        quota = await PostgreSqlQuotaStore.EffectiveAsync(connection, tx, instance.ProjectId, quota, cancellationToken);
         if (quota.LimitsCreates)
         {
             var over = quota.Overs(

@@ -34,6 +34,10 @@ internal sealed class PostgreSqlQuotaStore(PostgreSqlDb db) : IQuotaStore
         ArgumentNullException.ThrowIfNull(limits);
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+
+        // Under the project's quota lock: an insert that has read the old overrides commits before this does, and one
+        // that reads after this commits sees the new ones.
+        await LockAsync(connection, tx, projectId, cancellationToken);
         foreach (var (resource, limit) in limits)
         {
             await RunAsync(
@@ -65,10 +69,38 @@ internal sealed class PostgreSqlQuotaStore(PostgreSqlDb db) : IQuotaStore
     /// </summary>
     internal static async Task<QuotaUsage> LockAndCountAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string projectId, CancellationToken cancellationToken)
     {
-        await RunAsync(connection, tx, "SELECT pg_advisory_xact_lock(hashtextextended('hoard.quota:' || @lock, 0))", cancellationToken, ("lock", projectId));
+        await LockAsync(connection, tx, projectId, cancellationToken);
         await using var command = Command(connection, tx, UsageSql, ("qp", projectId));
         return await ReadUsageAsync(command, cancellationToken);
     }
+
+    /// <summary>
+    /// <paramref name="quota"/> with the project's overrides in place of its defaults, when it asks for them
+    /// (<see cref="QuotaLimits.ProjectOverrides"/>), read under the project's quota lock (which the caller's transaction then
+    /// holds to its end; taking it again to count is free): <see cref="SetLimitsAsync"/> takes it too, so an override
+    /// change is wholly before this insert's check or wholly after its commit.
+    /// </summary>
+    internal static async Task<QuotaLimits> EffectiveAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string projectId, QuotaLimits quota, CancellationToken cancellationToken)
+    {
+        if (!quota.ProjectOverrides)
+        {
+            return quota;
+        }
+
+        await LockAsync(connection, tx, projectId, cancellationToken);
+        var overrides = new Dictionary<string, int>(StringComparer.Ordinal);
+        await using var command = Command(connection, tx, "SELECT resource, hard_limit FROM quotas WHERE project_id = @p", ("p", projectId));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            overrides[reader.GetString(0)] = reader.GetInt32(1);
+        }
+
+        return quota.With(overrides);
+    }
+
+    private static Task LockAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string projectId, CancellationToken cancellationToken) =>
+        RunAsync(connection, tx, "SELECT pg_advisory_xact_lock(hashtextextended('hoard.quota:' || @lock, 0))", cancellationToken, ("lock", projectId));
 
     /// <summary>What the instances add: one each, their volumes, and their flavors' RAM (a flavor that is gone adds none).</summary>
     internal static async Task<QuotaUsage> AddingAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IEnumerable<InstanceRecord> instances, int clusters, CancellationToken cancellationToken)

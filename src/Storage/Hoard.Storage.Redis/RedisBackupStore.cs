@@ -14,13 +14,13 @@ internal sealed class RedisBackupStore(RedisDb db) : IBackupStore
 
     private RedisKeys Keys => db.Keys;
 
-    public async Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, int? quota, CancellationToken cancellationToken)
+    public async Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, QuotaLimits? quota, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(backup);
         ArgumentNullException.ThrowIfNull(task);
         var argument = Arg(
-            ("backup", RedisRecords.Fields(backup)), ("task", RedisRecords.Fields(task)), ("completed", BackupStates.Completed),
-            ("deleting", BackupStates.Deleting), ("quota", quota));
+            [("backup", RedisRecords.Fields(backup)), ("task", RedisRecords.Fields(task)), ("completed", BackupStates.Completed),
+             ("deleting", BackupStates.Deleting), .. QuotaArgs(quota)]);
         return await db.RunAsync(RedisScripts.InsertBackupWithTask, argument, cancellationToken) switch
         {
             1 => BackupInsert.Inserted,

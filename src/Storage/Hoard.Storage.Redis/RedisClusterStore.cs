@@ -12,11 +12,12 @@ internal sealed class RedisClusterStore(RedisDb db, RedisInstanceStore instances
         ArgumentNullException.ThrowIfNull(cluster);
         ArgumentNullException.ThrowIfNull(members);
         ArgumentNullException.ThrowIfNull(clusterTask);
+        ArgumentNullException.ThrowIfNull(quota);
         return ToQuotaInsert(await db.EvaluateAsync(
             RedisScripts.InsertCluster,
             Arg(
-                ("cluster", RedisRecords.Fields(cluster)), ("members", RedisRecords.Members(members)), ("task", RedisRecords.Fields(clusterTask)),
-                ("now", Now()), ("quota", QuotaArg(quota))),
+                [("cluster", RedisRecords.Fields(cluster)), ("members", RedisRecords.Members(members)), ("task", RedisRecords.Fields(clusterTask)),
+                 ("now", Now()), .. QuotaArgs(quota)]),
             cancellationToken));
     }
 
@@ -61,11 +62,12 @@ internal sealed class RedisClusterStore(RedisDb db, RedisInstanceStore instances
     {
         ArgumentNullException.ThrowIfNull(clusterTask);
         ArgumentNullException.ThrowIfNull(newMembers);
+        ArgumentNullException.ThrowIfNull(quota);
         return ToQuotaInsert(await db.EvaluateAsync(
             RedisScripts.StartClusterTask,
             Arg(
-                ("id", clusterId), ("expected", expectedTask), ("new_task", newTask), ("task", RedisRecords.Fields(clusterTask)),
-                ("members", RedisRecords.Members(newMembers)), ("now", Now()), ("quota", QuotaArg(quota))),
+                [("id", clusterId), ("expected", expectedTask), ("new_task", newTask), ("task", RedisRecords.Fields(clusterTask)),
+                 ("members", RedisRecords.Members(newMembers)), ("now", Now()), .. QuotaArgs(quota)]),
             cancellationToken));
     }
 

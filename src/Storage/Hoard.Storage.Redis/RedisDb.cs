@@ -34,16 +34,20 @@ internal sealed class RedisDb(IDatabase database, RedisKeys keys)
             ? QuotaInsert.Over([.. ((RedisResult[])result!).Select(r => r.ToString())])
             : (long)result > 0 ? QuotaInsert.Done : QuotaInsert.Refused;
 
-    /// <summary>A quota as a script argument: the limits that are set (no field: no limit), or null when none is.</summary>
-    public static Dictionary<string, int>? QuotaArg(QuotaLimits quota)
+    /// <summary>
+    /// A quota as script arguments: A.quota, the limits that are set (no field: no limit), or null when there is nothing to
+    /// check; and A.overrides, true when the script is to put the project's overrides (its quota hash, read in the script)
+    /// in their place.
+    /// </summary>
+    public static (string Name, object? Value)[] QuotaArgs(QuotaLimits? quota)
     {
-        ArgumentNullException.ThrowIfNull(quota);
-        if (!quota.LimitsCreates)
+        if (quota is null || (!quota.ProjectOverrides && QuotaResources.All.All(r => quota.Of(r) is null)))
         {
-            return null;
+            return [("quota", null)];
         }
 
-        return QuotaResources.All.Where(r => quota.Of(r) is not null).ToDictionary(r => r, r => quota.Of(r)!.Value, StringComparer.Ordinal);
+        var limits = QuotaResources.All.Where(r => quota.Of(r) is not null).ToDictionary(r => r, r => quota.Of(r)!.Value, StringComparer.Ordinal);
+        return [("quota", limits), ("overrides", quota.ProjectOverrides ? true : null)];
     }
 
     /// <summary>The records under the keys, in order (null where there is none): one round trip for them all.</summary>

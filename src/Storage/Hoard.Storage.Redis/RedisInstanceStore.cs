@@ -11,8 +11,9 @@ internal sealed class RedisInstanceStore(RedisDb db) : IInstanceStore
     {
         ArgumentNullException.ThrowIfNull(instance);
         ArgumentNullException.ThrowIfNull(task);
+        ArgumentNullException.ThrowIfNull(quota);
         var argument = Arg(
-            ("instance", RedisRecords.Fields(instance)), ("task", RedisRecords.Fields(task)), ("capacity", Int(poolCapacity)), ("quota", QuotaArg(quota)));
+            [("instance", RedisRecords.Fields(instance)), ("task", RedisRecords.Fields(task)), ("capacity", Int(poolCapacity)), .. QuotaArgs(quota)]);
         return ToQuotaInsert(await db.EvaluateAsync(RedisScripts.InsertInstanceWithTask, argument, cancellationToken));
     }
 

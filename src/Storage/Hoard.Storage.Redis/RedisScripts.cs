@@ -213,10 +213,26 @@ internal static class RedisScripts
           end
           return u
         end
-        -- The resources (sorted) that adding these instances and clusters would take over A.quota's limits; none when
-        -- A.quota is absent (no limit to count against).
+        -- A.quota's limits with, given A.overrides, the project's own (its quota hash: resource -> limit, -1 none) in their
+        -- place, read here in the script so an override set meanwhile is wholly before or wholly after this insert; nil
+        -- when A.quota is absent (nothing to check).
+        local function quota_limits(project)
+          if A.quota == nil then return nil end
+          local q = copy(A.quota)
+          if A.overrides then
+            local o = redis.call('HGETALL', k('quota', project))
+            for i = 1, #o, 2 do
+              local limit = tonumber(o[i + 1])
+              if limit == nil or limit < 0 then q[o[i]] = nil else q[o[i]] = limit end
+            end
+          end
+          return q
+        end
+        -- The resources (sorted) that adding these instances and clusters would take over the project's limits; none when
+        -- it has none of those (no limit to count against).
         local function quota_overs(project, instances, clusters)
-          if A.quota == nil then return {} end
+          local q = quota_limits(project)
+          if q == nil or (q.instances == nil and q.volumes == nil and q.ram == nil and q.clusters == nil) then return {} end
           local cache = {}
           local add = {instances = 0, volumes = 0, ram = 0, clusters = clusters}
           for _, i in ipairs(instances) do
@@ -227,7 +243,7 @@ internal static class RedisScripts
           local used = quota_usage(project, cache)
           local overs = {}
           for _, r in ipairs({'clusters', 'instances', 'ram', 'volumes'}) do
-            local limit = A.quota[r]
+            local limit = q[r]
             if limit ~= nil and add[r] > 0 and used[r] + add[r] > limit then overs[#overs + 1] = r end
           end
           return overs
@@ -573,20 +589,21 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// 1 inserted; 0 the backup has a parent that is not a live A.completed backup of its instance; 2 A.quota is given and
-    /// the project already has that many live backups not in state A.deleting (nothing written in either case). The count
-    /// walks the project's index, which the quota keeps short.
+    /// 1 inserted; 0 the backup has a parent that is not a live A.completed backup of its instance; 2 A.quota (with the
+    /// project's override, given A.overrides) limits backups and the project already has that many live backups not in
+    /// state A.deleting (nothing written in either case). The count walks the project's index, which the quota keeps short.
     /// </summary>
     public const string InsertBackupWithTask = BackupPrelude + """
         local b = A.backup
         if exists(k('backup', b.id)) then return redis.error_reply('backup ' .. b.id .. ' exists') end
         if exists(k('task', A.task.id)) then return redis.error_reply('task ' .. A.task.id .. ' exists') end
-        if A.quota ~= nil then
+        local q = quota_limits(b.project_id)
+        if q ~= nil and q.backups ~= nil then
           local held = 0
           for _, id in ipairs(redis.call('ZRANGE', k('idx:project-backups', b.project_id), 0, -1)) do
             if redis.call('HGET', k('backup', id), 'state') ~= A.deleting then held = held + 1 end
           end
-          if held >= A.quota then return 2 end
+          if held >= q.backups then return 2 end
         end
         if b.parent_id ~= nil then
           local parent = hgetall(k('backup', b.parent_id))

@@ -15,15 +15,17 @@ internal sealed class SqliteBackupStore(SqliteDb db) : IBackupStore
         "id, name, description, project_id, instance_id, parent_id, datastore_version_id, state, size, checksum, location, " +
         "fault_message, created_at, updated_at, deleted, schedule_id";
 
-    public async Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, int? quota, CancellationToken cancellationToken)
+    public async Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, QuotaLimits? quota, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(backup);
         ArgumentNullException.ThrowIfNull(task);
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
 
-        // Counted under the writer lock: no other create of the project can insert between this count and the insert below.
-        if (quota is { } limit
+        // Read and counted under the writer lock: no other create of the project can insert, and no override change, between
+        // this count and the insert below.
+        if (quota is not null
+            && (await SqliteQuotaStore.EffectiveAsync(connection, tx, backup.ProjectId, quota, cancellationToken)).Backups is { } limit
             && (long)(await ScalarAsync(
                 connection,
                 tx,

@@ -17,7 +17,13 @@ internal sealed class SqliteClusterStore(SqliteDb db, SqliteInstanceStore instan
         async Task<bool> WithinQuotaAsync(SqliteConnection connection, SqliteTransaction tx)
         {
             // Counted under the writer lock, before anything is written: adopted warm members join the project too.
-            over = quota.Overs(
+            var limits = await SqliteQuotaStore.EffectiveAsync(connection, tx, cluster.ProjectId, quota, cancellationToken);
+            if (!limits.LimitsCreates)
+            {
+                return true;
+            }
+
+            over = limits.Overs(
                 await SqliteQuotaStore.UsageAsync(connection, tx, cluster.ProjectId, cancellationToken),
                 await SqliteQuotaStore.AddingAsync(connection, tx, members.Select(m => m.Instance), 1, cancellationToken));
             return over.Count == 0;
@@ -30,7 +36,7 @@ internal sealed class SqliteClusterStore(SqliteDb db, SqliteInstanceStore instan
             clusterTask,
             members,
             cancellationToken,
-            quota.LimitsCreates ? WithinQuotaAsync : null);
+            quota.ChecksCreates ? WithinQuotaAsync : null);
         return inserted ? QuotaInsert.Done : over.Count > 0 ? QuotaInsert.Over(over) : QuotaInsert.Refused;
     }
 
@@ -67,7 +73,13 @@ internal sealed class SqliteClusterStore(SqliteDb db, SqliteInstanceStore instan
                 return true;
             }
 
-            over = quota.Overs(
+            var limits = await SqliteQuotaStore.EffectiveAsync(connection, tx, project, quota, cancellationToken);
+            if (!limits.LimitsCreates)
+            {
+                return true;
+            }
+
+            over = limits.Overs(
                 await SqliteQuotaStore.UsageAsync(connection, tx, project, cancellationToken),
                 await SqliteQuotaStore.AddingAsync(connection, tx, newMembers.Select(m => m.Instance), 0, cancellationToken));
             return over.Count == 0;
@@ -79,7 +91,7 @@ internal sealed class SqliteClusterStore(SqliteDb db, SqliteInstanceStore instan
             clusterTask,
             newMembers,
             cancellationToken,
-            quota.LimitsCreates && newMembers.Count > 0 ? WithinQuotaAsync : null);
+            quota.ChecksCreates && newMembers.Count > 0 ? WithinQuotaAsync : null);
         return started ? QuotaInsert.Done : over.Count > 0 ? QuotaInsert.Over(over) : QuotaInsert.Refused;
     }
 

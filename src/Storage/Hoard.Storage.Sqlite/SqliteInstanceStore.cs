@@ -22,6 +22,7 @@ internal sealed class SqliteInstanceStore(SqliteDb db) : IInstanceStore
         ArgumentNullException.ThrowIfNull(quota);
         await using var connection = await db.OpenAsync(cancellationToken);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        quota = await SqliteQuotaStore.EffectiveAsync(connection, tx, instance.ProjectId, quota, cancellationToken);
         if (quota.LimitsCreates)
         {
             var over = quota.Overs(

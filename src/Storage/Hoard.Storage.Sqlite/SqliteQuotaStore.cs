@@ -57,6 +57,30 @@ internal sealed class SqliteQuotaStore(SqliteDb db) : IQuotaStore
         return await ReadUsageAsync(command, cancellationToken);
     }
 
+    /// <summary>
+    /// <paramref name="quota"/> with the project's overrides in place of its defaults, when it asks for them
+    /// (<see cref="QuotaLimits.ProjectOverrides"/>), read in the caller's write transaction: a concurrent set of the
+    /// overrides waits for the writer lock, so it is wholly before this insert's check or wholly after its commit.
+    /// </summary>
+    internal static async Task<QuotaLimits> EffectiveAsync(SqliteConnection connection, SqliteTransaction tx, string projectId, QuotaLimits quota, CancellationToken cancellationToken)
+    {
+        if (!quota.ProjectOverrides)
+        {
+            return quota;
+        }
+
+        var overrides = new Dictionary<string, int>(StringComparer.Ordinal);
+        await using var command = Command(connection, "SELECT resource, hard_limit FROM quotas WHERE project_id = $p", ("$p", projectId));
+        command.Transaction = tx;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            overrides[reader.GetString(0)] = reader.GetInt32(1);
+        }
+
+        return quota.With(overrides);
+    }
+
     /// <summary>The project's usage, read in the caller's (write) transaction so no other insert can change it meanwhile.</summary>
     internal static async Task<QuotaUsage> UsageAsync(SqliteConnection connection, SqliteTransaction tx, string projectId, CancellationToken cancellationToken)
     {
