@@ -207,7 +207,8 @@ public sealed class CrashSuiteTests(ITestOutputHelper output)
 
         for (var round = 0; round < Rounds; round++)
         {
-            // Targets are disjoint: one instance gets one action per burst, so every outcome has one right answer.
+            // Targets are disjoint (one action per instance or backup) but for the contested pair below, so each outcome has
+            // one right answer.
             var pool = live.Values.OrderBy(l => Met(l.Id)).OrderBy(_ => rng.Next()).ToList();
             var take = new Queue<Live>(pool);
             var backupPool = new Queue<string>(restorable.Keys.OrderBy(Met).OrderBy(_ => rng.Next()));
