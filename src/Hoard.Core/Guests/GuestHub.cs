@@ -233,11 +233,41 @@ public sealed partial class GuestHub(IManagementStore store, Conductor conductor
         }
     }
 
-    /// <summary>Runs a method on the agent that claimed the instance.</summary>
-    public Task<JsonElement> CallAsync(string instanceId, string method, object? args, TimeSpan timeout, CancellationToken cancellationToken) =>
-        _owners.TryGetValue(instanceId, out var session)
-            ? CallAsync(session, instanceId, method, args, timeout, cancellationToken)
-            : throw new GuestCallException($"no guest agent is serving instance {instanceId}");
+    /// <summary>
+    /// How long a call on an instance no agent has claimed waits for one to: a control plane that has just started hears
+    /// again from its pools' agents within their reconnect delay (1 s at most), and each re-claims its instances then.
+    /// </summary>
+    public static readonly TimeSpan ClaimWait = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Runs a method on the agent that claimed the instance. When none has claimed it yet (this control plane has just
+    /// started, or its agent is reconnecting), waits up to <see cref="ClaimWait"/> for the claim before failing.
+    /// </summary>
+    public async Task<JsonElement> CallAsync(string instanceId, string method, object? args, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (!_owners.TryGetValue(instanceId, out var session))
+        {
+            var waiter = _claimWaiters.GetOrAdd(instanceId, _ => new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
+            if (!_owners.TryGetValue(instanceId, out session))
+            {
+                try
+                {
+                    // A waiter left behind by a timeout is completed (and removed) by the instance's next claim.
+                    await waiter.Task.WaitAsync(timeout < ClaimWait ? timeout : ClaimWait, time, cancellationToken);
+                }
+                catch (TimeoutException)
+                {
+                }
+
+                if (!_owners.TryGetValue(instanceId, out session))
+                {
+                    throw new GuestCallException($"no guest agent is serving instance {instanceId}");
+                }
+            }
+        }
+
+        return await CallAsync(session, instanceId, method, args, timeout, cancellationToken);
+    }
 
     /// <summary>Runs an agent-level method (one about no instance, e.g. discover_parameters) on a pool's agent.</summary>
     public async Task<JsonElement> CallAgentAsync(string pool, string method, object? args, TimeSpan timeout, CancellationToken cancellationToken)
