@@ -459,6 +459,8 @@ public sealed class CrashSuiteTests(ITestOutputHelper output)
                     if (backup!["status"]!.GetValue<string>() == "FAILED")
                     {
                         Check(backup["fail_reason"]?.GetValue<string>() is { Length: > 0 }, $"backup {id} FAILED without a reason");
+                        // The backup holds its instance from the moment it is acknowledged: no later restart or delete may take it.
+                        Check(!backup["fail_reason"]!.GetValue<string>().Contains("is busy", StringComparison.Ordinal), $"backup {id} lost its instance to a later action: {backup["fail_reason"]}");
                         backupsFailed++;
                         output.WriteLine($"  backup {id} FAILED: {backup["fail_reason"]}");
                     }

@@ -318,4 +318,45 @@ public abstract partial class ManagementStoreConformance
             Assert.Equal(quota, (await BackupIdsAsync(project, null)).Count);
         }
     }
+    [Fact]
+    public async Task A_backup_that_claims_its_instance_and_a_restart_of_it_never_both_win()
+    {
+        var ct = CancellationToken.None;
+        for (var round = 0; round < 10; round++)
+        {
+            var instance = NewInstance("p1");
+            Assert.True(await Store.Instances.InsertWithTaskAsync(instance, NewTask(instance.Id), null, ct).Within(Timeouts.Short));
+            Assert.True(await Store.Instances.UpdateIfTaskAsync(instance.Id, InstanceTasks.Building, new InstanceChange { TaskStatus = InstanceTasks.None }, ct).Within(Timeouts.Short));
+
+            var backup = NewBackup("p1", instance.Id, BackupStates.New);
+            var backupTask = NewTask(backup.Id, "backup.create");
+            var restartTask = NewTask(instance.Id, "instance.restart");
+            var insert = Task.Run(() => Backups.InsertWithTaskAsync(backup, backupTask, null, claimInstance: true, ct));
+            var restart = Task.Run(() => Store.Tasks.InsertForInstanceAsync(restartTask, InstanceTasks.None, InstanceTasks.Rebooting, ct));
+            await Task.WhenAll(insert, restart).Within(Timeouts.Short);
+
+            // Exactly one took the instance, and the loser wrote nothing.
+            var status = (await Store.Instances.GetAsync(instance.Id, ct).Within(Timeouts.Short))!.TaskStatus;
+            if (await insert == BackupInsert.Inserted)
+            {
+                Assert.False(await restart, $"round {round}: the restart was accepted after the backup claimed the instance");
+                Assert.Equal(InstanceTasks.BackingUp, status);
+                Assert.Null(await Store.Tasks.GetAsync(restartTask.Id, ct).Within(Timeouts.Short));
+            }
+            else
+            {
+                Assert.Equal(BackupInsert.InstanceBusy, await insert);
+                Assert.True(await restart);
+                Assert.Equal(InstanceTasks.Rebooting, status);
+                Assert.Null(await Backups.GetAsync(backup.Id, ct).Within(Timeouts.Short));
+                Assert.Null(await Store.Tasks.GetAsync(backupTask.Id, ct).Within(Timeouts.Short));
+            }
+        }
+
+        // A missing instance is busy too; without the claim, the insert does not look at the instance at all.
+        var orphan = NewBackup("p1", "no-such-instance", BackupStates.New);
+        Assert.Equal(BackupInsert.InstanceBusy, await Backups.InsertWithTaskAsync(orphan, NewTask(orphan.Id, "backup.create"), null, claimInstance: true, ct).Within(Timeouts.Short));
+        Assert.Null(await Backups.GetAsync(orphan.Id, ct).Within(Timeouts.Short));
+        Assert.Equal(BackupInsert.Inserted, await Backups.InsertWithTaskAsync(orphan, NewTask(orphan.Id, "backup.create"), null, ct).Within(Timeouts.Short));
+    }
 }

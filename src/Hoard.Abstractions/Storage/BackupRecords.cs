@@ -100,4 +100,7 @@ public enum BackupInsert
 
     /// <summary>Refused: the project holds as many live backups as its quota allows; nothing written.</summary>
     OverQuota,
+
+    /// <summary>Refused: the instance was asked to be claimed and is gone or busy with another task; nothing written.</summary>
+    InstanceBusy,
 }

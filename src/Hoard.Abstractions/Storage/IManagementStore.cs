@@ -286,7 +286,16 @@ public interface IBackupStore
     /// creates of one project never exceed its quota. A DELETING backup no longer counts (Trove frees the quota when the
     /// delete is accepted).
     /// </summary>
-    Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, QuotaLimits? quota, CancellationToken cancellationToken);
+    Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, QuotaLimits? quota, CancellationToken cancellationToken) =>
+        InsertWithTaskAsync(backup, task, quota, claimInstance: false, cancellationToken);
+
+    /// <summary>
+    /// As the overload without <paramref name="claimInstance"/>; when it is true, the backup's instance must also be live with
+    /// task status <see cref="InstanceTasks.None"/>, and is moved to <see cref="InstanceTasks.BackingUp"/> in the same
+    /// transaction (else <see cref="BackupInsert.InstanceBusy"/>, nothing written). So once a backup is acknowledged, no
+    /// restart, delete or other backup of its instance can be accepted before it has run.
+    /// </summary>
+    Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, QuotaLimits? quota, bool claimInstance, CancellationToken cancellationToken);
 
     /// <summary>The live backup, or null (missing, or marked deleted).</summary>
     Task<BackupRecord?> GetAsync(string id, CancellationToken cancellationToken);

@@ -89,8 +89,15 @@ public sealed class BackupService(
             UpdatedAt = now,
         };
         var task = TaskRecords.Pending(BackupTaskKinds.Create, backup.Id, now);
-        switch (await store.Backups.InsertWithTaskAsync(backup, task, quotas.ForInsert, cancellationToken))
+        // The instance shows BACKUP from the moment the backup is acknowledged: a restart, delete or backup accepted after
+        // this could otherwise win the race to the instance and fail the backup already promised.
+        switch (await store.Backups.InsertWithTaskAsync(backup, task, quotas.ForInsert, claimInstance: true, cancellationToken))
         {
+            case BackupInsert.InstanceBusy:
+                var current = await store.Instances.GetAsync(instance.Id, cancellationToken);
+                throw current is null
+                    ? ApiException.NotFound($"Resource {instance.Id} cannot be found.")
+                    : ApiException.Unprocessable($"Instance {instance.Id} is not currently available for an action to be performed (task status was {current.TaskStatus}).");
             case BackupInsert.ParentUnusable:
                 // The parent changed between the checks above and the insert (deleted, or still being made).
                 throw ApiException.BadRequest($"Backup {parentId} is no longer a completed backup of instance {instance.Id}; an incremental backup cannot build on it.");

@@ -16,7 +16,7 @@ internal sealed class PostgreSqlBackupStore(PostgreSqlDb db) : IBackupStore
         "id, name, description, project_id, instance_id, parent_id, datastore_version_id, state, size, checksum, location, " +
         "fault_message, created_at, updated_at, deleted, schedule_id";
 
-    public async Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, QuotaLimits? quota, CancellationToken cancellationToken)
+    public async Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, QuotaLimits? quota, bool claimInstance, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(backup);
         ArgumentNullException.ThrowIfNull(task);
@@ -64,6 +64,18 @@ internal sealed class PostgreSqlBackupStore(PostgreSqlDb db) : IBackupStore
             {
                 return BackupInsert.ParentUnusable; // disposing the transaction rolls it back
             }
+        }
+
+        // The conditional update takes the instance's row lock: a restart or delete of it waits, then finds BACKUP.
+        if (claimInstance
+            && await RunAsync(
+                connection,
+                tx,
+                "UPDATE instances SET task_status = @backup, updated_at = @now WHERE id = @id AND NOT deleted AND task_status = @none",
+                cancellationToken,
+                ("backup", InstanceTasks.BackingUp), ("now", NowMs()), ("id", backup.InstanceId), ("none", InstanceTasks.None)) == 0)
+        {
+            return BackupInsert.InstanceBusy;
         }
 
         await RunAsync(

@@ -14,18 +14,20 @@ internal sealed class RedisBackupStore(RedisDb db) : IBackupStore
 
     private RedisKeys Keys => db.Keys;
 
-    public async Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, QuotaLimits? quota, CancellationToken cancellationToken)
+    public async Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, QuotaLimits? quota, bool claimInstance, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(backup);
         ArgumentNullException.ThrowIfNull(task);
         var argument = Arg(
             [("backup", RedisRecords.Fields(backup)), ("task", RedisRecords.Fields(task)), ("completed", BackupStates.Completed),
-             ("deleting", BackupStates.Deleting), .. QuotaArgs(quota)]);
+             ("deleting", BackupStates.Deleting), ("claim", claimInstance ? "1" : null), ("none", InstanceTasks.None),
+             ("backing_up", InstanceTasks.BackingUp), ("now", Now()), .. QuotaArgs(quota)]);
         return await db.RunAsync(RedisScripts.InsertBackupWithTask, argument, cancellationToken) switch
         {
             1 => BackupInsert.Inserted,
             0 => BackupInsert.ParentUnusable,
             2 => BackupInsert.OverQuota,
+            3 => BackupInsert.InstanceBusy,
             var other => throw new InvalidOperationException($"the backup insert script answered {other}"),
         };
     }

@@ -591,7 +591,9 @@ internal static class RedisScripts
     /// <summary>
     /// 1 inserted; 0 the backup has a parent that is not a live A.completed backup of its instance; 2 A.quota (with the
     /// project's override, given A.overrides) limits backups and the project already has that many live backups not in
-    /// state A.deleting (nothing written in either case). The count walks the project's index, which the quota keeps short.
+    /// state A.deleting; 3 A.claim is set and the backup's instance is not live with task A.none (nothing written in any of
+    /// these cases; with A.claim the instance becomes A.backing_up). The count walks the project's index, which the quota
+    /// keeps short.
     /// </summary>
     public const string InsertBackupWithTask = BackupPrelude + """
         local b = A.backup
@@ -608,6 +610,14 @@ internal static class RedisScripts
         if b.parent_id ~= nil then
           local parent = hgetall(k('backup', b.parent_id))
           if not live(parent) or parent.state ~= A.completed or parent.instance_id ~= b.instance_id then return 0 end
+        end
+        if A.claim ~= nil then
+          local old = hgetall(k('instance', b.instance_id))
+          if not live(old) or old.task_status ~= A.none then return 3 end
+          local new = copy(old)
+          new.task_status = A.backing_up
+          new.updated_at = A.now
+          inst_write(old.id, old, new)
         end
         b.seq = tostring(redis.call('INCR', k('seq')))
         backup_write(b.id, nil, b)

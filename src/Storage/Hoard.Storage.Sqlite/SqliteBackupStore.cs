@@ -15,7 +15,7 @@ internal sealed class SqliteBackupStore(SqliteDb db) : IBackupStore
         "id, name, description, project_id, instance_id, parent_id, datastore_version_id, state, size, checksum, location, " +
         "fault_message, created_at, updated_at, deleted, schedule_id";
 
-    public async Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, QuotaLimits? quota, CancellationToken cancellationToken)
+    public async Task<BackupInsert> InsertWithTaskAsync(BackupRecord backup, TaskRecord task, QuotaLimits? quota, bool claimInstance, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(backup);
         ArgumentNullException.ThrowIfNull(task);
@@ -45,6 +45,17 @@ internal sealed class SqliteBackupStore(SqliteDb db) : IBackupStore
                 ("$parent", backup.ParentId), ("$completed", BackupStates.Completed), ("$instance", backup.InstanceId)) is null)
         {
             return BackupInsert.ParentUnusable; // disposing the transaction rolls it back
+        }
+
+        if (claimInstance
+            && await RunAsync(
+                connection,
+                tx,
+                "UPDATE instances SET task_status = $backup, updated_at = $now WHERE id = $id AND deleted = 0 AND task_status = $none",
+                cancellationToken,
+                ("$backup", InstanceTasks.BackingUp), ("$now", Ms(DateTimeOffset.UtcNow)), ("$id", backup.InstanceId), ("$none", InstanceTasks.None)) == 0)
+        {
+            return BackupInsert.InstanceBusy;
         }
 
         // Rows are never removed (a delete marks them), so the largest seq only grows; the writer lock makes it unique.
