@@ -122,6 +122,36 @@ public sealed class EngineFaultTests(ITestOutputHelper output) : IAsyncLifetime
             Assert.Equal(1, await CountAsync(datastore, secondAddress, port, seed));
         }
 
+        // 2b. The agent SIGKILLed, unfrozen, at a random moment of a create (mostly while the engine initializes or
+        //     starts): the same, and the server the dead agent was starting is not started twice.
+        var killedCreates = new List<string>();
+        for (var i = 0; i < 2; i++)
+        {
+            agent = await NewAgentAsync(agent);
+            killedCreates.Add(await CreateAsync($"killed{i}", datastore));
+            await Task.Delay(random.Next(0, 1200));
+            ProcessRunner.Kill(agent);
+            agentKills++;
+        }
+
+        clock.Restart();
+        foreach (var id in killedCreates)
+        {
+            var (settled, settledAddress) = await SettleAsync(id, null, seed);
+            output.WriteLine($"{datastore} create {id} with its agent killed unfrozen: {settled}");
+            if (settled == "ERROR")
+            {
+                var fault = (await ShowAsync(id))!["fault"]?["message"]?.GetValue<string>();
+                Assert.False(string.IsNullOrWhiteSpace(fault), $"seed {seed}: {id} is ERROR with no fault saying why");
+            }
+            else
+            {
+                Assert.Equal(1, await CountAsync(datastore, settledAddress, port, seed));
+            }
+        }
+
+        Figures.Record(Suite, $"{datastore} agent kills mid-create unfrozen: seconds to settle both", Math.Round(clock.Elapsed.TotalSeconds, 2));
+
         // 3. The agent SIGKILLed while a backup runs: the backup completes or fails with a reason, the instance is
         //    ACTIVE again with its rows, and never has a second server.
         agent = await NewAgentAsync(agent);
@@ -151,8 +181,12 @@ public sealed class EngineFaultTests(ITestOutputHelper output) : IAsyncLifetime
         // One server per instance, none for an instance that is not ACTIVE, no directory the API does not know.
         await NewAgentAsync(agent);
         await Task.Delay(TimeSpan.FromSeconds(1)); // a server the killed agent was launching has daemonized by now
-        Assert.Single(ServerPids(datastore, first));
-        Assert.Equal(status == "ACTIVE" ? 1 : 0, ServerPids(datastore, second).Count);
+        foreach (var id in killedCreates.Prepend(second).Prepend(first))
+        {
+            var shown = (await ShowAsync(id))!["status"]!.GetValue<string>();
+            Assert.True(ServerPids(datastore, id).Count == (shown == "ACTIVE" ? 1 : 0), $"seed {seed}: {id} is {shown} with {ServerPids(datastore, id).Count} server processes");
+        }
+
         var directories = Directory.GetDirectories(Path.Combine(_server.PoolDir, "instances")).Select(Path.GetFileName).Where(d => !d!.StartsWith('.')).Order().ToList();
         var known = (await SendAsync(HttpMethod.Get, "instances")).Body!["instances"]!.AsArray().Select(i => i!["id"]!.GetValue<string>());
         Assert.Empty(directories.Except(known));

@@ -165,9 +165,7 @@ public sealed class CreateInstanceHandler(InstanceTaskContext c, Backups.BackupV
                 await run.AdvanceAsync(2, token);
             }
 
-            await c.EnsureClaimedAsync(instance, Remaining(deadline), token);
-            var prepare = await c.PrepareArgumentsAsync(instance, run.Task.Payload, token);
-            await c.Hub.CallAsync(instance.Id, GuestMethods.Prepare, prepare, Remaining(deadline), token);
+            await PrepareAsync(instance, run.Task.Payload, deadline, token);
             if (Backups.RestorePlan.BackupOf(run.Task.Payload) is { } backupId)
             {
                 await RestoreAsync(instance, backupId, token);
@@ -191,6 +189,31 @@ public sealed class CreateInstanceHandler(InstanceTaskContext c, Backups.BackupV
             throw new TimeoutException($"instance did not become ready within the {version.Datastore.Name} usage_timeout");
         }
     }
+
+    /// <summary>
+    /// The guest's claim and prepare. An agent that dies mid-prepare (SIGKILL, OOM) is replaced by the supervisor; prepare is
+    /// idempotent, so it runs again through the new agent until the usage_timeout, rather than failing an acknowledged create
+    /// and leaving the server the dead agent started running under an ERROR instance.
+    /// </summary>
+    private async Task PrepareAsync(InstanceRecord instance, string payload, DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            try
+            {
+                await c.EnsureClaimedAsync(instance, Remaining(deadline), cancellationToken);
+                var prepare = await c.PrepareArgumentsAsync(instance, payload, cancellationToken);
+                await c.Hub.CallAsync(instance.Id, GuestMethods.Prepare, prepare, Remaining(deadline), cancellationToken);
+                return;
+            }
+            catch (GuestCallException e) when (e.AgentLost && c.Time.GetUtcNow() < deadline)
+            {
+                await Task.Delay(AgentLostBackoff, c.Time, cancellationToken);
+            }
+        }
+    }
+
+    private static readonly TimeSpan AgentLostBackoff = TimeSpan.FromMilliseconds(250);
 
     /// <summary>
     /// Puts a backup's data into the prepared instance. The guest checks the stored bytes against the recorded checksum
