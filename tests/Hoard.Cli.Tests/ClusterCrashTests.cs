@@ -11,8 +11,8 @@ namespace Hoard.Cli.Tests;
 
 /// <summary>
 /// Randomized, reproducible crash rounds for Redis cluster operations: a burst of cluster creates, grows, shrinks and
-/// deletes (one action per cluster, different clusters at once) and a plain instance create, the control plane
-/// SIGKILLed at a random point of it, restarted, then checked: every acknowledged operation carried out, every
+/// deletes (one action per cluster, different clusters at once) and plain instance creates and deletes, the control plane
+/// (in some rounds with the guest agent, in some the agent alone) SIGKILLed at a random point of it, restarted, then checked: every acknowledged operation carried out, every
 /// unacknowledged one whole or not at all, `redis-cli --cluster check` clean on every cluster, every key written before
 /// the round read back, and at the end one redis-server per ACTIVE instance and nothing else.
 /// The seed comes from HOARD_CRASH_SEED when set, else is drawn and printed.
@@ -121,12 +121,18 @@ public sealed class ClusterCrashTests(ITestOutputHelper output) : IAsyncLifetime
             }
 
             await Task.Delay(delay);
-            await _server.KillAsync();
-            controlPlaneKills++;
 
-            // Some rounds kill the pool's guest agent with it, so the tasks resume against a new agent too.
+            // A quarter of the rounds kill only the pool's guest agent: the control plane lives on and carries its tasks
+            // through the agent that replaces it. The others kill the control plane, some with the agent too.
+            var agentOnly = random.Next(4) == 0;
             var agentKilled = false;
-            if (random.Next(3) == 0 && _server.AgentPid() is { } agent)
+            if (!agentOnly)
+            {
+                await _server.KillAsync();
+                controlPlaneKills++;
+            }
+
+            if ((agentOnly || random.Next(3) == 0) && _server.AgentPid() is { } agent)
             {
                 ProcessRunner.Kill(agent);
                 agentKills++;
@@ -141,18 +147,22 @@ public sealed class ClusterCrashTests(ITestOutputHelper output) : IAsyncLifetime
 
             var acked = ops.Where(o => o.Acknowledged).ToList();
             acknowledged += acked.Count;
-            output.WriteLine($"round {round}: killed {delay} ms into the burst{(agentKilled ? ", with the agent" : string.Empty)}; " + string.Join(", ", ops.Select(o => $"{o.Kind} {o.Cluster?.Name ?? o.Name}{o.Detail}: {(o.Acknowledged ? "acknowledged" : o.Status?.ToString() ?? "no answer")}")));
-            await _server.StartProcessAsync();
-
-            // Some rounds kill the restarted control plane again while it resumes the tasks.
-            if (random.Next(2) == 0)
+            var killed = agentOnly ? "the agent alone" : agentKilled ? "the control plane and the agent" : "the control plane";
+            output.WriteLine($"round {round}: {killed} killed {delay} ms into the burst; " + string.Join(", ", ops.Select(o => $"{o.Kind} {o.Cluster?.Name ?? o.Name}{o.Detail}: {(o.Acknowledged ? "acknowledged" : o.Status?.ToString() ?? "no answer")}")));
+            if (!agentOnly)
             {
-                var again = random.Next(50, 1500);
-                await Task.Delay(again);
-                await _server.KillAsync();
-                controlPlaneKills++;
-                output.WriteLine($"round {round}: killed again {again} ms after the restart");
                 await _server.StartProcessAsync();
+
+                // Some rounds kill the restarted control plane again while it resumes the tasks.
+                if (random.Next(2) == 0)
+                {
+                    var again = random.Next(50, 1500);
+                    await Task.Delay(again);
+                    await _server.KillAsync();
+                    controlPlaneKills++;
+                    output.WriteLine($"round {round}: killed again {again} ms after the restart");
+                    await _server.StartProcessAsync();
+                }
             }
 
             await LoginAsync();

@@ -68,14 +68,49 @@ public sealed class InstanceTaskContext(
         await Hub.AdoptAsync(instance.Id, instance.Pool, timeout, cancellationToken);
     }
 
+    /// <summary>
+    /// A guest call on the instance through the agent that claimed it. An agent that dies mid-call (SIGKILL, OOM) is
+    /// replaced by the supervisor; every guest step is idempotent (the control plane repeats them after its own crash
+    /// too), so the call is made again through the new agent until <paramref name="timeout"/>, rather than failing an
+    /// acknowledged request half done. A refusal or a timeout still fails at once.
+    /// </summary>
+    public async Task<System.Text.Json.JsonElement> CallGuestAsync(InstanceRecord instance, string method, object? args, TimeSpan timeout, CancellationToken cancellationToken, Func<bool>? stillNeeded = null)
+    {
+        var deadline = Time.GetUtcNow() + timeout;
+        while (true)
+        {
+            try
+            {
+                await EnsureClaimedAsync(instance, Left(deadline), cancellationToken);
+                return await Hub.CallAsync(instance.Id, method, args, Left(deadline), cancellationToken);
+            }
+            catch (GuestCallException e) when (e.AgentLost && Time.GetUtcNow() + AgentLostBackoff < deadline)
+            {
+                await Task.Delay(AgentLostBackoff, Time, cancellationToken);
+                if (stillNeeded is not null && !stillNeeded())
+                {
+                    return default;
+                }
+            }
+        }
+    }
+
+    private static readonly TimeSpan AgentLostBackoff = TimeSpan.FromMilliseconds(250);
+
+    private TimeSpan Left(DateTimeOffset deadline)
+    {
+        var left = deadline - Time.GetUtcNow();
+        return left > TimeSpan.FromMilliseconds(1) ? left : TimeSpan.FromMilliseconds(1);
+    }
+
     /// <summary>Destroys an instance: the guest stops and removes it, the driver removes its place, the record goes. Idempotent.</summary>
     public async Task TeardownAsync(InstanceRecord instance, CancellationToken cancellationToken)
     {
         var driver = Pools.Get(instance.Pool);
         if (driver.ListProvisioned().Contains(instance.Id))
         {
-            await EnsureClaimedAsync(instance, TeardownAgentTimeout, cancellationToken);
-            await Hub.CallAsync(instance.Id, GuestMethods.Destroy, null, TeardownAgentTimeout, cancellationToken);
+            // An agent that died after removing the directory but before answering leaves nothing for the next to destroy.
+            await CallGuestAsync(instance, GuestMethods.Destroy, null, TeardownAgentTimeout, cancellationToken, () => driver.ListProvisioned().Contains(instance.Id));
         }
 
         Hub.Forget(instance.Id);
@@ -191,29 +226,15 @@ public sealed class CreateInstanceHandler(InstanceTaskContext c, Backups.BackupV
     }
 
     /// <summary>
-    /// The guest's claim and prepare. An agent that dies mid-prepare (SIGKILL, OOM) is replaced by the supervisor; prepare is
-    /// idempotent, so it runs again through the new agent until the usage_timeout, rather than failing an acknowledged create
-    /// and leaving the server the dead agent started running under an ERROR instance.
+    /// The guest's claim and prepare; an agent that dies mid-prepare does not fail the create (<see cref="InstanceTaskContext.CallGuestAsync"/>),
+    /// which would leave the server the dead agent started running under an ERROR instance.
     /// </summary>
     private async Task PrepareAsync(InstanceRecord instance, string payload, DateTimeOffset deadline, CancellationToken cancellationToken)
     {
-        while (true)
-        {
-            try
-            {
-                await c.EnsureClaimedAsync(instance, Remaining(deadline), cancellationToken);
-                var prepare = await c.PrepareArgumentsAsync(instance, payload, cancellationToken);
-                await c.Hub.CallAsync(instance.Id, GuestMethods.Prepare, prepare, Remaining(deadline), cancellationToken);
-                return;
-            }
-            catch (GuestCallException e) when (e.AgentLost && c.Time.GetUtcNow() < deadline)
-            {
-                await Task.Delay(AgentLostBackoff, c.Time, cancellationToken);
-            }
-        }
+        await c.EnsureClaimedAsync(instance, Remaining(deadline), cancellationToken);
+        var prepare = await c.PrepareArgumentsAsync(instance, payload, cancellationToken);
+        await c.CallGuestAsync(instance, GuestMethods.Prepare, prepare, Remaining(deadline), cancellationToken);
     }
-
-    private static readonly TimeSpan AgentLostBackoff = TimeSpan.FromMilliseconds(250);
 
     /// <summary>
     /// Puts a backup's data into the prepared instance. The guest checks the stored bytes against the recorded checksum
