@@ -119,7 +119,7 @@ public sealed class EngineFaultTests(ITestOutputHelper output) : IAsyncLifetime
         }
         else
         {
-            Assert.Equal(1, await CountAsync(datastore, secondAddress, port, seed));
+            Assert.Equal(1, await SelectOneAsync(datastore, secondAddress, port, seed));
         }
 
         // 2b. The agent SIGKILLed, unfrozen, at a random moment of a create (mostly while the engine initializes or
@@ -146,7 +146,7 @@ public sealed class EngineFaultTests(ITestOutputHelper output) : IAsyncLifetime
             }
             else
             {
-                Assert.Equal(1, await CountAsync(datastore, settledAddress, port, seed));
+                Assert.Equal(1, await SelectOneAsync(datastore, settledAddress, port, seed));
             }
         }
 
@@ -247,7 +247,7 @@ public sealed class EngineFaultTests(ITestOutputHelper output) : IAsyncLifetime
         return (status, shown["ip"]?[0]?.GetValue<string>() ?? string.Empty);
     }
 
-    private static async Task<int> CountAsync(string datastore, string address, int port, int seed) =>
+    private static async Task<int> SelectOneAsync(string datastore, string address, int port, int seed) =>
         int.Parse(await SqlAsync(datastore, address, port, "SELECT 1", seed), CultureInfo.InvariantCulture);
 
     private static async Task<string> SqlAsync(string datastore, string address, int port, string sql, int seed)
