@@ -68,11 +68,8 @@ public sealed partial class ClusterSteps(InstanceTaskContext c, ILogger<ClusterS
         }
     }
 
-    public async Task<JsonElement> CallAsync(InstanceRecord member, string method, object? args, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        await c.EnsureClaimedAsync(member, timeout, cancellationToken);
-        return await c.Hub.CallAsync(member.Id, method, args, timeout, cancellationToken);
-    }
+    public Task<JsonElement> CallAsync(InstanceRecord member, string method, object? args, TimeSpan timeout, CancellationToken cancellationToken) =>
+        c.CallGuestAsync(member, method, args, timeout, cancellationToken);
 
     /// <summary>Asks each member without a known node id for it (get_node_ip) and records it.</summary>
     public async Task<IReadOnlyList<InstanceRecord>> LearnNodeIdsAsync(IReadOnlyList<InstanceRecord> members, CancellationToken cancellationToken)

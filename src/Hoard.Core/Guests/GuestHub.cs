@@ -30,9 +30,12 @@ public sealed class AgentSession(string pool, Func<GuestMessage, CancellationTok
 
 /// <summary>A guest RPC call that failed on the guest or found no guest.</summary>
 /// <param name="Code">For a refusal by the datastore (exists, missing, not supported): its code; null for a failure.</param>
-public sealed class GuestCallException(string message, string? code = null) : Exception(message)
+public sealed class GuestCallException(string message, string? code = null, bool agentLost = false) : Exception(message)
 {
     public string? Code { get; } = code;
+
+    /// <summary>No agent answered because the one serving the instance went away: an idempotent step may be repeated through the agent that replaces it.</summary>
+    public bool AgentLost { get; } = agentLost;
 }
 
 /// <summary>
@@ -90,7 +93,7 @@ public sealed partial class GuestHub(IManagementStore store, Conductor conductor
         {
             if (call.Session == session && _pending.TryRemove(id, out _))
             {
-                call.Reply.TrySetException(new GuestCallException($"the guest agent of pool '{session.Pool}' disconnected while running {call.Method}"));
+                call.Reply.TrySetException(new GuestCallException($"the guest agent of pool '{session.Pool}' disconnected while running {call.Method}", agentLost: true));
             }
         }
     }
@@ -261,7 +264,7 @@ public sealed partial class GuestHub(IManagementStore store, Conductor conductor
 
                 if (!_owners.TryGetValue(instanceId, out session))
                 {
-                    throw new GuestCallException($"no guest agent is serving instance {instanceId}");
+                    throw new GuestCallException($"no guest agent is serving instance {instanceId}", agentLost: true);
                 }
             }
         }
@@ -289,7 +292,7 @@ public sealed partial class GuestHub(IManagementStore store, Conductor conductor
         {
             // Detached between the lookup and the registration: Detach did not see this call.
             _pending.TryRemove(id, out _);
-            throw new GuestCallException($"the guest agent of pool '{session.Pool}' disconnected before {method}{On(instanceId)} was sent");
+            throw new GuestCallException($"the guest agent of pool '{session.Pool}' disconnected before {method}{On(instanceId)} was sent", agentLost: true);
         }
 
         try

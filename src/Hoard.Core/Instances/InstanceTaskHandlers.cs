@@ -68,14 +68,49 @@ public sealed class InstanceTaskContext(
         await Hub.AdoptAsync(instance.Id, instance.Pool, timeout, cancellationToken);
     }
 
+    /// <summary>
+    /// A guest call on the instance through the agent that claimed it. An agent that dies mid-call (SIGKILL, OOM) is
+    /// replaced by the supervisor; every guest step is idempotent (the control plane repeats them after its own crash
+    /// too), so the call is made again through the new agent until <paramref name="timeout"/>, rather than failing an
+    /// acknowledged request half done. A refusal or a timeout still fails at once.
+    /// </summary>
+    public async Task<System.Text.Json.JsonElement> CallGuestAsync(InstanceRecord instance, string method, object? args, TimeSpan timeout, CancellationToken cancellationToken, Func<bool>? stillNeeded = null)
+    {
+        var deadline = Time.GetUtcNow() + timeout;
+        while (true)
+        {
+            try
+            {
+                await EnsureClaimedAsync(instance, Left(deadline), cancellationToken);
+                return await Hub.CallAsync(instance.Id, method, args, Left(deadline), cancellationToken);
+            }
+            catch (GuestCallException e) when (e.AgentLost && Time.GetUtcNow() + AgentLostBackoff < deadline)
+            {
+                await Task.Delay(AgentLostBackoff, Time, cancellationToken);
+                if (stillNeeded is not null && !stillNeeded())
+                {
+                    return default;
+                }
+            }
+        }
+    }
+
+    private static readonly TimeSpan AgentLostBackoff = TimeSpan.FromMilliseconds(250);
+
+    private TimeSpan Left(DateTimeOffset deadline)
+    {
+        var left = deadline - Time.GetUtcNow();
+        return left > TimeSpan.FromMilliseconds(1) ? left : TimeSpan.FromMilliseconds(1);
+    }
+
     /// <summary>Destroys an instance: the guest stops and removes it, the driver removes its place, the record goes. Idempotent.</summary>
     public async Task TeardownAsync(InstanceRecord instance, CancellationToken cancellationToken)
     {
         var driver = Pools.Get(instance.Pool);
         if (driver.ListProvisioned().Contains(instance.Id))
         {
-            await EnsureClaimedAsync(instance, TeardownAgentTimeout, cancellationToken);
-            await Hub.CallAsync(instance.Id, GuestMethods.Destroy, null, TeardownAgentTimeout, cancellationToken);
+            // An agent that died after removing the directory but before answering leaves nothing for the next to destroy.
+            await CallGuestAsync(instance, GuestMethods.Destroy, null, TeardownAgentTimeout, cancellationToken, () => driver.ListProvisioned().Contains(instance.Id));
         }
 
         Hub.Forget(instance.Id);
@@ -165,9 +200,7 @@ public sealed class CreateInstanceHandler(InstanceTaskContext c, Backups.BackupV
                 await run.AdvanceAsync(2, token);
             }
 
-            await c.EnsureClaimedAsync(instance, Remaining(deadline), token);
-            var prepare = await c.PrepareArgumentsAsync(instance, run.Task.Payload, token);
-            await c.Hub.CallAsync(instance.Id, GuestMethods.Prepare, prepare, Remaining(deadline), token);
+            await PrepareAsync(instance, run.Task.Payload, deadline, token);
             if (Backups.RestorePlan.BackupOf(run.Task.Payload) is { } backupId)
             {
                 await RestoreAsync(instance, backupId, token);
@@ -190,6 +223,17 @@ public sealed class CreateInstanceHandler(InstanceTaskContext c, Backups.BackupV
         {
             throw new TimeoutException($"instance did not become ready within the {version.Datastore.Name} usage_timeout");
         }
+    }
+
+    /// <summary>
+    /// The guest's claim and prepare; an agent that dies mid-prepare does not fail the create (<see cref="InstanceTaskContext.CallGuestAsync"/>),
+    /// which would leave the server the dead agent started running under an ERROR instance.
+    /// </summary>
+    private async Task PrepareAsync(InstanceRecord instance, string payload, DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        await c.EnsureClaimedAsync(instance, Remaining(deadline), cancellationToken);
+        var prepare = await c.PrepareArgumentsAsync(instance, payload, cancellationToken);
+        await c.CallGuestAsync(instance, GuestMethods.Prepare, prepare, Remaining(deadline), cancellationToken);
     }
 
     /// <summary>
