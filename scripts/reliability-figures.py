@@ -14,7 +14,7 @@ here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 doc = os.path.join(here, "docs", "RELIABILITY.md")
 figures = os.path.join(here, "artifacts", "figures.jsonl")
 begin, end = "<!-- figures:begin (scripts/reliability-figures.py) -->", "<!-- figures:end -->"
-suites = "ResilienceTests|CrashSuiteTests|QuotaTests|RateLimitTests|IsolationTests|HostileInputTests|SecretScanTests"
+suites = "ResilienceTests|CrashSuiteTests|ClusterCrashTests|EngineFaultTests|TokenLifetimeTests|QuotaTests|RateLimitTests|IsolationTests|HostileInputTests|SecretScanTests"
 
 
 def run():
