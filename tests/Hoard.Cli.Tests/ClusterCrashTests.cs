@@ -19,7 +19,7 @@ namespace Hoard.Cli.Tests;
 /// </summary>
 public sealed class ClusterCrashTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    private const string Suite = "ClusterCrashTests";
+    private const string Suite = "cluster crash rounds";
     private const int Rounds = 5;
     private const int KeysPerCluster = 200;
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(120);

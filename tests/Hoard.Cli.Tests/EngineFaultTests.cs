@@ -17,7 +17,7 @@ namespace Hoard.Cli.Tests;
 /// </summary>
 public sealed class EngineFaultTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    private const string Suite = "EngineFaultTests";
+    private const string Suite = "engine faults";
     private const string User = "app";
     private const string Password = "App-pass-1";
     private const string Database = "appdb";
