@@ -138,10 +138,23 @@ public sealed class EngineFaultTests(ITestOutputHelper output) : IAsyncLifetime
         foreach (var id in killedCreates)
         {
             var (settled, settledAddress) = await SettleAsync(id, null, seed);
-            output.WriteLine($"{datastore} create {id} with its agent killed unfrozen: {settled}");
+            var fault = settled == "ERROR" ? (await ShowAsync(id))!["fault"]?["message"]?.GetValue<string>() : null;
+            output.WriteLine($"{datastore} create {id} with its agent killed unfrozen: {settled}{(fault is null ? string.Empty : $" ({fault})")}");
+            if (fault is not null)
+            {
+                // The fault a user sees is short; the control plane's log says what failed.
+                foreach (var line in _server.ReadLog().Split('\n').Where(l => l.Contains(id, StringComparison.Ordinal)).TakeLast(8))
+                {
+                    output.WriteLine("  serve: " + line);
+                }
+
+                foreach (var line in _server.ReadAgentLog().Split('\n').Where(l => l.Contains(id, StringComparison.Ordinal)).TakeLast(30))
+                {
+                    output.WriteLine("  agent: " + line);
+                }
+            }
             if (settled == "ERROR")
             {
-                var fault = (await ShowAsync(id))!["fault"]?["message"]?.GetValue<string>();
                 Assert.False(string.IsNullOrWhiteSpace(fault), $"seed {seed}: {id} is ERROR with no fault saying why");
             }
             else

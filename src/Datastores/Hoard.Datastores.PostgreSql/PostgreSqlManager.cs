@@ -435,7 +435,9 @@ public sealed partial class PostgreSqlManager : IDatastoreManager
         {
             try
             {
-                await using var session = await OpenAdminSessionAsync(instance, templatePassword, timeout, cancellationToken);
+                // AdminSession itself, not OpenAdminSessionAsync: that turns the refusal this catch waits for into
+                // "no longer matches admin.secret", and a prepare cut between ALTER ROLE and admin.rotated then failed.
+                await using var session = await AdminSession.OpenAsync(instance, templatePassword, PostgreSqlSchema.MaintenanceDatabase, timeout, cancellationToken);
                 await session.ExecuteAsync($"ALTER ROLE {Sql.Identifier(PostgreSqlSchema.AdminUser)} WITH REPLICATION {Sql.PasswordClause(password)}", cancellationToken);
                 rotated = true;
             }
