@@ -51,7 +51,9 @@ def render():
             "| suite | figure | value |", "| --- | --- | --- |"]
     for (suite, figure), r in sorted(last.items()):
         v = r["value"]
-        if isinstance(v, float):
+        if figure == "seed" or figure.endswith(" seed"):
+            v = str(v)  # an identifier to replay with, not a quantity
+        elif isinstance(v, float):
             v = f"{v:,}"
         elif isinstance(v, int):
             v = f"{v:,}"
