@@ -231,7 +231,7 @@ public sealed class CreateInstanceHandler(InstanceTaskContext c, Backups.BackupV
     /// </summary>
     private async Task PrepareAsync(InstanceRecord instance, string payload, DateTimeOffset deadline, CancellationToken cancellationToken)
     {
-        await c.EnsureClaimedAsync(instance, Remaining(deadline), cancellationToken);
+        // CallGuestAsync claims the instance itself (again after each lost agent); the arguments need no guest.
         var prepare = await c.PrepareArgumentsAsync(instance, payload, cancellationToken);
         await c.CallGuestAsync(instance, GuestMethods.Prepare, prepare, Remaining(deadline), cancellationToken);
     }
